@@ -1,0 +1,253 @@
+//! Connections. SQLite gets WAL, `synchronous=FULL`, foreign keys and a busy timeout on
+//! every connection, one writer connection and a separate read pool; PostgreSQL one pool.
+
+use crate::{Result, StoreError};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tsunagu_domain::{Clock, IdGen};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Whether opening may create a new, empty database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `migrate` and `demo`: create the SQLite file when it is missing.
+    CreateIfMissing,
+    /// Everything else: a missing file is a mistyped path, not a new database.
+    MustExist,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+    pub(crate) write: AnyPool,
+    pub(crate) read: AnyPool,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdGen>,
+    url_display: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &self.url_display)
+            .finish()
+    }
+}
+
+/// The file path of a `sqlite://` URL (query string removed).
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// A URL safe to print: the password of a PostgreSQL URL is masked.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = url.get(s + 3..at).unwrap_or("");
+            let user = creds.split(':').next().unwrap_or("");
+            format!(
+                "{}{}:***{}",
+                url.get(..s + 3).unwrap_or(""),
+                user,
+                url.get(at..).unwrap_or("")
+            )
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Store {
+    pub async fn open(
+        url: &str,
+        mode: OpenMode,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+    ) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let (write, read) = match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path(url).ok_or(StoreError::UnsupportedUrl)?;
+                if !path.exists() {
+                    match mode {
+                        OpenMode::MustExist => {
+                            return Err(StoreError::DatabaseMissing(path.display().to_string()));
+                        }
+                        OpenMode::CreateIfMissing => {
+                            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                                std::fs::create_dir_all(dir)
+                                    .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+                            }
+                        }
+                    }
+                }
+                let base = format!("sqlite://{}", path.display());
+                let write_opts = AnyConnectOptions::from_str(&format!("{base}?mode=rwc"))?;
+                let read_opts = AnyConnectOptions::from_str(&format!("{base}?mode=rw"))?;
+                let write = sqlite_pool(1).connect_with(write_opts).await?;
+                let read = sqlite_pool(4).connect_with(read_opts).await?;
+                (write, read)
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Self {
+            backend,
+            write,
+            read,
+            clock,
+            ids,
+            url_display: redact_url(url),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub(crate) fn new_id(&self) -> String {
+        self.ids.uuid().hyphenated().to_string()
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    /// Liveness of the database for `/healthz`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Integrity of the stored data: SQLite's integrity and foreign-key checks; on
+    /// PostgreSQL, which enforces keys itself, a check that the audit head matches.
+    pub async fn integrity_problems(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        if self.backend == Backend::Sqlite {
+            use sqlx::Row;
+            let rows = sqlx::query("PRAGMA integrity_check")
+                .fetch_all(&self.write)
+                .await?;
+            for r in rows {
+                let s: String = r.try_get(0)?;
+                if s != "ok" {
+                    problems.push(format!("integrity_check: {s}"));
+                }
+            }
+            let fk = sqlx::query("PRAGMA foreign_key_check")
+                .fetch_all(&self.write)
+                .await?;
+            if !fk.is_empty() {
+                problems.push(format!("foreign_key_check: {} violation(s)", fk.len()));
+            }
+        }
+        Ok(problems)
+    }
+}
+
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // Durable clinical writes: WAL with a full fsync at every commit.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = FULL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                Ok(())
+            })
+        })
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 UTC text with microseconds, which
+/// sorts as time on both databases.
+pub fn ts(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+pub fn parse_ts(s: &str) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| StoreError::Corrupt(format!("bad timestamp {s:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_and_round_trip() {
+        let t = time::macros::datetime!(2026-01-02 03:04:05.000006 UTC);
+        assert_eq!(ts(t), "2026-01-02T03:04:05.000006Z");
+        assert_eq!(parse_ts(&ts(t)).unwrap(), t);
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            sqlite_path("sqlite://data/t.db?mode=rwc").unwrap(),
+            PathBuf::from("data/t.db")
+        );
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+}

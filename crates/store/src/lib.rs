@@ -1,0 +1,27 @@
+//! Storage of tsunagu: one code path for SQLite and PostgreSQL through `sqlx::Any`,
+//! embedded migrations, scoped look-ups of patient data and the hash-chained audit.
+//!
+//! Patient data is reachable only through a [`ChartGrant`], which only
+//! [`Store::open_chart`] hands out after the domain policy said yes, and which records
+//! the access (or the refusal) in the audit chain.
+
+mod audit;
+mod db;
+mod error;
+mod migrate;
+mod orgs;
+mod patients;
+mod users;
+
+pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
+pub use db::{Backend, OpenMode, Store};
+pub use error::StoreError;
+pub use migrate::{LATEST_VERSION, MigrationStatus};
+pub use orgs::{NewOrg, OrgRow, OrgUpdate};
+pub use patients::{
+    AccessLogRow, ChartGrant, ConsentRow, IdentifierRow, KeyPersonRow, PatientRow, PatientSummary,
+    Registered, SearchQuery, TeamMemberRow,
+};
+pub use users::{Membership, NewUser, SessionRow, TokenInfo, UserRow};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

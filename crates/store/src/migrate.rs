@@ -1,0 +1,114 @@
+//! Embedded migrations: one transaction per step, applied in order, recorded in
+//! `schema_migrations`; a database newer than this program is refused, never touched.
+
+use crate::db::{Backend, Store, ts};
+use crate::{Result, StoreError};
+use sqlx::Row;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    /// SQL both databases run.
+    common: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "skeleton",
+    common: include_str!("../migrations/0001_skeleton.sql"),
+    sqlite: include_str!("../migrations/0001_skeleton.sqlite.sql"),
+    postgres: include_str!("../migrations/0001_skeleton.postgres.sql"),
+}];
+
+pub const LATEST_VERSION: i64 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub before: i64,
+    pub after: i64,
+    pub applied: Vec<String>,
+}
+
+impl Store {
+    /// The schema version recorded in the database (0 for an empty database).
+    pub async fn schema_version(&self) -> Result<i64> {
+        let exists = match self.backend {
+            Backend::Sqlite => {
+                sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+                    .fetch_optional(&self.write)
+                    .await?
+                    .is_some()
+            }
+            Backend::Postgres => {
+                sqlx::query("SELECT 1 AS one FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'")
+                    .fetch_optional(&self.write)
+                    .await?
+                    .is_some()
+            }
+        };
+        if !exists {
+            return Ok(0);
+        }
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+            .fetch_one(&self.write)
+            .await?;
+        Ok(row.try_get::<i64, _>("v")?)
+    }
+
+    /// Refuse to run against a schema newer than this program knows.
+    pub async fn check_schema_not_newer(&self) -> Result<i64> {
+        let v = self.schema_version().await?;
+        if v > LATEST_VERSION {
+            return Err(StoreError::SchemaNewer {
+                found: v,
+                supported: LATEST_VERSION,
+            });
+        }
+        Ok(v)
+    }
+
+    /// Apply every pending migration, each in its own transaction.
+    pub async fn migrate(&self) -> Result<MigrationStatus> {
+        let before = self.check_schema_not_newer().await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .execute(&self.write)
+        .await?;
+        let mut applied = Vec::new();
+        for m in MIGRATIONS.iter().filter(|m| m.version > before) {
+            let mut tx = self.write.begin().await?;
+            sqlx::raw_sql(m.common).execute(&mut *tx).await?;
+            let dialect = match self.backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            sqlx::raw_sql(dialect).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(ts(self.now()))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            tracing::info!(version = m.version, name = m.name, "migration applied");
+            applied.push(format!("{:04}_{}", m.version, m.name));
+        }
+        let after = self.schema_version().await?;
+        Ok(MigrationStatus {
+            before,
+            after,
+            applied,
+        })
+    }
+
+    /// True when the schema is current; `serve` refuses an unmigrated database only
+    /// after trying to migrate it.
+    pub async fn is_current(&self) -> Result<bool> {
+        Ok(self.schema_version().await? == LATEST_VERSION)
+    }
+}

@@ -1,0 +1,341 @@
+//! The store's conformance suite: the same stories on SQLite and PostgreSQL
+//! (`TSUNAGU_TEST_BACKEND=sqlite|postgres`, `TSUNAGU_TEST_POSTGRES_URL`).
+
+use sqlx::Connection;
+use std::sync::Arc;
+use time::macros::{date, datetime};
+use tsunagu_domain::clock::{ManualClock, SeededIdGen};
+use tsunagu_domain::org::{Capabilities, InstitutionCode, OrgKind, OrgStatus};
+use tsunagu_domain::patient::{ConsentStatus, NewPatient, PatientForm, TeamRole};
+use tsunagu_domain::person::{Email, Profession};
+use tsunagu_domain::policy::{ChartAction, Principal};
+use tsunagu_domain::{OrgId, PatientId};
+use tsunagu_store::{
+    AuditCtx, NewOrg, NewUser, OpenMode, Registered, SearchQuery, Store, StoreError,
+};
+
+struct TestDb {
+    store: Store,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn fresh() -> TestDb {
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 01:00 UTC)));
+    let ids = Arc::new(SeededIdGen::new(7));
+    let backend = std::env::var("TSUNAGU_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into());
+    let (url, dir) = if backend == "postgres" {
+        let admin = std::env::var("TSUNAGU_TEST_POSTGRES_URL").expect("TSUNAGU_TEST_POSTGRES_URL");
+        let name = format!("tsunagu_store_{}", uuid::Uuid::new_v4().simple());
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::Executor::execute(
+            &mut c,
+            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+        )
+        .await
+        .unwrap();
+        let base = admin.rsplit_once('/').unwrap().0.to_string();
+        (format!("{base}/{name}"), None)
+    } else {
+        let d = tempfile::tempdir().unwrap();
+        (format!("sqlite://{}/t.db", d.path().display()), Some(d))
+    };
+    let store = Store::open(&url, OpenMode::CreateIfMissing, clock, ids)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    TestDb {
+        store,
+        url,
+        _dir: dir,
+    }
+}
+
+async fn org(s: &Store, name: &str, code9: &str) -> OrgId {
+    let d = InstitutionCode::check_digit(code9).unwrap();
+    let o = NewOrg {
+        code: Some(InstitutionCode::parse(&format!("{code9}{d}")).unwrap()),
+        kind: OrgKind::Clinic,
+        name: name.into(),
+        name_kana: String::new(),
+        postal_code: None,
+        address: None,
+        phone: None,
+        night_phone: None,
+        coordinates: Some((38.72, 139.82)),
+        capabilities: Capabilities {
+            home_visits: true,
+            ..Default::default()
+        },
+    };
+    s.create_org(&o, OrgStatus::Approved, None, &AuditCtx::default())
+        .await
+        .unwrap()
+}
+
+async fn person(s: &Store, org: OrgId, email: &str) -> Principal {
+    let u = NewUser {
+        email: Email::parse(email).unwrap(),
+        display_name: email.into(),
+        name_kana: String::new(),
+        profession: Profession::Physician,
+        password_hash: "x".into(),
+        operator: false,
+    };
+    let id = s
+        .create_user(&u, org, true, None, &AuditCtx::default())
+        .await
+        .unwrap();
+    s.principal(id, org).await.unwrap()
+}
+
+fn hanako() -> NewPatient {
+    let f = PatientForm {
+        family_name: "山田".into(),
+        given_name: "花子".into(),
+        family_kana: "ヤマダ".into(),
+        given_kana: "ハナコ".into(),
+        sex: "female".into(),
+        birth_date: "1940-03-02".into(),
+        local_id: "A-1".into(),
+        ..Default::default()
+    };
+    NewPatient::parse(&f, date!(2026 - 11 - 24)).unwrap()
+}
+
+async fn register(s: &Store, who: &Principal) -> PatientId {
+    match s
+        .register_patient(who, &hanako(), false, &AuditCtx::default())
+        .await
+        .unwrap()
+    {
+        Registered::Created(id) => id,
+        Registered::PossibleDuplicates(_) => panic!("unexpected duplicate"),
+    }
+}
+
+#[tokio::test]
+async fn sharing_follows_team_and_consent() {
+    let db = fresh().await;
+    let s = &db.store;
+    let (a, b, c) = (
+        org(s, "A", "061011111").await,
+        org(s, "B", "061012222").await,
+        org(s, "C", "061013333").await,
+    );
+    let (pa, pb, pc) = (
+        person(s, a, "a@x.jp").await,
+        person(s, b, "b@x.jp").await,
+        person(s, c, "c@x.jp").await,
+    );
+    let pid = register(s, &pa).await;
+    let ctx = AuditCtx::default();
+
+    // B is not on the team: B's view equals a missing patient's.
+    assert!(matches!(
+        s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let missing = PatientId(uuid::Uuid::from_u128(42));
+    assert!(matches!(
+        s.open_chart(&pb, missing, ChartAction::Read, "chart.read", &ctx)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    let g = s
+        .open_chart(&pa, pid, ChartAction::Govern, "team.add", &ctx)
+        .await
+        .unwrap();
+    s.add_team_member(&g, b, TeamRole::HomePhysician, &ctx)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.add_team_member(&g, b, TeamRole::HomePhysician, &ctx)
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // On the team but no consent yet: still nothing.
+    assert!(
+        s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
+            .await
+            .is_err()
+    );
+    s.record_consent(&g, ConsentStatus::Given, Some("看護師 佐藤"), None, &ctx)
+        .await
+        .unwrap();
+    let gb = s
+        .open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
+        .await
+        .unwrap();
+    assert_eq!(s.patient(&gb).await.unwrap().family_name, "山田");
+    assert_eq!(s.team(&gb).await.unwrap().len(), 2);
+    // A member may not govern: forbidden, not hidden.
+    assert!(matches!(
+        s.open_chart(&pb, pid, ChartAction::Govern, "team.add", &ctx)
+            .await,
+        Err(StoreError::Forbidden)
+    ));
+    // C still sees nothing, in search too.
+    assert!(
+        s.open_chart(&pc, pid, ChartAction::Read, "chart.read", &ctx)
+            .await
+            .is_err()
+    );
+    let q = SearchQuery {
+        text: Some("ﾔﾏﾀﾞ".into()),
+        ..Default::default()
+    };
+    assert!(s.search_patients(&pc, &q, &ctx).await.unwrap().is_empty());
+    assert_eq!(s.search_patients(&pb, &q, &ctx).await.unwrap().len(), 1);
+
+    // Withdrawal stops sharing except for the owner; nothing is deleted.
+    s.record_consent(&g, ConsentStatus::Withdrawn, None, None, &ctx)
+        .await
+        .unwrap();
+    assert!(
+        s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
+            .await
+            .is_err()
+    );
+    assert!(s.search_patients(&pb, &q, &ctx).await.unwrap().is_empty());
+    let ga = s
+        .open_chart(&pa, pid, ChartAction::Read, "chart.read", &ctx)
+        .await
+        .unwrap();
+    assert_eq!(s.consents(&ga).await.unwrap().len(), 2);
+
+    // Refusals are in the audit chain, and the chain holds.
+    let refused = s.audit_recent(Some("chart.read"), 100).await.unwrap();
+    assert!(
+        refused.iter().any(
+            |r| r.outcome == "refused" && r.patient_id.as_deref() == Some(&missing.to_string())
+        )
+    );
+    assert!(refused.iter().any(|r| r.outcome == "refused"
+        && r.patient_id.as_deref() == Some(&pid.to_string())
+        && r.actor_org.as_deref() == Some(&c.to_string())));
+    assert_eq!(s.verify_audit().await.unwrap().first_break, None);
+    assert!(s.integrity_problems().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn duplicates_and_local_ids() {
+    let db = fresh().await;
+    let s = &db.store;
+    let a = org(s, "A", "061011111").await;
+    let pa = person(s, a, "a@x.jp").await;
+    register(s, &pa).await;
+    let ctx = AuditCtx::default();
+    match s
+        .register_patient(&pa, &hanako(), false, &ctx)
+        .await
+        .unwrap()
+    {
+        Registered::PossibleDuplicates(d) => assert_eq!(d.len(), 1),
+        Registered::Created(_) => panic!("duplicate not flagged"),
+    }
+    // Confirmed as a different person, but the local id is taken: a named conflict.
+    let e = s
+        .register_patient(&pa, &hanako(), true, &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Conflict {
+                field: "local_id",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        s.count_patients().await.unwrap(),
+        1,
+        "the failed registration left nothing"
+    );
+    let by_local = SearchQuery {
+        local_id: Some("A-1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.search_patients(&pa, &by_local, &ctx).await.unwrap().len(),
+        1
+    );
+    let by_birth = SearchQuery {
+        birth_date: Some(date!(1940 - 03 - 02)),
+        text: Some("はなこ".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.search_patients(&pa, &by_birth, &ctx).await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn audit_refuses_changes_and_detects_tampering() {
+    let db = fresh().await;
+    let s = &db.store;
+    let a = org(s, "A", "061011111").await;
+    let pa = person(s, a, "a@x.jp").await;
+    register(s, &pa).await;
+    let n = s.audit_count().await.unwrap();
+    assert!(n >= 3);
+
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let upd = sqlx::query("UPDATE audit SET detail = 'x' WHERE seq = 2")
+        .execute(&mut conn)
+        .await;
+    assert!(upd.is_err(), "the database must refuse UPDATE on audit");
+    let del = sqlx::query("DELETE FROM audit WHERE seq = 2")
+        .execute(&mut conn)
+        .await;
+    assert!(del.is_err(), "the database must refuse DELETE on audit");
+    assert_eq!(s.verify_audit().await.unwrap().first_break, None);
+
+    // Someone with DBA rights goes around the trigger: verify names the row.
+    let drop = if s.backend() == tsunagu_store::Backend::Sqlite {
+        "DROP TRIGGER audit_no_update"
+    } else {
+        "DROP TRIGGER audit_no_change ON audit"
+    };
+    sqlx::raw_sql(drop).execute(&mut conn).await.unwrap();
+    sqlx::query("UPDATE audit SET detail = 'edited' WHERE seq = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = s.verify_audit().await.unwrap();
+    assert_eq!(report.first_break.map(|b| b.0), Some(2));
+}
+
+#[tokio::test]
+async fn missing_database_is_not_created_and_newer_schema_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nope/t.db", d.path().display());
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 01:00 UTC)));
+    let e = Store::open(
+        &url,
+        OpenMode::MustExist,
+        clock.clone(),
+        Arc::new(SeededIdGen::new(1)),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, StoreError::DatabaseMissing(_)));
+    assert!(!d.path().join("nope").exists());
+
+    let db = fresh().await;
+    sqlx::query(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')",
+    )
+    .execute(&mut sqlx::AnyConnection::connect(&db.url).await.unwrap())
+    .await
+    .unwrap();
+    assert!(matches!(
+        db.store.migrate().await,
+        Err(StoreError::SchemaNewer { found: 999, .. })
+    ));
+}
