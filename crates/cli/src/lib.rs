@@ -1,1 +1,6 @@
+//! The `tsunagu` command: configuration, subcommands and the demo region.
 
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod server;

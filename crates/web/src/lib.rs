@@ -1,1 +1,21 @@
+//! The HTTP layer of tsunagu: server-rendered pages (askama + htmx), the JSON API,
+//! sessions, CSRF, security headers, error rendering in the user's language.
+//!
+//! Data flows one way: handler -> store (which asks the domain policy) -> database.
+//! Handlers never build SQL and never see patient data without a grant.
 
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod i18n;
+pub mod middleware;
+pub mod pages;
+pub mod password;
+pub mod routes;
+pub mod state;
+pub mod view;
+
+pub use config::WebConfig;
+pub use routes::{RouteInfo, Scope, app, route_table};
+pub use state::AppState;

@@ -1,0 +1,435 @@
+//! The subcommands. Each works on the same data directory (or `--database-url`), so
+//! `token create` and `audit verify` act on the database a running server uses.
+
+use crate::config::{Config, GlobalArgs};
+use crate::{demo, server};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use time::Duration;
+use tsunagu_domain::clock::{RandomIdGen, SystemClock};
+use tsunagu_domain::org::{Capabilities, InstitutionCode, OrgKind, OrgStatus, parse_coordinates};
+use tsunagu_domain::person::{Email, Profession, check_new_password};
+use tsunagu_store::{AuditCtx, NewOrg, NewUser, OpenMode, Store};
+use tsunagu_web::password::{hash_password, random_token, sha256_hex};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tsunagu",
+    version,
+    about = "tsunagu (つなぐ): a regional shared care record for home and palliative care"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the application (the database must exist; pending migrations are applied)
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Create the database if needed and apply pending migrations
+    Migrate,
+    /// Create a demo region in the data directory (when empty) and serve it
+    Demo {
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Ask a running server for its health; exit code 0 when healthy
+    Healthcheck {
+        /// Base URL of the server (default: http://<listen address>)
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Manage people
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage organizations
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage API tokens (for the JSON and FHIR APIs)
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The audit chain
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a person as a member of an organization
+    Create {
+        /// Institution code of the organization
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// physician, dentist, nurse, pharmacist, care_manager, msw, physical_therapist,
+        /// occupational_therapist, speech_therapist, dietitian, care_worker, clerk
+        #[arg(long)]
+        profession: String,
+        /// File holding the initial password (one line)
+        #[arg(long)]
+        password_file: PathBuf,
+        #[arg(long, default_value = "")]
+        kana: String,
+        /// Make the person an administrator of the organization
+        #[arg(long)]
+        admin: bool,
+        /// Make the person a network operator (approves organizations)
+        #[arg(long)]
+        operator: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Register an approved organization (bootstrap of a new region)
+    Create {
+        /// 10-digit institution code
+        #[arg(long)]
+        code: String,
+        /// hospital, clinic, visiting_nurse_station, care_facility, care_manager_office,
+        /// pharmacy, support_centre, medical_association
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        address: String,
+        #[arg(long, default_value = "")]
+        lat: String,
+        #[arg(long, default_value = "")]
+        lon: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new bearer token for a person (stored hashed; shown once)
+    Create {
+        /// The person's e-mail address
+        #[arg(long)]
+        user: String,
+        /// Institution code of the organization to act for (default: the first)
+        #[arg(long)]
+        org: Option<String>,
+        /// Days until the token expires (default: never)
+        #[arg(long)]
+        expires: Option<u32>,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a token by its id (printed by `token create`)
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit 1 and name the first broken row if any
+    Verify,
+}
+
+fn cli_ctx() -> AuditCtx {
+    AuditCtx {
+        ip: Some("cli".into()),
+        request_id: None,
+    }
+}
+
+pub async fn open_store(cfg: &Config, mode: OpenMode) -> Result<Store> {
+    let url = cfg.database_url();
+    let store = Store::open(&url, mode, Arc::new(SystemClock), Arc::new(RandomIdGen)).await?;
+    store.check_schema_not_newer().await?;
+    Ok(store)
+}
+
+async fn open_current(cfg: &Config) -> Result<Store> {
+    let store = open_store(cfg, OpenMode::MustExist).await?;
+    if !store.is_current().await? {
+        bail!("the database schema is not current; run `tsunagu migrate`");
+    }
+    Ok(store)
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let mut cfg = Config::load(&cli.global)?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            let store = open_store(&cfg, OpenMode::MustExist).await?;
+            let st = store.migrate().await?;
+            for m in &st.applied {
+                println!("applied migration {m}");
+            }
+            server::serve(server::state(store, cfg.web.clone()), cfg.listen).await?;
+        }
+        Command::Migrate => {
+            if cfg.database_url.is_none() {
+                std::fs::create_dir_all(&cfg.data_dir)
+                    .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+            }
+            let store = open_store(&cfg, OpenMode::CreateIfMissing).await?;
+            let st = store.migrate().await?;
+            println!(
+                "schema version {} -> {} ({} applied)",
+                st.before,
+                st.after,
+                st.applied.len()
+            );
+        }
+        Command::Demo { listen } => {
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            if cfg.database_url.is_none() {
+                std::fs::create_dir_all(&cfg.data_dir)
+                    .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+            }
+            let store = open_store(&cfg, OpenMode::CreateIfMissing).await?;
+            store.migrate().await?;
+            let (m, t, p) = (cfg.web.argon2_m_kib, cfg.web.argon2_t, cfg.web.argon2_p);
+            let hash = hash_password(demo::DEMO_PASSWORD, m, t, p)?;
+            match demo::seed_if_empty(&store, &hash).await? {
+                Some(s) => println!(
+                    "seeded the demo region: {} organizations, {} people, {} patients",
+                    s.orgs, s.users, s.patients
+                ),
+                None => println!("the data directory already holds data; not seeding"),
+            }
+            print_demo_logins(&cfg);
+            let mut web = cfg.web.clone();
+            web.demo_banner = true;
+            server::serve(server::state(store, web), cfg.listen).await?;
+        }
+        Command::Healthcheck { url } => {
+            let base = url.unwrap_or_else(|| {
+                let mut a = cfg.listen;
+                if a.ip().is_unspecified() {
+                    a.set_ip(std::net::IpAddr::from([127, 0, 0, 1]));
+                }
+                format!("http://{a}")
+            });
+            return Ok(healthcheck(&base).await);
+        }
+        Command::User(UserCommand::Create {
+            org,
+            email,
+            name,
+            profession,
+            password_file,
+            kana,
+            admin,
+            operator,
+        }) => {
+            let store = open_current(&cfg).await?;
+            let code = InstitutionCode::parse(&org)
+                .map_err(|_| anyhow!("--org: not a valid 10-digit institution code"))?;
+            let org = store
+                .get_org_by_code(&code)
+                .await
+                .map_err(|_| anyhow!("no organization with code {code}"))?;
+            let email =
+                Email::parse(&email).map_err(|_| anyhow!("--email: not a valid e-mail address"))?;
+            let profession = Profession::parse(&profession).map_err(|_| {
+                let all: Vec<_> = Profession::ALL.iter().map(|p| p.as_str()).collect();
+                anyhow!("--profession: unknown; use one of {}", all.join(", "))
+            })?;
+            let pw = std::fs::read_to_string(&password_file)
+                .with_context(|| format!("reading {}", password_file.display()))?;
+            let pw = pw.trim_end_matches(['\n', '\r']);
+            check_new_password(pw)
+                .map_err(|_| anyhow!("the password must have at least 10 characters"))?;
+            let kana = if kana.trim().is_empty() {
+                String::new()
+            } else {
+                tsunagu_domain::patient::parse_kana("kana", &kana)
+                    .map_err(|_| anyhow!("--kana: use hiragana or katakana"))?
+            };
+            let hash = hash_password(pw, cfg.web.argon2_m_kib, cfg.web.argon2_t, cfg.web.argon2_p)?;
+            let nu = NewUser {
+                email,
+                display_name: name.trim().to_string(),
+                name_kana: kana,
+                profession,
+                password_hash: hash,
+                operator,
+            };
+            let id = store
+                .create_user(&nu, org.id, admin, None, &cli_ctx())
+                .await?;
+            println!("created user {id} at {}", org.name);
+        }
+        Command::Org(OrgCommand::Create {
+            code,
+            kind,
+            name,
+            address,
+            lat,
+            lon,
+        }) => {
+            let store = open_current(&cfg).await?;
+            let code = InstitutionCode::parse(&code)
+                .map_err(|_| anyhow!("--code: not a valid 10-digit institution code"))?;
+            let kind =
+                OrgKind::parse(&kind).map_err(|_| anyhow!("--kind: unknown organization kind"))?;
+            let coordinates = parse_coordinates(&lat, &lon)
+                .map_err(|_| anyhow!("--lat/--lon: not valid coordinates"))?;
+            let o = NewOrg {
+                code: Some(code),
+                kind,
+                name: name.trim().to_string(),
+                name_kana: String::new(),
+                postal_code: None,
+                address: Some(address).filter(|a| !a.trim().is_empty()),
+                phone: None,
+                night_phone: None,
+                coordinates,
+                capabilities: Capabilities::default(),
+            };
+            let id = store
+                .create_org(&o, OrgStatus::Approved, None, &cli_ctx())
+                .await?;
+            println!("created organization {id}");
+        }
+        Command::Token(TokenCommand::Create {
+            user,
+            org,
+            expires,
+            label,
+        }) => {
+            let store = open_current(&cfg).await?;
+            let email =
+                Email::parse(&user).map_err(|_| anyhow!("--user: not a valid e-mail address"))?;
+            let u = store
+                .user_by_email(&email)
+                .await
+                .map_err(|_| anyhow!("no user {}", email.as_str()))?;
+            if !u.is_active() {
+                bail!("the account is suspended");
+            }
+            let memberships = store.memberships(u.id).await?;
+            let m = match org {
+                Some(code) => {
+                    let code = InstitutionCode::parse(&code)
+                        .map_err(|_| anyhow!("--org: not a valid institution code"))?;
+                    memberships
+                        .iter()
+                        .find(|m| m.org.code.as_deref() == Some(code.as_str()))
+                }
+                None => memberships.iter().find(|m| m.org.is_approved()),
+            }
+            .ok_or_else(|| anyhow!("the person is not a member of an approved organization"))?;
+            let token = format!("tsu_{}", random_token()?);
+            let expires_at = expires.map(|d| store.now() + Duration::days(i64::from(d)));
+            let id = store
+                .create_token(
+                    u.id,
+                    m.org.id,
+                    &sha256_hex(&token),
+                    &label,
+                    expires_at,
+                    &cli_ctx(),
+                )
+                .await?;
+            eprintln!(
+                "token id {id} for {} at {} (shown once; store it safely)",
+                u.email, m.org.name
+            );
+            println!("{token}");
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let store = open_current(&cfg).await?;
+            store
+                .revoke_token(&id, &cli_ctx())
+                .await
+                .map_err(|_| anyhow!("no active token {id}"))?;
+            println!("revoked {id}");
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let store = open_store(&cfg, OpenMode::MustExist).await?;
+            let r = store.verify_audit().await?;
+            return Ok(match r.first_break {
+                None => {
+                    println!("audit chain intact: {} rows verified", r.rows);
+                    ExitCode::SUCCESS
+                }
+                Some((seq, why)) => {
+                    eprintln!("audit chain BROKEN at row seq={seq}: {why}");
+                    ExitCode::FAILURE
+                }
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_demo_logins(cfg: &Config) {
+    println!();
+    println!("tsunagu demo: http://{}", cfg.listen);
+    println!("password for every demo account: {}", demo::DEMO_PASSWORD);
+    for l in demo::demo_logins() {
+        println!(
+            "  {:<32} {} ({}, {})",
+            l.email, l.name, l.profession, l.org_name
+        );
+    }
+    println!();
+}
+
+/// A plain HTTP/1.1 GET of /healthz; no client library needed in the binary.
+async fn healthcheck(base: &str) -> ExitCode {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(hostport) = base
+        .strip_prefix("http://")
+        .map(|r| r.trim_end_matches('/').to_string())
+    else {
+        eprintln!("healthcheck: only http:// URLs (check the server behind the TLS proxy)");
+        return ExitCode::FAILURE;
+    };
+    let attempt = async {
+        let mut s = tokio::net::TcpStream::connect(&hostport).await?;
+        s.write_all(
+            format!("GET /healthz HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf).into_owned())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), attempt).await {
+        Ok(Ok(resp)) if resp.starts_with("HTTP/1.1 200") => {
+            println!("healthy: {}", resp.split("\r\n\r\n").nth(1).unwrap_or(""));
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(resp)) => {
+            eprintln!("unhealthy: {}", resp.lines().next().unwrap_or(""));
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            eprintln!("unreachable: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("no answer within 5 s");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Layered configuration: defaults, then `tsunagu.toml`, then `TSUNAGU_*` environment
+//! variables (`*_FILE` for secrets), then command-line flags. Unknown keys in the file
+//! are errors; unknown `TSUNAGU_` variables are warned about.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tsunagu_web::WebConfig;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub database_url_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub secure_cookies: Option<bool>,
+    pub trust_forwarded_for: Option<bool>,
+    pub session_idle_minutes: Option<u64>,
+    pub session_absolute_hours: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub request_timeout_seconds: Option<u64>,
+    pub log_format: Option<String>,
+    pub argon2_m_kib: Option<u32>,
+    pub argon2_t: Option<u32>,
+}
+
+/// The settings every subcommand works from.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// Explicit database URL; None means SQLite under the data directory.
+    pub database_url: Option<String>,
+    pub listen: SocketAddr,
+    pub log_format: String,
+    pub web: WebConfig,
+}
+
+impl std::fmt::Debug for Config {
+    // The database URL may hold a password: never print it whole.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(tsunagu_store_redact),
+            )
+            .field("listen", &self.listen)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+fn tsunagu_store_redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!(
+            "{}***{}",
+            url.get(..s + 3).unwrap_or(""),
+            url.get(at..).unwrap_or("")
+        ),
+        _ => url.to_string(),
+    }
+}
+
+/// Flags that every subcommand accepts.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GlobalArgs {
+    /// Data directory (SQLite database, attachments, config). Default ./tsunagu-data
+    #[arg(long = "data", global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (overrides the data directory's SQLite)
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Configuration file (default: DIR/tsunagu.toml or ./tsunagu.toml when present)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+const KNOWN_ENV: &[&str] = &[
+    "TSUNAGU_DATA",
+    "TSUNAGU_CONFIG",
+    "TSUNAGU_DATABASE_URL",
+    "TSUNAGU_DATABASE_URL_FILE",
+    "TSUNAGU_LISTEN",
+    "TSUNAGU_SECURE_COOKIES",
+    "TSUNAGU_TRUST_FORWARDED_FOR",
+    "TSUNAGU_SESSION_IDLE_MINUTES",
+    "TSUNAGU_SESSION_ABSOLUTE_HOURS",
+    "TSUNAGU_MAX_BODY_BYTES",
+    "TSUNAGU_REQUEST_TIMEOUT_SECONDS",
+    "TSUNAGU_LOG_FORMAT",
+    "TSUNAGU_ARGON2_M_KIB",
+    "TSUNAGU_ARGON2_T",
+    // Read by the test suite, not by the server.
+    "TSUNAGU_TEST_BACKEND",
+    "TSUNAGU_TEST_POSTGRES_URL",
+    "TSUNAGU_PG_FORCE_THROWAWAY",
+    "TSUNAGU_PG_PORT",
+];
+
+fn parse_env<T: std::str::FromStr>(
+    env: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+) -> Result<Option<T>> {
+    match env(key) {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("{key}: cannot parse {v:?}")),
+        None => Ok(None),
+    }
+}
+
+fn read_secret_file(path: &Path) -> Result<String> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(s.trim().to_string())
+}
+
+impl Config {
+    /// Load from the process environment.
+    pub fn load(args: &GlobalArgs) -> Result<Self> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        for (k, _) in &vars {
+            if k.starts_with("TSUNAGU_") && !KNOWN_ENV.contains(&k.as_str()) {
+                tracing::warn!(variable = %k, "unknown TSUNAGU_ environment variable ignored");
+            }
+        }
+        Self::load_with(args, &|k: &str| {
+            vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    /// Load with an injected environment (tests).
+    pub fn load_with(args: &GlobalArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let data_dir = args
+            .data
+            .clone()
+            .or_else(|| env("TSUNAGU_DATA").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("tsunagu-data"));
+        let file_path = args
+            .config
+            .clone()
+            .or_else(|| env("TSUNAGU_CONFIG").map(PathBuf::from));
+        let file: FileConfig = match file_path {
+            Some(p) => parse_file(&p)?,
+            None => {
+                let candidates = [data_dir.join("tsunagu.toml"), PathBuf::from("tsunagu.toml")];
+                match candidates.iter().find(|p| p.is_file()) {
+                    Some(p) => parse_file(p)?,
+                    None => FileConfig::default(),
+                }
+            }
+        };
+        let data_dir = args
+            .data
+            .clone()
+            .or_else(|| env("TSUNAGU_DATA").map(PathBuf::from))
+            .or(file.data_dir)
+            .unwrap_or(data_dir);
+
+        let mut database_url = file.database_url.clone();
+        if let Some(p) = &file.database_url_file {
+            database_url = Some(read_secret_file(p)?);
+        }
+        if let Some(u) = env("TSUNAGU_DATABASE_URL") {
+            database_url = Some(u);
+        }
+        if let Some(p) = env("TSUNAGU_DATABASE_URL_FILE") {
+            database_url = Some(read_secret_file(Path::new(&p))?);
+        }
+        if let Some(u) = &args.database_url {
+            database_url = Some(u.clone());
+        }
+
+        let mut web = WebConfig::default();
+        let listen = parse_env::<SocketAddr>(env, "TSUNAGU_LISTEN")?
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        if let Some(v) = parse_env::<bool>(env, "TSUNAGU_SECURE_COOKIES")?.or(file.secure_cookies) {
+            web.secure_cookies = v;
+        }
+        if let Some(v) =
+            parse_env::<bool>(env, "TSUNAGU_TRUST_FORWARDED_FOR")?.or(file.trust_forwarded_for)
+        {
+            web.trust_forwarded_for = v;
+        }
+        if let Some(v) =
+            parse_env::<u64>(env, "TSUNAGU_SESSION_IDLE_MINUTES")?.or(file.session_idle_minutes)
+        {
+            web.session_idle = Duration::from_secs(v * 60);
+        }
+        if let Some(v) =
+            parse_env::<u64>(env, "TSUNAGU_SESSION_ABSOLUTE_HOURS")?.or(file.session_absolute_hours)
+        {
+            web.session_absolute = Duration::from_secs(v * 3600);
+        }
+        if let Some(v) = parse_env::<usize>(env, "TSUNAGU_MAX_BODY_BYTES")?.or(file.max_body_bytes)
+        {
+            web.max_body_bytes = v;
+        }
+        if let Some(v) = parse_env::<u64>(env, "TSUNAGU_REQUEST_TIMEOUT_SECONDS")?
+            .or(file.request_timeout_seconds)
+        {
+            web.request_timeout = Duration::from_secs(v);
+        }
+        if let Some(v) = parse_env::<u32>(env, "TSUNAGU_ARGON2_M_KIB")?.or(file.argon2_m_kib) {
+            web.argon2_m_kib = v;
+        }
+        if let Some(v) = parse_env::<u32>(env, "TSUNAGU_ARGON2_T")?.or(file.argon2_t) {
+            web.argon2_t = v;
+        }
+        let log_format = env("TSUNAGU_LOG_FORMAT")
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        if log_format != "text" && log_format != "json" {
+            bail!("log_format must be \"text\" or \"json\"");
+        }
+        Ok(Self {
+            data_dir,
+            database_url,
+            listen,
+            log_format,
+            web,
+        })
+    }
+
+    /// The database URL in force: explicit, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tsunagu.db").display()))
+    }
+}
+
+fn parse_file(p: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    toml::from_str(&text).with_context(|| format!("in {}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("tsunagu.toml"),
+            "listen = \"127.0.0.1:9000\"\nsession_idle_minutes = 10\nsecure_cookies = true\n",
+        )
+        .unwrap();
+        let args = GlobalArgs {
+            data: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let c = Config::load_with(&args, &env_of(&[])).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.web.session_idle, Duration::from_secs(600));
+        assert!(c.web.secure_cookies);
+        assert!(c.database_url().starts_with("sqlite://"));
+
+        let c = Config::load_with(
+            &args,
+            &env_of(&[
+                ("TSUNAGU_LISTEN", "127.0.0.1:9100"),
+                ("TSUNAGU_DATABASE_URL", "postgres://u:pw@h/db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.database_url(), "postgres://u:pw@h/db");
+        assert!(
+            !format!("{c:?}").contains("pw"),
+            "secrets are redacted in Debug"
+        );
+
+        let args = GlobalArgs {
+            database_url: Some("sqlite:///tmp/x.db".into()),
+            ..args
+        };
+        let c = Config::load_with(
+            &args,
+            &env_of(&[("TSUNAGU_DATABASE_URL", "postgres://h/db")]),
+        )
+        .unwrap();
+        assert_eq!(c.database_url(), "sqlite:///tmp/x.db");
+    }
+
+    #[test]
+    fn secrets_from_files_and_bad_values_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://u:s3cret@h/db\n").unwrap();
+        let args = GlobalArgs {
+            data: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let c = Config::load_with(
+            &args,
+            &env_of(&[("TSUNAGU_DATABASE_URL_FILE", secret.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.database_url(), "postgres://u:s3cret@h/db");
+        assert!(
+            Config::load_with(&args, &env_of(&[("TSUNAGU_SESSION_IDLE_MINUTES", "soon")])).is_err()
+        );
+        std::fs::write(dir.path().join("tsunagu.toml"), "lissten = \"x\"\n").unwrap();
+        assert!(
+            Config::load_with(&args, &env_of(&[])).is_err(),
+            "a typo in the file is an error"
+        );
+    }
+}

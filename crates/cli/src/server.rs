@@ -1,0 +1,99 @@
+//! Starting the HTTP server: state, metrics recorder, listener, graceful shutdown.
+
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use tokio::net::TcpListener;
+use tsunagu_domain::clock::RandomIdGen;
+use tsunagu_store::Store;
+use tsunagu_web::{AppState, WebConfig};
+
+/// The process-wide Prometheus recorder (the `metrics` facade allows one).
+fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|_| handle)
+        })
+        .clone()
+}
+
+pub fn state(store: Store, web: WebConfig) -> AppState {
+    AppState {
+        store,
+        config: Arc::new(web),
+        ids: Arc::new(RandomIdGen),
+        metrics: metrics_handle(),
+        routes: Arc::new(Vec::new()),
+    }
+}
+
+/// A running server: its address and a handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shutdown: tokio::sync::oneshot::Sender<()>,
+    pub task: tokio::task::JoinHandle<Result<()>>,
+}
+
+/// Bind and serve in the background (tests use port 0).
+pub async fn spawn(state: AppState, listen: SocketAddr) -> Result<Running> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = tsunagu_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .context("server failed")
+    });
+    Ok(Running {
+        addr,
+        shutdown: tx,
+        task,
+    })
+}
+
+/// Serve in the foreground until Ctrl-C or SIGTERM.
+pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "tsunagu is serving");
+    let app = tsunagu_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

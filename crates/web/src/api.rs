@@ -1,0 +1,184 @@
+//! The JSON API (`/api/v1`), for other systems and scripts. Bearer tokens from
+//! `tsunagu token create`; the same policy and audit as the pages; errors as
+//! `application/problem+json`.
+
+use crate::auth::ApiCaller;
+use crate::error::AppResult;
+use crate::middleware::RequestCtx;
+use crate::pages::patients::{SearchParams, patient_id};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tsunagu_domain::patient::{NewPatient, PatientForm};
+use tsunagu_domain::policy::ChartAction;
+use tsunagu_store::Registered;
+
+pub async fn me(State(state): State<AppState>, caller: ApiCaller) -> AppResult<Json<Value>> {
+    let user = state.store.user_by_id(caller.principal.user).await?;
+    let org = state.store.get_org(caller.principal.org).await?;
+    Ok(Json(json!({
+        "user": { "id": user.id, "email": user.email, "name": user.display_name, "profession": user.profession },
+        "organization": { "id": org.id, "name": org.name, "kind": org.kind, "code": org.code },
+    })))
+}
+
+pub async fn search_patients(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: ApiCaller,
+    Query(p): Query<SearchParams>,
+) -> AppResult<Json<Value>> {
+    let q = p.to_query()?;
+    let found = state
+        .store
+        .search_patients(&caller.principal, &q, &ctx.audit())
+        .await?;
+    Ok(Json(json!({ "patients": found })))
+}
+
+#[derive(Deserialize)]
+pub struct RegisterBody {
+    #[serde(flatten)]
+    pub patient: PatientForm,
+    #[serde(default)]
+    pub confirm_new: bool,
+}
+
+/// 201 with the new id, or 409 with the possible duplicates the caller may see.
+pub async fn register_patient(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: ApiCaller,
+    Json(b): Json<RegisterBody>,
+) -> AppResult<Response> {
+    let p = NewPatient::parse(&b.patient, state.store.clock().today_jst())?;
+    match state.store.register_patient(&caller.principal, &p, b.confirm_new, &ctx.audit()).await? {
+        Registered::Created(id) => Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response()),
+        Registered::PossibleDuplicates(d) => Ok((
+            StatusCode::CONFLICT,
+            Json(json!({ "title": ctx.tr().t("patient-duplicates-title"), "possible_duplicates": d })),
+        )
+            .into_response()),
+    }
+}
+
+pub async fn patient(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: ApiCaller,
+    Path(raw): Path<String>,
+) -> AppResult<Json<Value>> {
+    let pid = patient_id(&raw)?;
+    let g = state
+        .store
+        .open_chart(
+            &caller.principal,
+            pid,
+            ChartAction::Read,
+            "chart.read",
+            &ctx.audit(),
+        )
+        .await?;
+    Ok(Json(json!({
+        "patient": state.store.patient(&g).await?,
+        "identifiers": state.store.identifiers(&g).await?,
+        "key_persons": state.store.key_persons(&g).await?,
+        "consents": state.store.consents(&g).await?,
+        "team": state.store.team(&g).await?,
+    })))
+}
+
+pub async fn team(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: ApiCaller,
+    Path(raw): Path<String>,
+) -> AppResult<Json<Value>> {
+    let pid = patient_id(&raw)?;
+    let g = state
+        .store
+        .open_chart(
+            &caller.principal,
+            pid,
+            ChartAction::Read,
+            "team.read",
+            &ctx.audit(),
+        )
+        .await?;
+    Ok(Json(json!({ "team": state.store.team(&g).await? })))
+}
+
+pub async fn access_log(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: ApiCaller,
+    Path(raw): Path<String>,
+) -> AppResult<Json<Value>> {
+    let pid = patient_id(&raw)?;
+    let g = state
+        .store
+        .open_chart(
+            &caller.principal,
+            pid,
+            ChartAction::ReadAccessLog,
+            "chart.access_log",
+            &ctx.audit(),
+        )
+        .await?;
+    Ok(Json(
+        json!({ "access_log": state.store.access_log(&g, 500).await? }),
+    ))
+}
+
+/// `GET /api/openapi.json`: the API as OpenAPI 3.1.
+pub async fn openapi() -> Json<Value> {
+    let problem = json!({ "$ref": "#/components/schemas/Problem" });
+    let err = |d: &str| json!({ "description": d, "content": { "application/problem+json": { "schema": problem } } });
+    let pid = json!({ "name": "patient", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } });
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": { "title": "tsunagu API", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Regional shared care record. A patient outside the caller's reach answers exactly like a missing one (404)." },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Problem": { "type": "object", "required": ["title", "status"], "properties": {
+                    "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" },
+                    "request_id": { "type": "string" },
+                    "errors": { "type": "array", "items": { "type": "object", "properties": { "field": { "type": "string" }, "message": { "type": "string" } } } } } },
+                "PatientForm": { "type": "object", "required": ["family_name", "given_name", "family_kana", "given_kana", "sex", "birth_date"], "properties": {
+                    "family_name": { "type": "string" }, "given_name": { "type": "string" },
+                    "family_kana": { "type": "string", "description": "kana in any script or width" }, "given_kana": { "type": "string" },
+                    "sex": { "type": "string", "enum": ["male", "female", "other", "unknown"] },
+                    "birth_date": { "type": "string", "format": "date" }, "postal_code": { "type": "string" },
+                    "address": { "type": "string" }, "phone": { "type": "string" }, "local_id": { "type": "string" },
+                    "confirm_new": { "type": "boolean" } } }
+            }
+        },
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/api/v1/me": { "get": { "summary": "The caller", "responses": { "200": { "description": "user and organization" }, "401": err("no valid token") } } },
+            "/api/v1/patients": {
+                "get": { "summary": "Search patients within reach",
+                         "parameters": [
+                            { "name": "q", "in": "query", "schema": { "type": "string" }, "description": "kana (any script/width) or kanji, partial" },
+                            { "name": "birth_date", "in": "query", "schema": { "type": "string", "format": "date" } },
+                            { "name": "local_id", "in": "query", "schema": { "type": "string" } }],
+                         "responses": { "200": { "description": "matching patients" }, "401": err("no valid token"), "422": err("invalid parameter") } },
+                "post": { "summary": "Register a patient (the caller's organization owns the chart)",
+                          "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PatientForm" } } } },
+                          "responses": { "201": { "description": "created" }, "409": { "description": "possible duplicates; resend with confirm_new" },
+                                         "401": err("no valid token"), "422": err("invalid fields") } } },
+            "/api/v1/patients/{patient}": { "get": { "summary": "A patient's registry record, team and consent", "parameters": [pid],
+                          "responses": { "200": { "description": "the record" }, "404": err("missing or outside reach") } } },
+            "/api/v1/patients/{patient}/team": { "get": { "summary": "The care team", "parameters": [pid],
+                          "responses": { "200": { "description": "team members" }, "404": err("missing or outside reach") } } },
+            "/api/v1/patients/{patient}/access-log": { "get": { "summary": "Who accessed the chart", "parameters": [pid],
+                          "responses": { "200": { "description": "access history" }, "404": err("missing or outside reach") } } }
+        }
+    }))
+}

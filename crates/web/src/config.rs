@@ -1,0 +1,51 @@
+//! Settings of the HTTP layer; the CLI fills them from defaults, `tsunagu.toml` and the
+//! environment.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// True behind TLS: cookies get `Secure` and the `__Host-` prefix.
+    pub secure_cookies: bool,
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, whatever happens.
+    pub session_absolute: Duration,
+    /// Largest request body accepted (forms and JSON).
+    pub max_body_bytes: usize,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// Failed sign-ins per account in the window before the account is throttled.
+    pub max_failures_per_account: i64,
+    /// Failed sign-ins per client address in the window.
+    pub max_failures_per_ip: i64,
+    pub failure_window: Duration,
+    /// argon2id cost: memory in KiB, iterations, parallelism.
+    pub argon2_m_kib: u32,
+    pub argon2_t: u32,
+    pub argon2_p: u32,
+    /// Take the client address from the first `X-Forwarded-For` hop (behind a proxy).
+    pub trust_forwarded_for: bool,
+    /// Shown in the page header when the server runs the demo region.
+    pub demo_banner: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 3600),
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_failures_per_account: 5,
+            max_failures_per_ip: 50,
+            failure_window: Duration::from_secs(15 * 60),
+            argon2_m_kib: 19 * 1024,
+            argon2_t: 2,
+            argon2_p: 1,
+            trust_forwarded_for: false,
+            demo_banner: false,
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! An organization administrator's page: the organization's contacts and capabilities
+//! (which the regional directory shows) and its staff.
+
+use super::{FormErrors, checked};
+use crate::auth::Signed;
+use crate::error::{AppError, AppResult};
+use crate::middleware::RequestCtx;
+use crate::password::hash_password;
+use crate::state::AppState;
+use crate::view::{Chrome, field_messages, page, render};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tsunagu_domain::org::Capabilities;
+use tsunagu_domain::person::{Email, Profession, check_new_password};
+use tsunagu_domain::validation::{optional_phone, optional_text, required_text};
+use tsunagu_domain::{Invalid, UserId};
+use tsunagu_store::{NewUser, OrgRow, OrgUpdate, UserRow};
+
+#[derive(Template)]
+#[template(path = "admin_org.html")]
+pub struct AdminPage {
+    pub chrome: Chrome,
+    pub org: OrgRow,
+    /// The administrator, who cannot suspend themselves.
+    pub me: UserId,
+    pub staff: Vec<(UserRow, bool)>,
+    pub professions: Vec<(&'static str, String)>,
+    pub errors: FormErrors,
+    pub new_staff: StaffForm,
+}
+
+fn require_admin(me: &Signed) -> AppResult<()> {
+    if me.principal.org_admin {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+async fn admin_page(
+    state: &AppState,
+    ctx: &RequestCtx,
+    me: &Signed,
+    errors: FormErrors,
+    new_staff: StaffForm,
+) -> AppResult<AdminPage> {
+    let tr = ctx.tr();
+    Ok(AdminPage {
+        chrome: me.chrome(ctx, state),
+        org: state.store.get_org(me.principal.org).await?,
+        me: me.principal.user,
+        staff: state.store.staff(me.principal.org).await?,
+        professions: Profession::ALL
+            .iter()
+            .map(|p| (p.as_str(), tr.label("profession", p.as_str())))
+            .collect(),
+        errors,
+        new_staff,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: Signed,
+) -> AppResult<Response> {
+    require_admin(&me)?;
+    page(
+        &admin_page(
+            &state,
+            &ctx,
+            &me,
+            FormErrors::default(),
+            StaffForm::default(),
+        )
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct OrgForm {
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    night_phone: String,
+    #[serde(default)]
+    address: String,
+    home_visits: Option<String>,
+    support_24h: Option<String>,
+    palliative_care: Option<String>,
+    opioid_dispensing: Option<String>,
+    accepts_new_patients: Option<String>,
+}
+
+pub async fn update_org(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: Signed,
+    Form(f): Form<OrgForm>,
+) -> AppResult<Response> {
+    require_admin(&me)?;
+    let parsed = (|| {
+        let mut inv = Invalid::default();
+        let phone = inv.merge(optional_phone("phone", &f.phone));
+        let night_phone = inv.merge(optional_phone("night_phone", &f.night_phone));
+        let address = inv.merge(optional_text("address", &f.address, 200));
+        match (phone, night_phone, address) {
+            (Some(phone), Some(night_phone), Some(address)) if inv.is_empty() => Ok(OrgUpdate {
+                phone,
+                night_phone,
+                address,
+                capabilities: Capabilities {
+                    home_visits: checked(&f.home_visits),
+                    support_24h: checked(&f.support_24h),
+                    palliative_care: checked(&f.palliative_care),
+                    opioid_dispensing: checked(&f.opioid_dispensing),
+                    accepts_new_patients: checked(&f.accepts_new_patients),
+                },
+            }),
+            _ => Err(inv),
+        }
+    })();
+    match parsed {
+        Ok(u) => {
+            state
+                .store
+                .update_org(&me.principal, &u, &ctx.audit())
+                .await?;
+            Ok(Redirect::to("/admin/org").into_response())
+        }
+        Err(inv) => {
+            let p = admin_page(
+                &state,
+                &ctx,
+                &me,
+                FormErrors(field_messages(&ctx.tr(), &inv.0)),
+                StaffForm::default(),
+            )
+            .await?;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct StaffForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub name_kana: String,
+    #[serde(default)]
+    pub profession: String,
+    #[serde(default)]
+    pub password: String,
+    pub org_admin: Option<String>,
+}
+
+/// The administrator adds a member of staff with an initial password.
+pub async fn add_staff(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: Signed,
+    Form(f): Form<StaffForm>,
+) -> AppResult<Response> {
+    require_admin(&me)?;
+    let tr = ctx.tr();
+    let mut inv = Invalid::default();
+    let email = inv.merge(Email::parse(&f.email));
+    let name = inv.merge(required_text("display_name", &f.display_name, 60));
+    let kana = if f.name_kana.trim().is_empty() {
+        Some(String::new())
+    } else {
+        inv.merge(tsunagu_domain::patient::parse_kana(
+            "name_kana",
+            &f.name_kana,
+        ))
+    };
+    let profession = inv.merge(Profession::parse(&f.profession));
+    inv.merge(check_new_password(&f.password));
+    let (Some(email), Some(name), Some(kana), Some(profession)) = (email, name, kana, profession)
+    else {
+        let p = admin_page(
+            &state,
+            &ctx,
+            &me,
+            FormErrors(field_messages(&tr, &inv.0)),
+            StaffForm {
+                password: String::new(),
+                ..f
+            },
+        )
+        .await?;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    };
+    if !inv.is_empty() {
+        let p = admin_page(
+            &state,
+            &ctx,
+            &me,
+            FormErrors(field_messages(&tr, &inv.0)),
+            StaffForm {
+                password: String::new(),
+                ..f
+            },
+        )
+        .await?;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    }
+    let (m, t, p) = (
+        state.config.argon2_m_kib,
+        state.config.argon2_t,
+        state.config.argon2_p,
+    );
+    let pw = f.password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&pw, m, t, p))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let nu = NewUser {
+        email,
+        display_name: name,
+        name_kana: kana,
+        profession,
+        password_hash: hash,
+        operator: false,
+    };
+    match state
+        .store
+        .create_user(
+            &nu,
+            me.principal.org,
+            checked(&f.org_admin),
+            Some(&me.principal),
+            &ctx.audit(),
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/admin/org").into_response()),
+        Err(tsunagu_store::StoreError::Conflict { field, key }) => {
+            let errors = FormErrors(field_messages(
+                &tr,
+                &[tsunagu_domain::FieldError::new(field, key)],
+            ));
+            let p = admin_page(
+                &state,
+                &ctx,
+                &me,
+                errors,
+                StaffForm {
+                    password: String::new(),
+                    ..f
+                },
+            )
+            .await?;
+            render(StatusCode::CONFLICT, &p)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    active: String,
+}
+
+/// Suspend (sessions and tokens end at once) or reactivate a member of staff.
+pub async fn set_staff_status(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: Signed,
+    Path(user): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> AppResult<Response> {
+    require_admin(&me)?;
+    let user: UserId = user.parse().map_err(|_| AppError::NotFound)?;
+    if user == me.principal.user {
+        return Err(AppError::Forbidden);
+    }
+    state
+        .store
+        .set_user_status(&me.principal, user, f.active == "1", &ctx.audit())
+        .await?;
+    Ok(Redirect::to("/admin/org").into_response())
+}

@@ -1,0 +1,264 @@
+//! The route table. Every route is registered with its scope, so that tests can walk
+//! all of them (the outsider sweep fails when a patient route is added without being
+//! covered).
+
+use crate::state::AppState;
+use crate::{api, auth, middleware, pages};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{MethodRouter, get, post};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Who may reach a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// No sign-in needed and no patient data (health, assets, sign-in page).
+    Public,
+    /// Signed in; no single patient's data.
+    Authenticated,
+    /// Signed in; reaches one patient's data through the access policy. The path has a
+    /// `{patient}` segment.
+    Patient,
+    /// An organization administrator's pages.
+    OrgAdmin,
+    /// The network operator's pages.
+    Operator,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub scope: Scope,
+}
+
+struct Table {
+    router: Router<AppState>,
+    routes: Vec<RouteInfo>,
+}
+
+impl Table {
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        scope: Scope,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        self.routes.push(RouteInfo {
+            method,
+            path,
+            scope,
+        });
+        self.router = self.router.route(path, handler);
+        self
+    }
+}
+
+fn table() -> Table {
+    use Scope::*;
+    let t = Table {
+        router: Router::new(),
+        routes: Vec::new(),
+    };
+    t.add("GET", "/healthz", Public, get(pages::system::healthz))
+        .add("GET", "/metrics", Public, get(pages::system::metrics))
+        .add("GET", "/static/{file}", Public, get(pages::system::asset))
+        .add("GET", "/lang", Public, get(pages::system::switch_language))
+        .add("GET", "/signin", Public, get(pages::signin::form))
+        .add("POST", "/signin", Public, post(pages::signin::submit))
+        .add(
+            "POST",
+            "/signout",
+            Authenticated,
+            post(pages::signin::signout),
+        )
+        .add(
+            "POST",
+            "/signout-everywhere",
+            Authenticated,
+            post(pages::signin::signout_everywhere),
+        )
+        .add(
+            "POST",
+            "/org/switch",
+            Authenticated,
+            post(pages::signin::switch_org),
+        )
+        .add("GET", "/", Authenticated, get(pages::patients::home))
+        .add(
+            "GET",
+            "/patients",
+            Authenticated,
+            get(pages::patients::list),
+        )
+        .add(
+            "POST",
+            "/patients",
+            Authenticated,
+            post(pages::patients::register),
+        )
+        .add(
+            "GET",
+            "/patients/search",
+            Authenticated,
+            get(pages::patients::search_fragment),
+        )
+        .add(
+            "GET",
+            "/patients/new",
+            Authenticated,
+            get(pages::patients::new_form),
+        )
+        .add(
+            "GET",
+            "/patients/{patient}",
+            Patient,
+            get(pages::patients::show),
+        )
+        .add(
+            "GET",
+            "/patients/{patient}/access-log",
+            Patient,
+            get(pages::patients::access_log),
+        )
+        .add(
+            "POST",
+            "/patients/{patient}/team",
+            Patient,
+            post(pages::patients::add_member),
+        )
+        .add(
+            "POST",
+            "/patients/{patient}/team/{member}/end",
+            Patient,
+            post(pages::patients::end_member),
+        )
+        .add(
+            "POST",
+            "/patients/{patient}/team/leave",
+            Patient,
+            post(pages::patients::leave_team),
+        )
+        .add(
+            "POST",
+            "/patients/{patient}/consent",
+            Patient,
+            post(pages::patients::record_consent),
+        )
+        .add(
+            "POST",
+            "/patients/{patient}/key-persons",
+            Patient,
+            post(pages::patients::add_key_person),
+        )
+        .add(
+            "POST",
+            "/patients/{patient}/identifiers",
+            Patient,
+            post(pages::patients::add_identifier),
+        )
+        .add("GET", "/admin/org", OrgAdmin, get(pages::admin::show))
+        .add(
+            "POST",
+            "/admin/org",
+            OrgAdmin,
+            post(pages::admin::update_org),
+        )
+        .add(
+            "POST",
+            "/admin/staff",
+            OrgAdmin,
+            post(pages::admin::add_staff),
+        )
+        .add(
+            "POST",
+            "/admin/staff/{user}/status",
+            OrgAdmin,
+            post(pages::admin::set_staff_status),
+        )
+        .add(
+            "GET",
+            "/operator/orgs",
+            Operator,
+            get(pages::operator::list),
+        )
+        .add(
+            "POST",
+            "/operator/orgs",
+            Operator,
+            post(pages::operator::register_org),
+        )
+        .add(
+            "POST",
+            "/operator/orgs/{org}/status",
+            Operator,
+            post(pages::operator::set_status),
+        )
+        .add("GET", "/api/openapi.json", Public, get(api::openapi))
+        .add("GET", "/api/v1/me", Authenticated, get(api::me))
+        .add(
+            "GET",
+            "/api/v1/patients",
+            Authenticated,
+            get(api::search_patients),
+        )
+        .add(
+            "POST",
+            "/api/v1/patients",
+            Authenticated,
+            post(api::register_patient),
+        )
+        .add(
+            "GET",
+            "/api/v1/patients/{patient}",
+            Patient,
+            get(api::patient),
+        )
+        .add(
+            "GET",
+            "/api/v1/patients/{patient}/team",
+            Patient,
+            get(api::team),
+        )
+        .add(
+            "GET",
+            "/api/v1/patients/{patient}/access-log",
+            Patient,
+            get(api::access_log),
+        )
+}
+
+/// Every route with its method and scope.
+pub fn route_table() -> Vec<RouteInfo> {
+    table().routes
+}
+
+/// The whole application. Layers, outermost first: the frame (request id, locale,
+/// headers, error rendering), time limit, body limit, session and CSRF.
+pub fn app(mut state: AppState) -> Router {
+    let t = table();
+    state.routes = Arc::new(t.routes);
+    let timeout = state.config.request_timeout;
+    let max_body = state.config.max_body_bytes;
+    t.router
+        .fallback(pages::system::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::session_layer,
+        ))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            timeout.max(Duration::from_millis(1)),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::frame,
+        ))
+        .with_state(state)
+}

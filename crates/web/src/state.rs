@@ -1,0 +1,15 @@
+use crate::config::WebConfig;
+use crate::routes::RouteInfo;
+use std::sync::Arc;
+use tsunagu_domain::IdGen;
+use tsunagu_store::Store;
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<WebConfig>,
+    pub ids: Arc<dyn IdGen>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub routes: Arc<Vec<RouteInfo>>,
+}
