@@ -262,6 +262,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 tsunagu_domain::patient::parse_kana("kana", &kana)
                     .map_err(|_| anyhow!("--kana: use hiragana or katakana"))?
             };
+            // People work for several organizations: an existing account gains a membership.
+            if let Ok(existing) = store.user_by_email(&email).await {
+                store
+                    .add_membership(existing.id, org.id, admin, &cli_ctx())
+                    .await?;
+                println!("{} is now also a member of {}", existing.email, org.name);
+                return Ok(ExitCode::SUCCESS);
+            }
             let hash = hash_password(pw, cfg.web.argon2_m_kib, cfg.web.argon2_t, cfg.web.argon2_p)?;
             let nu = NewUser {
                 email,

@@ -45,22 +45,11 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field(
                 "database_url",
-                &self.database_url.as_deref().map(tsunagu_store_redact),
+                &self.database_url.as_deref().map(tsunagu_store::redact_url),
             )
             .field("listen", &self.listen)
             .field("log_format", &self.log_format)
             .finish()
-    }
-}
-
-fn tsunagu_store_redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!(
-            "{}***{}",
-            url.get(..s + 3).unwrap_or(""),
-            url.get(at..).unwrap_or("")
-        ),
-        _ => url.to_string(),
     }
 }
 

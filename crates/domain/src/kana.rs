@@ -26,8 +26,9 @@ fn half_width_katakana(c: char) -> Option<char> {
 /// Apply a voiced (dakuten) or semi-voiced (handakuten) mark to the kana before it.
 fn with_mark(base: char, semi: bool) -> Option<char> {
     let b = base as u32;
-    let voiced_plus_one = matches!(base, 'カ'..='ト') && (b - 'カ' as u32) % 2 == 0 && base != 'ッ'
-        || matches!(base, 'ツ' | 'テ' | 'ト');
+    let voiced_plus_one =
+        matches!(base, 'カ'..='ト') && (b - 'カ' as u32).is_multiple_of(2) && base != 'ッ'
+            || matches!(base, 'ツ' | 'テ' | 'ト');
     if !semi {
         if base == 'ウ' {
             return Some('ヴ');

@@ -14,7 +14,7 @@ mod patients;
 mod users;
 
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
-pub use db::{Backend, OpenMode, Store};
+pub use db::{Backend, OpenMode, Store, redact_url};
 pub use error::StoreError;
 pub use migrate::{LATEST_VERSION, MigrationStatus};
 pub use orgs::{NewOrg, OrgRow, OrgUpdate};

@@ -254,10 +254,7 @@ impl Store {
         ctx: &AuditCtx,
     ) -> Result<ChartGrant> {
         let facts = self.chart_facts(patient).await?;
-        let decision = match &facts {
-            None => None,
-            Some(f) => Some(decide(who, action, f)),
-        };
+        let decision = facts.as_ref().map(|f| decide(who, action, f));
         let refuse = |reason: &str| AuditEvent {
             actor_user: Some(who.user),
             actor_org: Some(who.org),

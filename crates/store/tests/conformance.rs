@@ -17,14 +17,34 @@ use tsunagu_store::{
 struct TestDb {
     store: Store,
     url: String,
+    /// PostgreSQL: the admin URL and the database to drop at the end.
+    pg: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Check invariants, then remove the database (a shared server must not fill up).
+    async fn finish(self) {
+        assert_eq!(self.store.verify_audit().await.unwrap().first_break, None);
+        assert!(self.store.integrity_problems().await.unwrap().is_empty());
+        self.store.close().await;
+        if let Some((admin, name)) = self.pg {
+            let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::Executor::execute(
+                &mut c,
+                sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+            )
+            .await
+            .unwrap();
+        }
+    }
 }
 
 async fn fresh() -> TestDb {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 01:00 UTC)));
     let ids = Arc::new(SeededIdGen::new(7));
     let backend = std::env::var("TSUNAGU_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into());
-    let (url, dir) = if backend == "postgres" {
+    let (url, dir, pg) = if backend == "postgres" {
         let admin = std::env::var("TSUNAGU_TEST_POSTGRES_URL").expect("TSUNAGU_TEST_POSTGRES_URL");
         let name = format!("tsunagu_store_{}", uuid::Uuid::new_v4().simple());
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
@@ -35,10 +55,14 @@ async fn fresh() -> TestDb {
         .await
         .unwrap();
         let base = admin.rsplit_once('/').unwrap().0.to_string();
-        (format!("{base}/{name}"), None)
+        (format!("{base}/{name}"), None, Some((admin, name)))
     } else {
         let d = tempfile::tempdir().unwrap();
-        (format!("sqlite://{}/t.db", d.path().display()), Some(d))
+        (
+            format!("sqlite://{}/t.db", d.path().display()),
+            Some(d),
+            None,
+        )
     };
     let store = Store::open(&url, OpenMode::CreateIfMissing, clock, ids)
         .await
@@ -47,6 +71,7 @@ async fn fresh() -> TestDb {
     TestDb {
         store,
         url,
+        pg,
         _dir: dir,
     }
 }
@@ -216,8 +241,7 @@ async fn sharing_follows_team_and_consent() {
     assert!(refused.iter().any(|r| r.outcome == "refused"
         && r.patient_id.as_deref() == Some(&pid.to_string())
         && r.actor_org.as_deref() == Some(&c.to_string())));
-    assert_eq!(s.verify_audit().await.unwrap().first_break, None);
-    assert!(s.integrity_problems().await.unwrap().is_empty());
+    db.finish().await;
 }
 
 #[tokio::test]
@@ -273,6 +297,7 @@ async fn duplicates_and_local_ids() {
         s.search_patients(&pa, &by_birth, &ctx).await.unwrap().len(),
         1
     );
+    db.finish().await;
 }
 
 #[tokio::test]
@@ -297,18 +322,36 @@ async fn audit_refuses_changes_and_detects_tampering() {
     assert_eq!(s.verify_audit().await.unwrap().first_break, None);
 
     // Someone with DBA rights goes around the trigger: verify names the row.
-    let drop = if s.backend() == tsunagu_store::Backend::Sqlite {
+    let drop_trigger = if s.backend() == tsunagu_store::Backend::Sqlite {
         "DROP TRIGGER audit_no_update"
     } else {
         "DROP TRIGGER audit_no_change ON audit"
     };
-    sqlx::raw_sql(drop).execute(&mut conn).await.unwrap();
+    sqlx::raw_sql(drop_trigger)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let original: String = sqlx::Row::get(
+        &sqlx::query("SELECT detail FROM audit WHERE seq = 2")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
+        0,
+    );
     sqlx::query("UPDATE audit SET detail = 'edited' WHERE seq = 2")
         .execute(&mut conn)
         .await
         .unwrap();
     let report = s.verify_audit().await.unwrap();
     assert_eq!(report.first_break.map(|b| b.0), Some(2));
+    // Put the row back as it was so the common invariant check can run.
+    sqlx::query("UPDATE audit SET detail = $1 WHERE seq = 2")
+        .bind(original)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    db.finish().await;
 }
 
 #[tokio::test]
@@ -338,4 +381,5 @@ async fn missing_database_is_not_created_and_newer_schema_is_refused() {
         db.store.migrate().await,
         Err(StoreError::SchemaNewer { found: 999, .. })
     ));
+    db.finish().await;
 }

@@ -129,15 +129,15 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
     let mut res = next.run(req).instrument(span.clone()).await;
 
     let status = res.status();
-    if status.is_client_error() || status.is_server_error() {
-        if res.extensions().get::<Rendered>().is_none() {
-            res = render_error(
-                &ctx,
-                status,
-                res.extensions().get::<ErrorInfo>().cloned(),
-                state.config.demo_banner,
-            );
-        }
+    if (status.is_client_error() || status.is_server_error())
+        && res.extensions().get::<Rendered>().is_none()
+    {
+        res = render_error(
+            &ctx,
+            status,
+            res.extensions().get::<ErrorInfo>().cloned(),
+            state.config.demo_banner,
+        );
     }
     set_security_headers(res.headers_mut(), &path);
     if let Ok(v) = HeaderValue::from_str(&request_id) {

@@ -103,7 +103,7 @@ pub async fn update_org(
     Form(f): Form<OrgForm>,
 ) -> AppResult<Response> {
     require_admin(&me)?;
-    let parsed = (|| {
+    let parse = || {
         let mut inv = Invalid::default();
         let phone = inv.merge(optional_phone("phone", &f.phone));
         let night_phone = inv.merge(optional_phone("night_phone", &f.night_phone));
@@ -123,8 +123,8 @@ pub async fn update_org(
             }),
             _ => Err(inv),
         }
-    })();
-    match parsed {
+    };
+    match parse() {
         Ok(u) => {
             state
                 .store
