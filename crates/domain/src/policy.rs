@@ -276,3 +276,10 @@ mod tests {
         }
     }
 }
+
+/// Who may correct an entry or mark it entered in error: the organization that wrote
+/// it (its staff carry on when the author is away; nobody rewrites another
+/// organization's record). The caller must also hold a Write grant on the chart.
+pub fn may_amend(who: &Principal, author_org: OrgId) -> bool {
+    who.org == author_org
+}

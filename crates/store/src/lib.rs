@@ -6,6 +6,7 @@
 //! the access (or the refusal) in the audit chain.
 
 mod audit;
+mod chart;
 mod db;
 mod error;
 mod migrate;
@@ -14,6 +15,7 @@ mod patients;
 mod users;
 
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
+pub use chart::{AttachmentRow, EntryView, ErrorMark, InboxRow, Mention, TimelineFilter};
 pub use db::{Backend, OpenMode, Store, redact_url};
 pub use error::StoreError;
 pub use migrate::{LATEST_VERSION, MigrationStatus};

@@ -14,15 +14,24 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "skeleton",
-    common: include_str!("../migrations/0001_skeleton.sql"),
-    sqlite: include_str!("../migrations/0001_skeleton.sqlite.sql"),
-    postgres: include_str!("../migrations/0001_skeleton.postgres.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "skeleton",
+        common: include_str!("../migrations/0001_skeleton.sql"),
+        sqlite: include_str!("../migrations/0001_skeleton.sqlite.sql"),
+        postgres: include_str!("../migrations/0001_skeleton.postgres.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "chart",
+        common: include_str!("../migrations/0002_chart.sql"),
+        sqlite: include_str!("../migrations/0002_chart.sqlite.sql"),
+        postgres: include_str!("../migrations/0002_chart.postgres.sql"),
+    },
+];
 
-pub const LATEST_VERSION: i64 = 1;
+pub const LATEST_VERSION: i64 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

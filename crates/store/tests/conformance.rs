@@ -16,6 +16,7 @@ use tsunagu_store::{
 
 struct TestDb {
     store: Store,
+    clock: Arc<ManualClock>,
     url: String,
     /// PostgreSQL: the admin URL and the database to drop at the end.
     pg: Option<(String, String)>,
@@ -64,12 +65,14 @@ async fn fresh() -> TestDb {
             None,
         )
     };
+    let clock_handle = clock.clone();
     let store = Store::open(&url, OpenMode::CreateIfMissing, clock, ids)
         .await
         .unwrap();
     store.migrate().await.unwrap();
     TestDb {
         store,
+        clock: clock_handle,
         url,
         pg,
         _dir: dir,
@@ -382,4 +385,284 @@ async fn missing_database_is_not_created_and_newer_schema_is_refused() {
         Err(StoreError::SchemaNewer { found: 999, .. })
     ));
     db.finish().await;
+}
+
+mod chart {
+    use super::*;
+    use tsunagu_domain::chart::{EntryBody, EntryKind, ProgressNote, VitalSigns};
+    use tsunagu_store::{Mention, TimelineFilter};
+
+    fn note(text: &str) -> EntryBody {
+        EntryBody::ProgressNote(ProgressNote {
+            text: Some(text.into()),
+            ..Default::default()
+        })
+    }
+
+    /// A patient of org A shared with org B (consent given); C is outside.
+    async fn shared(s: &Store) -> (Principal, Principal, Principal, PatientId) {
+        let (a, b, c) = (
+            org(s, "A", "061011111").await,
+            org(s, "B", "061012222").await,
+            org(s, "C", "061013333").await,
+        );
+        let (pa, pb, pc) = (
+            person(s, a, "a@x.jp").await,
+            person(s, b, "b@x.jp").await,
+            person(s, c, "c@x.jp").await,
+        );
+        let pid = register(s, &pa).await;
+        let ctx = AuditCtx::default();
+        let g = s
+            .open_chart(&pa, pid, ChartAction::Govern, "team.add", &ctx)
+            .await
+            .unwrap();
+        s.add_team_member(
+            &g,
+            b,
+            tsunagu_domain::patient::TeamRole::VisitingNurse,
+            &ctx,
+        )
+        .await
+        .unwrap();
+        s.record_consent(&g, ConsentStatus::Given, None, None, &ctx)
+            .await
+            .unwrap();
+        (pa, pb, pc, pid)
+    }
+
+    #[tokio::test]
+    async fn two_organizations_write_one_chart_and_corrections_keep_every_version() {
+        let db = fresh().await;
+        let s = &db.store;
+        let (pa, pb, pc, pid) = shared(s).await;
+        let ctx = AuditCtx::default();
+        let wa = s
+            .open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx)
+            .await
+            .unwrap();
+        let wb = s
+            .open_chart(&pb, pid, ChartAction::Write, "entry.create", &ctx)
+            .await
+            .unwrap();
+        let first = s
+            .add_entry(&wa, note("褥瘡 仙骨部 2cm"), &[], &ctx)
+            .await
+            .unwrap();
+        let vit = EntryBody::VitalSigns(VitalSigns {
+            temperature_c: Some(37.4),
+            spo2: Some(93),
+            ..Default::default()
+        });
+        s.add_entry(&wb, vit, &[], &ctx).await.unwrap();
+        assert!(
+            s.open_chart(&pc, pid, ChartAction::Read, "chart.read", &ctx)
+                .await
+                .is_err()
+        );
+
+        let rb = s
+            .open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
+            .await
+            .unwrap();
+        let tl = s.timeline(&rb, &TimelineFilter::default()).await.unwrap();
+        assert_eq!(tl.len(), 2);
+        assert_eq!(tl[0].kind, EntryKind::VitalSigns, "newest first");
+
+        // B may not correct A's note; A may.
+        assert!(matches!(
+            s.correct_entry(&wb, &first.version_id, note("x"), "typo", &ctx)
+                .await,
+            Err(StoreError::Forbidden)
+        ));
+        let v2 = s
+            .correct_entry(
+                &wa,
+                &first.version_id,
+                note("褥瘡 仙骨部 3cm"),
+                "size mis-typed",
+                &ctx,
+            )
+            .await
+            .unwrap();
+        assert_eq!(v2.version, 2);
+        assert_eq!(v2.supersedes.as_deref(), Some(first.version_id.as_str()));
+        // A second correction of the old version is stale.
+        assert!(matches!(
+            s.correct_entry(&wa, &first.version_id, note("y"), "again", &ctx)
+                .await,
+            Err(StoreError::Conflict { .. })
+        ));
+        let hist = s.entry_history(&rb, &first.entry_id).await.unwrap();
+        assert_eq!(hist.len(), 2);
+        assert_eq!(hist[0].body, note("褥瘡 仙骨部 2cm"));
+        let tl = s.timeline(&rb, &TimelineFilter::default()).await.unwrap();
+        assert_eq!(tl.len(), 2, "the timeline shows the current version once");
+        assert!(tl.iter().any(|e| e.version == 2 && e.is_corrected()));
+
+        // Entered in error: still there, marked.
+        s.mark_entered_in_error(&wa, &first.entry_id, "wrong patient", &ctx)
+            .await
+            .unwrap();
+        let tl = s.timeline(&rb, &TimelineFilter::default()).await.unwrap();
+        assert_eq!(
+            tl.iter()
+                .find(|e| e.entry_id == first.entry_id)
+                .unwrap()
+                .in_error
+                .as_ref()
+                .unwrap()
+                .reason,
+            "wrong patient"
+        );
+
+        // The database itself refuses to change or delete an entry.
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        assert!(
+            sqlx::query("UPDATE entries SET body = '{}'")
+                .execute(&mut conn)
+                .await
+                .is_err()
+        );
+        assert!(
+            sqlx::query("DELETE FROM entries")
+                .execute(&mut conn)
+                .await
+                .is_err()
+        );
+        assert!(
+            sqlx::query("DELETE FROM entry_marks")
+                .execute(&mut conn)
+                .await
+                .is_err()
+        );
+        drop(conn);
+
+        // Every write is in the audit chain with its content hash.
+        let writes = s.audit_recent(Some("entry.correct"), 10).await.unwrap();
+        assert!(writes[0].detail.contains(&v2.content_hash));
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn timeline_filters_and_pages_with_a_cursor() {
+        let db = fresh().await;
+        let s = &db.store;
+        let (pa, pb, _pc, pid) = shared(s).await;
+        let ctx = AuditCtx::default();
+        let wa = s
+            .open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx)
+            .await
+            .unwrap();
+        let wb = s
+            .open_chart(&pb, pid, ChartAction::Write, "entry.create", &ctx)
+            .await
+            .unwrap();
+        for i in 0..7 {
+            s.add_entry(
+                if i % 2 == 0 { &wa } else { &wb },
+                note(&format!("note {i}")),
+                &[],
+                &ctx,
+            )
+            .await
+            .unwrap();
+        }
+        let r = s
+            .open_chart(&pa, pid, ChartAction::Read, "chart.read", &ctx)
+            .await
+            .unwrap();
+        let only_b = s
+            .timeline(
+                &r,
+                &TimelineFilter {
+                    org: Some(pb.org),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(only_b.len(), 3);
+        let page1 = s
+            .timeline(
+                &r,
+                &TimelineFilter {
+                    limit: 4,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let last = page1.last().unwrap();
+        let page2 = s
+            .timeline(
+                &r,
+                &TimelineFilter {
+                    limit: 4,
+                    before: Some((last.entry_recorded_at.clone(), last.entry_id.clone())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page1.len() + page2.len(), 7);
+        assert!(
+            page2
+                .iter()
+                .all(|e| !page1.iter().any(|f| f.entry_id == e.entry_id))
+        );
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn inbox_counts_go_to_zero_after_viewing_and_mentions_arrive() {
+        let db = fresh().await;
+        let s = &db.store;
+        let (pa, pb, _pc, pid) = shared(s).await;
+        let ctx = AuditCtx::default();
+        db.clock.advance(time::Duration::minutes(1));
+        let wa = s
+            .open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx)
+            .await
+            .unwrap();
+        let msg = EntryBody::Message(tsunagu_domain::chart::Message {
+            text: "夜間の疼痛について相談です".into(),
+            attachments: vec![],
+        });
+        s.add_entry(&wa, msg, &[Mention::User(pb.user)], &ctx)
+            .await
+            .unwrap();
+        s.add_entry(&wa, note("疼痛 NRS 6"), &[], &ctx)
+            .await
+            .unwrap();
+        let inbox = s.inbox(&pb, &ctx).await.unwrap();
+        let row = inbox.iter().find(|r| r.patient_id == pid).unwrap();
+        assert_eq!((row.unread, row.mentions), (2, 1));
+        // The author's own entries are not unread for the author.
+        assert_eq!(
+            s.inbox(&pa, &ctx)
+                .await
+                .unwrap()
+                .iter()
+                .find(|r| r.patient_id == pid)
+                .unwrap()
+                .unread,
+            0
+        );
+        let rb = s
+            .open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
+            .await
+            .unwrap();
+        db.clock.advance(time::Duration::minutes(1));
+        s.mark_chart_seen(&rb).await.unwrap();
+        let row = s
+            .inbox(&pb, &ctx)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.patient_id == pid)
+            .unwrap();
+        assert_eq!((row.unread, row.mentions), (0, 0));
+        db.finish().await;
+    }
 }

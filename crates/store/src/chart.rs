@@ -1,0 +1,667 @@
+//! The shared chart: entries from every organization on the team, versions and
+//! corrections without loss, "entered in error" marks, mentions, attachments' records,
+//! unread counts and the inbox.
+
+use crate::db::{Store, ts};
+use crate::orgs::parse_uuid;
+use crate::patients::ChartGrant;
+use crate::{AuditCtx, AuditEvent, Outcome, Result, StoreError};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use tsunagu_domain::chart::{AttachmentRef, EntryBody, EntryKind};
+use tsunagu_domain::person::Profession;
+use tsunagu_domain::policy::{ChartAction, Principal, may_amend};
+use tsunagu_domain::{Invalid, OrgId, PatientId, UserId};
+
+/// One version of an entry as the timeline shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub version_id: String,
+    pub entry_id: String,
+    pub version: i64,
+    pub supersedes: Option<String>,
+    pub kind: EntryKind,
+    pub body: EntryBody,
+    pub author_id: UserId,
+    pub author_name: String,
+    pub author_profession: Profession,
+    pub author_org_id: OrgId,
+    pub author_org_name: String,
+    pub recorded_at: String,
+    pub entry_recorded_at: String,
+    pub correction_reason: Option<String>,
+    pub content_hash: String,
+    /// Set when the entry was marked "entered in error": reason, who, when.
+    pub in_error: Option<ErrorMark>,
+}
+
+impl EntryView {
+    pub fn is_corrected(&self) -> bool {
+        self.version > 1
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorMark {
+    pub reason: String,
+    pub by_name: String,
+    pub at: String,
+}
+
+/// Filters and the keyset cursor of a timeline page.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineFilter {
+    pub org: Option<OrgId>,
+    pub profession: Option<Profession>,
+    pub kind: Option<EntryKind>,
+    /// Entries strictly older than this (entry_recorded_at, entry_id) pair.
+    pub before: Option<(String, String)>,
+    pub limit: i64,
+}
+
+/// Someone named in a thread message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mention {
+    User(UserId),
+    Org(OrgId),
+}
+
+/// One patient in a person's inbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxRow {
+    pub patient_id: PatientId,
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub unread: i64,
+    pub mentions: i64,
+    pub last_activity: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentRow {
+    pub id: String,
+    pub sha256: String,
+    pub size: i64,
+    pub media_type: String,
+    pub filename: String,
+}
+
+const ENTRY_SELECT: &str = "SELECT e.id, e.entry_id, e.version, e.supersedes, e.kind, e.body, e.author_id, u.display_name AS author_name, \
+     e.author_profession, e.author_org_id, o.name AS author_org_name, e.recorded_at, e.entry_recorded_at, e.correction_reason, \
+     e.content_hash, m.reason AS mark_reason, mu.display_name AS mark_by, m.at AS mark_at \
+     FROM entries e JOIN users u ON u.id = e.author_id JOIN organizations o ON o.id = e.author_org_id \
+     LEFT JOIN entry_marks m ON m.patient_id = e.patient_id AND m.entry_id = e.entry_id \
+     LEFT JOIN users mu ON mu.id = m.by_user";
+
+fn entry_from_row(r: &AnyRow) -> Result<EntryView> {
+    let kind: String = r.try_get("kind")?;
+    let body: String = r.try_get("body")?;
+    let prof: String = r.try_get("author_profession")?;
+    let mark_reason: Option<String> = r.try_get("mark_reason")?;
+    Ok(EntryView {
+        version_id: r.try_get("id")?,
+        entry_id: r.try_get("entry_id")?,
+        version: r.try_get("version")?,
+        supersedes: r.try_get("supersedes")?,
+        kind: EntryKind::parse(&kind)
+            .map_err(|_| StoreError::Corrupt(format!("entry kind {kind}")))?,
+        body: serde_json::from_str(&body)
+            .map_err(|e| StoreError::Corrupt(format!("entry body: {e}")))?,
+        author_id: parse_uuid(&r.try_get::<String, _>("author_id")?)?,
+        author_name: r.try_get("author_name")?,
+        author_profession: Profession::parse(&prof)
+            .map_err(|_| StoreError::Corrupt(format!("profession {prof}")))?,
+        author_org_id: parse_uuid(&r.try_get::<String, _>("author_org_id")?)?,
+        author_org_name: r.try_get("author_org_name")?,
+        recorded_at: r.try_get("recorded_at")?,
+        entry_recorded_at: r.try_get("entry_recorded_at")?,
+        correction_reason: r.try_get("correction_reason")?,
+        content_hash: r.try_get("content_hash")?,
+        in_error: match mark_reason {
+            Some(reason) => Some(ErrorMark {
+                reason,
+                by_name: r
+                    .try_get::<Option<String>, _>("mark_by")?
+                    .unwrap_or_default(),
+                at: r
+                    .try_get::<Option<String>, _>("mark_at")?
+                    .unwrap_or_default(),
+            }),
+            None => None,
+        },
+    })
+}
+
+/// The content hash of a version: what it says, who wrote it, when, and what it
+/// replaced. Recorded in the audit chain with the write, so an edit is detectable.
+fn content_hash(
+    patient: &str,
+    entry_id: &str,
+    version: i64,
+    supersedes: Option<&str>,
+    body: &str,
+    author: &str,
+    org: &str,
+    at: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for f in [
+        patient,
+        entry_id,
+        &version.to_string(),
+        supersedes.unwrap_or(""),
+        body,
+        author,
+        org,
+        at,
+    ] {
+        h.update(f.as_bytes());
+        h.update([0x1f]);
+    }
+    hex::encode(h.finalize())
+}
+
+impl Store {
+    fn chart_event(
+        &self,
+        g: &ChartGrant,
+        action: &str,
+        target: String,
+        detail: String,
+    ) -> AuditEvent {
+        AuditEvent {
+            actor_user: Some(g.principal().user),
+            actor_org: Some(g.principal().org),
+            action: action.to_string(),
+            outcome: Outcome::Allowed,
+            patient: Some(g.patient()),
+            target,
+            detail,
+        }
+    }
+
+    async fn author_profession(&self, user: UserId) -> Result<Profession> {
+        Ok(self.user_by_id(user).await?.profession)
+    }
+
+    /// Write a new entry. Mentions (messages only) must name team members.
+    pub async fn add_entry(
+        &self,
+        g: &ChartGrant,
+        body: EntryBody,
+        mentions: &[Mention],
+        ctx: &AuditCtx,
+    ) -> Result<EntryView> {
+        if g.action() != ChartAction::Write {
+            return Err(StoreError::Forbidden);
+        }
+        let body = body.validate()?;
+        let id = self.new_id();
+        self.insert_version(g, &id, &id, 1, None, &body, None, mentions, ctx)
+            .await?;
+        self.entry_version(g, &id).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_version(
+        &self,
+        g: &ChartGrant,
+        id: &str,
+        entry_id: &str,
+        version: i64,
+        supersedes: Option<(&str, &str)>,
+        body: &EntryBody,
+        reason: Option<&str>,
+        mentions: &[Mention],
+        ctx: &AuditCtx,
+    ) -> Result<()> {
+        let who = g.principal();
+        let profession = self.author_profession(who.user).await?;
+        let pid = g.patient().to_string();
+        let now = ts(self.now());
+        let entry_recorded_at = supersedes
+            .map(|(_, at)| at.to_string())
+            .unwrap_or_else(|| now.clone());
+        let body_json =
+            serde_json::to_string(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let hash = content_hash(
+            &pid,
+            entry_id,
+            version,
+            supersedes.map(|s| s.0),
+            &body_json,
+            &who.user.to_string(),
+            &who.org.to_string(),
+            &now,
+        );
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO entries (patient_id, id, entry_id, version, supersedes, kind, body, search_text, author_id, author_org_id, \
+             author_profession, recorded_at, entry_recorded_at, correction_reason, content_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&pid)
+        .bind(id)
+        .bind(entry_id)
+        .bind(version)
+        .bind(supersedes.map(|s| s.0.to_string()))
+        .bind(body.kind().as_str())
+        .bind(&body_json)
+        .bind(body.text())
+        .bind(who.user.to_string())
+        .bind(who.org.to_string())
+        .bind(profession.as_str())
+        .bind(&now)
+        .bind(&entry_recorded_at)
+        .bind(reason)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match StoreError::from_write(e) {
+            StoreError::Db(sqlx::Error::Database(d)) if d.message().contains("entries") && (d.message().contains("UNIQUE") || d.message().contains("unique") || d.constraint() == Some("entries_version_taken")) => {
+                StoreError::Conflict { field: "version", key: "err-entry-stale" }
+            }
+            other => other,
+        })?;
+        for m in mentions {
+            let (u, o) = match m {
+                Mention::User(u) => (Some(u.to_string()), None),
+                Mention::Org(o) => (None, Some(o.to_string())),
+            };
+            sqlx::query("INSERT INTO mentions (patient_id, id, entry_version_id, user_id, org_id, at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&pid)
+                .bind(self.new_id())
+                .bind(id)
+                .bind(u)
+                .bind(o)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let action = if version == 1 {
+            "entry.create"
+        } else {
+            "entry.correct"
+        };
+        let ev = self.chart_event(
+            g,
+            action,
+            id.to_string(),
+            format!(
+                "{{\"kind\":\"{}\",\"version\":{version},\"hash\":\"{hash}\"}}",
+                body.kind().as_str()
+            ),
+        );
+        self.append_audit(&mut tx, &ev, ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One version by id.
+    pub async fn entry_version(&self, g: &ChartGrant, version_id: &str) -> Result<EntryView> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "{ENTRY_SELECT} WHERE e.patient_id = $1 AND e.id = $2"
+        )))
+        .bind(g.patient().to_string())
+        .bind(version_id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        entry_from_row(&r)
+    }
+
+    /// Every version of one entry, oldest first (the history shown with its diff).
+    pub async fn entry_history(&self, g: &ChartGrant, entry_id: &str) -> Result<Vec<EntryView>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{ENTRY_SELECT} WHERE e.patient_id = $1 AND e.entry_id = $2 ORDER BY e.version"
+        )))
+        .bind(g.patient().to_string())
+        .bind(entry_id)
+        .fetch_all(&self.read)
+        .await?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Correct an entry: a new version that supersedes `current_version_id`. If someone
+    /// corrected it in the meantime, the stale correction is refused (nothing is lost).
+    pub async fn correct_entry(
+        &self,
+        g: &ChartGrant,
+        current_version_id: &str,
+        body: EntryBody,
+        reason: &str,
+        ctx: &AuditCtx,
+    ) -> Result<EntryView> {
+        if g.action() != ChartAction::Write {
+            return Err(StoreError::Forbidden);
+        }
+        let current = self.entry_version(g, current_version_id).await?;
+        if !may_amend(g.principal(), current.author_org_id) {
+            return Err(StoreError::Forbidden);
+        }
+        if current.in_error.is_some() {
+            return Err(StoreError::Invalid(Invalid::one(
+                "entry",
+                "err-entry-in-error",
+            )));
+        }
+        let body = body.validate()?;
+        if body.kind() != current.kind {
+            return Err(StoreError::Invalid(Invalid::one("kind", "err-entry-kind")));
+        }
+        let reason = tsunagu_domain::validation::required_text("reason", reason, 500)?;
+        let newer = sqlx::query("SELECT id FROM entries WHERE patient_id = $1 AND supersedes = $2")
+            .bind(g.patient().to_string())
+            .bind(current_version_id)
+            .fetch_optional(&self.read)
+            .await?;
+        if newer.is_some() {
+            return Err(StoreError::Conflict {
+                field: "version",
+                key: "err-entry-stale",
+            });
+        }
+        let id = self.new_id();
+        self.insert_version(
+            g,
+            &id,
+            &current.entry_id,
+            current.version + 1,
+            Some((current_version_id, &current.entry_recorded_at)),
+            &body,
+            Some(&reason),
+            &[],
+            ctx,
+        )
+        .await?;
+        self.entry_version(g, &id).await
+    }
+
+    /// Mark an entry "entered in error" (wrong patient, wrong chart). It stays
+    /// readable, struck through, with the reason.
+    pub async fn mark_entered_in_error(
+        &self,
+        g: &ChartGrant,
+        entry_id: &str,
+        reason: &str,
+        ctx: &AuditCtx,
+    ) -> Result<()> {
+        if g.action() != ChartAction::Write {
+            return Err(StoreError::Forbidden);
+        }
+        let history = self.entry_history(g, entry_id).await?;
+        let current = history.last().ok_or(StoreError::NotFound)?;
+        if !may_amend(g.principal(), current.author_org_id) {
+            return Err(StoreError::Forbidden);
+        }
+        if current.in_error.is_some() {
+            return Err(StoreError::Conflict {
+                field: "entry",
+                key: "err-entry-in-error",
+            });
+        }
+        let reason = tsunagu_domain::validation::required_text("reason", reason, 500)?;
+        let who = g.principal();
+        let now = ts(self.now());
+        let pid = g.patient().to_string();
+        let hash = content_hash(
+            &pid,
+            entry_id,
+            current.version,
+            Some(&current.version_id),
+            &format!("entered_in_error:{reason}"),
+            &who.user.to_string(),
+            &who.org.to_string(),
+            &now,
+        );
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO entry_marks (patient_id, id, entry_id, version_id, mark, reason, by_user, by_org, at, content_hash) \
+             VALUES ($1, $2, $3, $4, 'entered_in_error', $5, $6, $7, $8, $9)",
+        )
+        .bind(&pid)
+        .bind(self.new_id())
+        .bind(entry_id)
+        .bind(&current.version_id)
+        .bind(&reason)
+        .bind(who.user.to_string())
+        .bind(who.org.to_string())
+        .bind(&now)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        let ev = self.chart_event(
+            g,
+            "entry.entered_in_error",
+            entry_id.to_string(),
+            format!("{{\"hash\":\"{hash}\"}}"),
+        );
+        self.append_audit(&mut tx, &ev, ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One page of the timeline: current versions, newest first, with filters and a
+    /// keyset cursor (stays fast on charts of thousands of entries).
+    pub async fn timeline(&self, g: &ChartGrant, f: &TimelineFilter) -> Result<Vec<EntryView>> {
+        let mut sql = format!(
+            "{ENTRY_SELECT} WHERE e.patient_id = $1 AND NOT EXISTS (SELECT 1 FROM entries n WHERE n.patient_id = e.patient_id AND n.supersedes = e.id)"
+        );
+        let mut binds: Vec<String> = Vec::new();
+        // Each clause takes the next placeholder number ($2, $3, ...).
+        let mut add = |sql: &mut String, clause: &str, v: String| {
+            binds.push(v);
+            sql.push_str(&clause.replace("$N", &format!("${}", binds.len() + 1)));
+        };
+        if let Some(o) = f.org {
+            add(&mut sql, " AND e.author_org_id = $N", o.to_string());
+        }
+        if let Some(p) = f.profession {
+            add(
+                &mut sql,
+                " AND e.author_profession = $N",
+                p.as_str().to_string(),
+            );
+        }
+        if let Some(k) = f.kind {
+            add(&mut sql, " AND e.kind = $N", k.as_str().to_string());
+        }
+        if let Some((at, id)) = &f.before {
+            add(&mut sql, " AND (e.entry_recorded_at < $N", at.clone());
+            add(&mut sql, " OR (e.entry_recorded_at = $N", at.clone());
+            add(&mut sql, " AND e.entry_id < $N))", id.clone());
+        }
+        let limit = if f.limit <= 0 { 50 } else { f.limit.min(500) };
+        sql.push_str(&format!(
+            " ORDER BY e.entry_recorded_at DESC, e.entry_id DESC LIMIT {limit}"
+        ));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(g.patient().to_string());
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&self.read).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// The entries written after `since` (for live update of an open chart).
+    pub async fn entries_since(&self, g: &ChartGrant, since: &str) -> Result<i64> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM entries WHERE patient_id = $1 AND recorded_at > $2",
+        )
+        .bind(g.patient().to_string())
+        .bind(since)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(r.try_get("n")?)
+    }
+
+    /// Remember that the person has seen the chart now (unread counts go to zero).
+    pub async fn mark_chart_seen(&self, g: &ChartGrant) -> Result<()> {
+        let now = ts(self.now());
+        sqlx::query(
+            "INSERT INTO chart_views (user_id, patient_id, last_seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, patient_id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        )
+        .bind(g.principal().user.to_string())
+        .bind(g.patient().to_string())
+        .bind(&now)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// "What is new on my patients since I last looked": every chart the person's
+    /// organization is on the team of (and may read), with counts of entries by others
+    /// and mentions since the last look. One audit record lists the patients shown.
+    pub async fn inbox(&self, who: &Principal, ctx: &AuditCtx) -> Result<Vec<InboxRow>> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.family_name, p.given_name, p.family_kana, p.given_kana, p.owner_org_id, p.consent_status, \
+             COALESCE(v.last_seen_at, t.since) AS seen, \
+             (SELECT COUNT(*) FROM entries e WHERE e.patient_id = p.id AND e.author_id <> $1 AND e.recorded_at > COALESCE(v.last_seen_at, t.since)) AS unread, \
+             (SELECT COUNT(*) FROM mentions m WHERE m.patient_id = p.id AND (m.user_id = $1 OR m.org_id = $2) AND m.at > COALESCE(v.last_seen_at, t.since)) AS mentioned, \
+             (SELECT MAX(e.recorded_at) FROM entries e WHERE e.patient_id = p.id) AS last_activity \
+             FROM care_team t JOIN patients p ON p.id = t.patient_id \
+             LEFT JOIN chart_views v ON v.user_id = $1 AND v.patient_id = p.id \
+             WHERE t.org_id = $2 AND t.ended_at IS NULL",
+        )
+        .bind(who.user.to_string())
+        .bind(who.org.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let owner: OrgId = parse_uuid(&r.try_get::<String, _>("owner_org_id")?)?;
+            let consent: String = r.try_get("consent_status")?;
+            let facts = tsunagu_domain::policy::ChartFacts {
+                owner,
+                team: std::iter::once(who.org).collect(),
+                consent: tsunagu_domain::patient::ConsentStatus::parse(&consent)
+                    .map_err(|_| StoreError::Corrupt(consent.clone()))?,
+            };
+            if !tsunagu_domain::policy::decide(who, ChartAction::Read, &facts).allowed() {
+                continue;
+            }
+            out.push(InboxRow {
+                patient_id: parse_uuid(&r.try_get::<String, _>("id")?)?,
+                family_name: r.try_get("family_name")?,
+                given_name: r.try_get("given_name")?,
+                family_kana: r.try_get("family_kana")?,
+                given_kana: r.try_get("given_kana")?,
+                unread: r.try_get("unread")?,
+                mentions: r.try_get("mentioned")?,
+                last_activity: r.try_get("last_activity")?,
+            });
+        }
+        out.sort_by(|a, b| {
+            (b.mentions, b.unread, b.last_activity.clone()).cmp(&(
+                a.mentions,
+                a.unread,
+                a.last_activity.clone(),
+            ))
+        });
+        let shown: Vec<String> = out.iter().map(|r| r.patient_id.to_string()).collect();
+        let ev = AuditEvent {
+            actor_user: Some(who.user),
+            actor_org: Some(who.org),
+            action: "inbox.read".into(),
+            outcome: Outcome::Allowed,
+            patient: None,
+            target: format!("{} patient(s)", out.len()),
+            detail: serde_json::json!({ "shown": shown }).to_string(),
+        };
+        self.audit(&ev, ctx).await?;
+        Ok(out)
+    }
+
+    /// Record a stored file against the chart (its bytes are already in the object
+    /// store under `sha256`).
+    pub async fn add_attachment(
+        &self,
+        g: &ChartGrant,
+        sha256: &str,
+        size: i64,
+        media_type: &str,
+        filename: &str,
+        ctx: &AuditCtx,
+    ) -> Result<AttachmentRef> {
+        if g.action() != ChartAction::Write {
+            return Err(StoreError::Forbidden);
+        }
+        let id = self.new_id();
+        let mut tx = self.write.begin().await?;
+        sqlx::query("INSERT INTO attachments (patient_id, id, sha256, size, media_type, filename, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(g.patient().to_string())
+            .bind(&id)
+            .bind(sha256)
+            .bind(size)
+            .bind(media_type)
+            .bind(filename)
+            .bind(g.principal().user.to_string())
+            .bind(ts(self.now()))
+            .execute(&mut *tx)
+            .await?;
+        let ev = self.chart_event(
+            g,
+            "attachment.upload",
+            id.clone(),
+            format!("{{\"sha256\":\"{sha256}\",\"size\":{size}}}"),
+        );
+        self.append_audit(&mut tx, &ev, ctx).await?;
+        tx.commit().await?;
+        Ok(AttachmentRef {
+            id,
+            sha256: sha256.to_string(),
+            size,
+            media_type: media_type.to_string(),
+            filename: filename.to_string(),
+        })
+    }
+
+    pub async fn attachment(&self, g: &ChartGrant, id: &str) -> Result<AttachmentRow> {
+        let r = sqlx::query("SELECT id, sha256, size, media_type, filename FROM attachments WHERE patient_id = $1 AND id = $2")
+            .bind(g.patient().to_string())
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(AttachmentRow {
+            id: r.try_get("id")?,
+            sha256: r.try_get("sha256")?,
+            size: r.try_get("size")?,
+            media_type: r.try_get("media_type")?,
+            filename: r.try_get("filename")?,
+        })
+    }
+
+    /// People of the organizations currently on the team (to mention them).
+    pub async fn team_people(
+        &self,
+        g: &ChartGrant,
+    ) -> Result<Vec<(UserId, String, OrgId, String)>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.display_name, o.id AS org_id, o.name AS org_name FROM care_team t \
+             JOIN memberships m ON m.org_id = t.org_id JOIN users u ON u.id = m.user_id JOIN organizations o ON o.id = t.org_id \
+             WHERE t.patient_id = $1 AND t.ended_at IS NULL AND u.status = 'active' ORDER BY o.name, u.name_kana, u.display_name",
+        )
+        .bind(g.patient().to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_uuid(&r.try_get::<String, _>("id")?)?,
+                    r.try_get("display_name")?,
+                    parse_uuid(&r.try_get::<String, _>("org_id")?)?,
+                    r.try_get("org_name")?,
+                ))
+            })
+            .collect()
+    }
+}
