@@ -302,10 +302,10 @@ fn in_range<T: PartialOrd + Copy>(
     hi: T,
     field: &'static str,
 ) {
-    if let Some(x) = v {
-        if x < lo || x > hi {
-            inv.push(field, "err-out-of-range");
-        }
+    if let Some(x) = v
+        && (x < lo || x > hi)
+    {
+        inv.push(field, "err-out-of-range");
     }
 }
 
@@ -320,10 +320,10 @@ pub fn validate_vitals(v: VitalSigns) -> Result<VitalSigns, Invalid> {
     in_range(&mut inv, v.respiration_rate, 2, 80, "respiration_rate");
     in_range(&mut inv, v.spo2, 40, 100, "spo2");
     in_range(&mut inv, v.pain_nrs, 0, 10, "pain_nrs");
-    if let (Some(s), Some(d)) = (v.bp_systolic, v.bp_diastolic) {
-        if d >= s {
-            inv.push("bp_diastolic", "err-bp-order");
-        }
+    if let (Some(s), Some(d)) = (v.bp_systolic, v.bp_diastolic)
+        && d >= s
+    {
+        inv.push("bp_diastolic", "err-bp-order");
     }
     if v.bp_systolic.is_some() != v.bp_diastolic.is_some() {
         inv.push("bp_systolic", "err-bp-pair");
@@ -421,10 +421,10 @@ pub fn validate_medications(m: MedicationList) -> Result<MedicationList, Invalid
             ))
             .flatten()
             .unwrap_or_default();
-        if let (Some(s), Some(e)) = (i.start, i.stop) {
-            if e < s {
-                inv.push("stop", "err-stop-before-start");
-            }
+        if let (Some(s), Some(e)) = (i.start, i.stop)
+            && e < s
+        {
+            inv.push("stop", "err-stop-before-start");
         }
         if let Some(drug) = drug {
             let opioid = i.opioid || is_opioid(&drug);

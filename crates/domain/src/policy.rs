@@ -138,6 +138,13 @@ pub fn may_administer_org(who: &Principal, org: OrgId) -> bool {
     who.org_admin && who.org == org
 }
 
+/// Who may correct an entry or mark it entered in error: the organization that wrote
+/// it (its staff carry on when the author is away; nobody rewrites another
+/// organization's record). The caller must also hold a Write grant on the chart.
+pub fn may_amend(who: &Principal, author_org: OrgId) -> bool {
+    who.org == author_org
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,11 +282,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Who may correct an entry or mark it entered in error: the organization that wrote
-/// it (its staff carry on when the author is away; nobody rewrites another
-/// organization's record). The caller must also hold a Write grant on the chart.
-pub fn may_amend(who: &Principal, author_org: OrgId) -> bool {
-    who.org == author_org
 }

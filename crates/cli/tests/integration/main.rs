@@ -1,1 +1,15 @@
+//! The integration suite: the real application on port 0 with a fresh database per
+//! test (SQLite by default; PostgreSQL with `TSUNAGU_TEST_BACKEND=postgres` and
+//! `TSUNAGU_TEST_POSTGRES_URL`), seeded with the demo region, driven over HTTP and
+//! through the real `tsunagu` binary. Each test ends with `finish()`, which checks the
+//! database's integrity and the audit chain.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod access;
+mod harness;

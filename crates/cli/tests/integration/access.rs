@@ -1,0 +1,249 @@
+//! DOMAIN.md §4: a patient outside a user's reach must look exactly like one that does
+//! not exist, on every patient route, pages and API alike; both attempts are written to
+//! the audit chain as refusals.
+
+use crate::harness::*;
+use std::collections::BTreeSet;
+use tsunagu_domain::PatientId;
+use tsunagu_domain::policy::ChartAction;
+use tsunagu_store::AuditCtx;
+use tsunagu_web::{Scope, route_table};
+
+/// One patient route and a plausible form for it (`{org}` is replaced by the asking
+/// organization's id).
+struct PatientRoute {
+    method: &'static str,
+    path: &'static str,
+    form: &'static [(&'static str, &'static str)],
+}
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    form: &'static [(&'static str, &'static str)],
+) -> PatientRoute {
+    PatientRoute { method, path, form }
+}
+
+/// Every route scoped `Patient`. Adding a patient route to the product fails
+/// `every_patient_route_is_in_the_sweep` until it is listed here, and so swept.
+const PATIENT_ROUTES: &[PatientRoute] = &[
+    r("GET", "/patients/{patient}", &[]),
+    r("GET", "/patients/{patient}/access-log", &[]),
+    r(
+        "POST",
+        "/patients/{patient}/team",
+        &[("org", "{org}"), ("role", "home_physician")],
+    ),
+    r(
+        "POST",
+        "/patients/{patient}/team/{member}/end",
+        &[("reason", "退院")],
+    ),
+    r("POST", "/patients/{patient}/team/leave", &[("reason", "")]),
+    r(
+        "POST",
+        "/patients/{patient}/consent",
+        &[
+            ("status", "withdrawn"),
+            ("obtained_by", "小林 徹"),
+            ("note", ""),
+        ],
+    ),
+    r(
+        "POST",
+        "/patients/{patient}/key-persons",
+        &[
+            ("name", "山田 一郎"),
+            ("relation", "長男"),
+            ("phone", "0235-22-1234"),
+            ("note", ""),
+        ],
+    ),
+    r(
+        "POST",
+        "/patients/{patient}/identifiers",
+        &[("local_id", "U-0001")],
+    ),
+    r("GET", "/api/v1/patients/{patient}", &[]),
+    r("GET", "/api/v1/patients/{patient}/team", &[]),
+    r("GET", "/api/v1/patients/{patient}/access-log", &[]),
+];
+
+#[test]
+fn every_patient_route_is_in_the_sweep() {
+    let table = route_table();
+    let product: BTreeSet<(&str, &str)> = table
+        .iter()
+        .filter(|r| r.scope == Scope::Patient)
+        .map(|r| (r.method, r.path))
+        .collect();
+    let swept: BTreeSet<(&str, &str)> = PATIENT_ROUTES.iter().map(|r| (r.method, r.path)).collect();
+    assert_eq!(
+        swept.len(),
+        PATIENT_ROUTES.len(),
+        "a route is listed twice in PATIENT_ROUTES"
+    );
+    let missing: Vec<_> = product.difference(&swept).collect();
+    let stale: Vec<_> = swept.difference(&product).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "patient routes not in the outsider sweep: {missing:?}; listed but no longer patient routes: {stale:?}"
+    );
+    for r in &table {
+        if r.path.contains("{patient}") {
+            assert_eq!(
+                r.scope,
+                Scope::Patient,
+                "{} {} reaches a patient but is not scoped Patient",
+                r.method,
+                r.path
+            );
+        }
+    }
+}
+
+/// What the outsider saw, made comparable: the request id and the id he typed (both
+/// echoed back by design) replaced by placeholders.
+fn normalized(resp: &Resp, id: &PatientId, is_api: bool) -> String {
+    let rid = resp.request_id();
+    if is_api {
+        let mut v = resp.json();
+        assert_eq!(v["request_id"], rid.as_str(), "the problem names its request id");
+        v.as_object_mut().unwrap().remove("request_id");
+        v.to_string().replace(&id.to_string(), "{patient}")
+    } else {
+        resp.body
+            .replace(&rid, "{request-id}")
+            .replace(&id.to_string(), "{patient}")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outsider_cannot_tell_a_hidden_patient_from_a_missing_one() {
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let missing = PatientId(random_uuid());
+    let umibe = app.org_of(KOBAYASHI).await.id;
+
+    // A real member of 山田's team, as if the outsider had guessed it.
+    let sato = app.principal(SATO).await;
+    let g = app
+        .store
+        .open_chart(
+            &sato,
+            yamada,
+            ChartAction::Read,
+            "chart.read",
+            &AuditCtx::default(),
+        )
+        .await
+        .unwrap();
+    let member = app
+        .store
+        .team(&g)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.org_id != sato.org)
+        .expect("山田 has team members besides the owner")
+        .id;
+
+    let kobayashi = app.signin(KOBAYASHI).await;
+    let token = app.token_for(KOBAYASHI).await;
+    let api = app.bare_client();
+    let umibe_s = umibe.to_string();
+
+    for route in PATIENT_ROUTES {
+        let is_api = route.path.starts_with("/api/");
+        let mut seen: Vec<(u16, String, String)> = Vec::new();
+        for id in [&yamada, &missing] {
+            let path = route
+                .path
+                .replace("{patient}", &id.to_string())
+                .replace("{member}", &member);
+            let what = format!("{} {path}", route.method);
+            let resp = match (route.method, is_api) {
+                ("GET", true) => Resp::of(
+                    api.get(app.at(&path))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+                .await,
+                ("GET", false) => kobayashi.get(&path).await,
+                ("POST", false) => {
+                    let form: Vec<(&str, &str)> = route
+                        .form
+                        .iter()
+                        .map(|(k, v)| (*k, if *v == "{org}" { umibe_s.as_str() } else { *v }))
+                        .collect();
+                    kobayashi.post(&path, &form).await
+                }
+                other => panic!("{what}: no way to send {other:?}; extend the sweep"),
+            };
+            assert_eq!(resp.status, 404, "{what} as the outsider:\n{}", resp.body);
+            assert!(
+                !resp.body.contains("山田") && !resp.body.contains("ヤマダ"),
+                "{what} shows the patient"
+            );
+            resp.assert_no_leak(&what);
+
+            // Both attempts are refusals in the audit chain, for the id asked about.
+            let rows = app.audit_of_request(&resp.request_id()).await;
+            assert!(
+                rows.iter().any(|a| a.outcome == "refused"
+                    && a.patient_id.as_deref() == Some(id.to_string().as_str())
+                    && a.actor_org.as_deref() == Some(umibe_s.as_str())),
+                "{what}: no refusal recorded; rows of the request: {rows:?}"
+            );
+            assert!(
+                rows.iter().all(|a| a.outcome != "allowed"),
+                "{what}: something was allowed: {rows:?}"
+            );
+            seen.push((
+                resp.status,
+                resp.header("content-type"),
+                normalized(&resp, id, is_api),
+            ));
+        }
+        assert_eq!(
+            seen[0], seen[1],
+            "{} {}: the hidden patient and the missing one answer differently",
+            route.method, route.path
+        );
+    }
+
+    // The 404s are not "everything is 404": a team member reaches every read route.
+    let suzuki = app.signin(SUZUKI).await;
+    let suzuki_token = app.token_for(SUZUKI).await;
+    for route in PATIENT_ROUTES.iter().filter(|r| r.method == "GET") {
+        let path = route.path.replace("{patient}", &yamada.to_string());
+        let resp = if path.starts_with("/api/") {
+            Resp::of(
+                api.get(app.at(&path))
+                    .bearer_auth(&suzuki_token)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        } else {
+            suzuki.get(&path).await
+        };
+        assert_eq!(resp.status, 200, "GET {path} as a team member");
+        match route.path {
+            "/patients/{patient}" => assert!(resp.body.contains("山田"), "{path}"),
+            "/api/v1/patients/{patient}" => {
+                assert_eq!(resp.json()["patient"]["family_name"], "山田", "{path}")
+            }
+            "/api/v1/patients/{patient}/team" => assert!(
+                resp.json()["team"].as_array().unwrap().len() >= 2,
+                "{path}"
+            ),
+            _ => {}
+        }
+    }
+    app.finish().await;
+}
