@@ -1,4 +1,7 @@
 //! The store's conformance suite: the same stories on SQLite and PostgreSQL
+
+// Test code may panic on unexpected results; that is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 //! (`TSUNAGU_TEST_BACKEND=sqlite|postgres`, `TSUNAGU_TEST_POSTGRES_URL`).
 
 use sqlx::Connection;
