@@ -1,8 +1,9 @@
 //! The store's conformance suite: the same stories on SQLite and PostgreSQL
-
-// Test code may panic on unexpected results; that is how a test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 //! (`TSUNAGU_TEST_BACKEND=sqlite|postgres`, `TSUNAGU_TEST_POSTGRES_URL`).
+
+// Test code may panic on unexpected results (that is how a test fails) and may use
+// ambient randomness for database names.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::disallowed_methods)]
 
 use sqlx::Connection;
 use std::sync::Arc;
