@@ -7,6 +7,7 @@ pub mod clock;
 pub mod era;
 pub mod ids;
 pub mod kana;
+pub mod media;
 pub mod org;
 pub mod patient;
 pub mod person;
