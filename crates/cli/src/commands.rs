@@ -145,10 +145,7 @@ pub enum AuditCommand {
 }
 
 fn cli_ctx() -> AuditCtx {
-    AuditCtx {
-        ip: Some("cli".into()),
-        request_id: None,
-    }
+    AuditCtx { ip: Some("cli".into()), request_id: None }
 }
 
 pub async fn open_store(cfg: &Config, mode: OpenMode) -> Result<Store> {
@@ -178,7 +175,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             for m in &st.applied {
                 println!("applied migration {m}");
             }
-            server::serve(server::state(store, cfg.web.clone()), cfg.listen).await?;
+            server::serve(server::state_with(store, cfg.web.clone(), cfg.blobs()), cfg.listen).await?;
         }
         Command::Migrate => {
             if cfg.database_url.is_none() {
@@ -187,12 +184,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             let store = open_store(&cfg, OpenMode::CreateIfMissing).await?;
             let st = store.migrate().await?;
-            println!(
-                "schema version {} -> {} ({} applied)",
-                st.before,
-                st.after,
-                st.applied.len()
-            );
+            println!("schema version {} -> {} ({} applied)", st.before, st.after, st.applied.len());
         }
         Command::Demo { listen } => {
             if let Some(l) = listen {
@@ -216,7 +208,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             print_demo_logins(&cfg);
             let mut web = cfg.web.clone();
             web.demo_banner = true;
-            server::serve(server::state(store, web), cfg.listen).await?;
+            let blobs = cfg.blobs();
+            server::serve(server::state_with(store, web, blobs), cfg.listen).await?;
         }
         Command::Healthcheck { url } => {
             let base = url.unwrap_or_else(|| {
@@ -228,25 +221,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             });
             return Ok(healthcheck(&base).await);
         }
-        Command::User(UserCommand::Create {
-            org,
-            email,
-            name,
-            profession,
-            password_file,
-            kana,
-            admin,
-            operator,
-        }) => {
+        Command::User(UserCommand::Create { org, email, name, profession, password_file, kana, admin, operator }) => {
             let store = open_current(&cfg).await?;
-            let code = InstitutionCode::parse(&org)
-                .map_err(|_| anyhow!("--org: not a valid 10-digit institution code"))?;
-            let org = store
-                .get_org_by_code(&code)
-                .await
-                .map_err(|_| anyhow!("no organization with code {code}"))?;
-            let email =
-                Email::parse(&email).map_err(|_| anyhow!("--email: not a valid e-mail address"))?;
+            let code =
+                InstitutionCode::parse(&org).map_err(|_| anyhow!("--org: not a valid 10-digit institution code"))?;
+            let org = store.get_org_by_code(&code).await.map_err(|_| anyhow!("no organization with code {code}"))?;
+            let email = Email::parse(&email).map_err(|_| anyhow!("--email: not a valid e-mail address"))?;
             let profession = Profession::parse(&profession).map_err(|_| {
                 let all: Vec<_> = Profession::ALL.iter().map(|p| p.as_str()).collect();
                 anyhow!("--profession: unknown; use one of {}", all.join(", "))
@@ -254,8 +234,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let pw = std::fs::read_to_string(&password_file)
                 .with_context(|| format!("reading {}", password_file.display()))?;
             let pw = pw.trim_end_matches(['\n', '\r']);
-            check_new_password(pw)
-                .map_err(|_| anyhow!("the password must have at least 10 characters"))?;
+            check_new_password(pw).map_err(|_| anyhow!("the password must have at least 10 characters"))?;
             let kana = if kana.trim().is_empty() {
                 String::new()
             } else {
@@ -264,9 +243,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             };
             // People work for several organizations: an existing account gains a membership.
             if let Ok(existing) = store.user_by_email(&email).await {
-                store
-                    .add_membership(existing.id, org.id, admin, &cli_ctx())
-                    .await?;
+                store.add_membership(existing.id, org.id, admin, &cli_ctx()).await?;
                 println!("{} is now also a member of {}", existing.email, org.name);
                 return Ok(ExitCode::SUCCESS);
             }
@@ -279,26 +256,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 password_hash: hash,
                 operator,
             };
-            let id = store
-                .create_user(&nu, org.id, admin, None, &cli_ctx())
-                .await?;
+            let id = store.create_user(&nu, org.id, admin, None, &cli_ctx()).await?;
             println!("created user {id} at {}", org.name);
         }
-        Command::Org(OrgCommand::Create {
-            code,
-            kind,
-            name,
-            address,
-            lat,
-            lon,
-        }) => {
+        Command::Org(OrgCommand::Create { code, kind, name, address, lat, lon }) => {
             let store = open_current(&cfg).await?;
-            let code = InstitutionCode::parse(&code)
-                .map_err(|_| anyhow!("--code: not a valid 10-digit institution code"))?;
-            let kind =
-                OrgKind::parse(&kind).map_err(|_| anyhow!("--kind: unknown organization kind"))?;
-            let coordinates = parse_coordinates(&lat, &lon)
-                .map_err(|_| anyhow!("--lat/--lon: not valid coordinates"))?;
+            let code =
+                InstitutionCode::parse(&code).map_err(|_| anyhow!("--code: not a valid 10-digit institution code"))?;
+            let kind = OrgKind::parse(&kind).map_err(|_| anyhow!("--kind: unknown organization kind"))?;
+            let coordinates =
+                parse_coordinates(&lat, &lon).map_err(|_| anyhow!("--lat/--lon: not valid coordinates"))?;
             let o = NewOrg {
                 code: Some(code),
                 kind,
@@ -311,63 +278,35 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 coordinates,
                 capabilities: Capabilities::default(),
             };
-            let id = store
-                .create_org(&o, OrgStatus::Approved, None, &cli_ctx())
-                .await?;
+            let id = store.create_org(&o, OrgStatus::Approved, None, &cli_ctx()).await?;
             println!("created organization {id}");
         }
-        Command::Token(TokenCommand::Create {
-            user,
-            org,
-            expires,
-            label,
-        }) => {
+        Command::Token(TokenCommand::Create { user, org, expires, label }) => {
             let store = open_current(&cfg).await?;
-            let email =
-                Email::parse(&user).map_err(|_| anyhow!("--user: not a valid e-mail address"))?;
-            let u = store
-                .user_by_email(&email)
-                .await
-                .map_err(|_| anyhow!("no user {}", email.as_str()))?;
+            let email = Email::parse(&user).map_err(|_| anyhow!("--user: not a valid e-mail address"))?;
+            let u = store.user_by_email(&email).await.map_err(|_| anyhow!("no user {}", email.as_str()))?;
             if !u.is_active() {
                 bail!("the account is suspended");
             }
             let memberships = store.memberships(u.id).await?;
             let m = match org {
                 Some(code) => {
-                    let code = InstitutionCode::parse(&code)
-                        .map_err(|_| anyhow!("--org: not a valid institution code"))?;
-                    memberships
-                        .iter()
-                        .find(|m| m.org.code.as_deref() == Some(code.as_str()))
+                    let code =
+                        InstitutionCode::parse(&code).map_err(|_| anyhow!("--org: not a valid institution code"))?;
+                    memberships.iter().find(|m| m.org.code.as_deref() == Some(code.as_str()))
                 }
                 None => memberships.iter().find(|m| m.org.is_approved()),
             }
             .ok_or_else(|| anyhow!("the person is not a member of an approved organization"))?;
             let token = format!("tsu_{}", random_token()?);
             let expires_at = expires.map(|d| store.now() + Duration::days(i64::from(d)));
-            let id = store
-                .create_token(
-                    u.id,
-                    m.org.id,
-                    &sha256_hex(&token),
-                    &label,
-                    expires_at,
-                    &cli_ctx(),
-                )
-                .await?;
-            eprintln!(
-                "token id {id} for {} at {} (shown once; store it safely)",
-                u.email, m.org.name
-            );
+            let id = store.create_token(u.id, m.org.id, &sha256_hex(&token), &label, expires_at, &cli_ctx()).await?;
+            eprintln!("token id {id} for {} at {} (shown once; store it safely)", u.email, m.org.name);
             println!("{token}");
         }
         Command::Token(TokenCommand::Revoke { id }) => {
             let store = open_current(&cfg).await?;
-            store
-                .revoke_token(&id, &cli_ctx())
-                .await
-                .map_err(|_| anyhow!("no active token {id}"))?;
+            store.revoke_token(&id, &cli_ctx()).await.map_err(|_| anyhow!("no active token {id}"))?;
             println!("revoked {id}");
         }
         Command::Audit(AuditCommand::Verify) => {
@@ -393,10 +332,7 @@ fn print_demo_logins(cfg: &Config) {
     println!("tsunagu demo: http://{}", cfg.listen);
     println!("password for every demo account: {}", demo::DEMO_PASSWORD);
     for l in demo::demo_logins() {
-        println!(
-            "  {:<32} {} ({}, {})",
-            l.email, l.name, l.profession, l.org_name
-        );
+        println!("  {:<32} {} ({}, {})", l.email, l.name, l.profession, l.org_name);
     }
     println!();
 }
@@ -404,20 +340,14 @@ fn print_demo_logins(cfg: &Config) {
 /// A plain HTTP/1.1 GET of /healthz; no client library needed in the binary.
 async fn healthcheck(base: &str) -> ExitCode {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Some(hostport) = base
-        .strip_prefix("http://")
-        .map(|r| r.trim_end_matches('/').to_string())
-    else {
+    let Some(hostport) = base.strip_prefix("http://").map(|r| r.trim_end_matches('/').to_string()) else {
         eprintln!("healthcheck: only http:// URLs (check the server behind the TLS proxy)");
         return ExitCode::FAILURE;
     };
     let attempt = async {
         let mut s = tokio::net::TcpStream::connect(&hostport).await?;
-        s.write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
+        s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n").as_bytes())
+            .await?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await?;
         Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf).into_owned())

@@ -43,10 +43,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &self.database_url.as_deref().map(tsunagu_store::redact_url),
-            )
+            .field("database_url", &self.database_url.as_deref().map(tsunagu_store::redact_url))
             .field("listen", &self.listen)
             .field("log_format", &self.log_format)
             .finish()
@@ -89,16 +86,9 @@ const KNOWN_ENV: &[&str] = &[
     "TSUNAGU_PG_PORT",
 ];
 
-fn parse_env<T: std::str::FromStr>(
-    env: &dyn Fn(&str) -> Option<String>,
-    key: &str,
-) -> Result<Option<T>> {
+fn parse_env<T: std::str::FromStr>(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Result<Option<T>> {
     match env(key) {
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| anyhow::anyhow!("{key}: cannot parse {v:?}")),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{key}: cannot parse {v:?}")),
         None => Ok(None),
     }
 }
@@ -117,9 +107,7 @@ impl Config {
                 tracing::warn!(variable = %k, "unknown TSUNAGU_ environment variable ignored");
             }
         }
-        Self::load_with(args, &|k: &str| {
-            vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-        })
+        Self::load_with(args, &|k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
     }
 
     /// Load with an injected environment (tests).
@@ -129,10 +117,7 @@ impl Config {
             .clone()
             .or_else(|| env("TSUNAGU_DATA").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("tsunagu-data"));
-        let file_path = args
-            .config
-            .clone()
-            .or_else(|| env("TSUNAGU_CONFIG").map(PathBuf::from));
+        let file_path = args.config.clone().or_else(|| env("TSUNAGU_CONFIG").map(PathBuf::from));
         let file: FileConfig = match file_path {
             Some(p) => parse_file(&p)?,
             None => {
@@ -143,12 +128,8 @@ impl Config {
                 }
             }
         };
-        let data_dir = args
-            .data
-            .clone()
-            .or_else(|| env("TSUNAGU_DATA").map(PathBuf::from))
-            .or(file.data_dir)
-            .unwrap_or(data_dir);
+        let data_dir =
+            args.data.clone().or_else(|| env("TSUNAGU_DATA").map(PathBuf::from)).or(file.data_dir).unwrap_or(data_dir);
 
         let mut database_url = file.database_url.clone();
         if let Some(p) = &file.database_url_file {
@@ -171,28 +152,19 @@ impl Config {
         if let Some(v) = parse_env::<bool>(env, "TSUNAGU_SECURE_COOKIES")?.or(file.secure_cookies) {
             web.secure_cookies = v;
         }
-        if let Some(v) =
-            parse_env::<bool>(env, "TSUNAGU_TRUST_FORWARDED_FOR")?.or(file.trust_forwarded_for)
-        {
+        if let Some(v) = parse_env::<bool>(env, "TSUNAGU_TRUST_FORWARDED_FOR")?.or(file.trust_forwarded_for) {
             web.trust_forwarded_for = v;
         }
-        if let Some(v) =
-            parse_env::<u64>(env, "TSUNAGU_SESSION_IDLE_MINUTES")?.or(file.session_idle_minutes)
-        {
+        if let Some(v) = parse_env::<u64>(env, "TSUNAGU_SESSION_IDLE_MINUTES")?.or(file.session_idle_minutes) {
             web.session_idle = Duration::from_secs(v * 60);
         }
-        if let Some(v) =
-            parse_env::<u64>(env, "TSUNAGU_SESSION_ABSOLUTE_HOURS")?.or(file.session_absolute_hours)
-        {
+        if let Some(v) = parse_env::<u64>(env, "TSUNAGU_SESSION_ABSOLUTE_HOURS")?.or(file.session_absolute_hours) {
             web.session_absolute = Duration::from_secs(v * 3600);
         }
-        if let Some(v) = parse_env::<usize>(env, "TSUNAGU_MAX_BODY_BYTES")?.or(file.max_body_bytes)
-        {
+        if let Some(v) = parse_env::<usize>(env, "TSUNAGU_MAX_BODY_BYTES")?.or(file.max_body_bytes) {
             web.max_body_bytes = v;
         }
-        if let Some(v) = parse_env::<u64>(env, "TSUNAGU_REQUEST_TIMEOUT_SECONDS")?
-            .or(file.request_timeout_seconds)
-        {
+        if let Some(v) = parse_env::<u64>(env, "TSUNAGU_REQUEST_TIMEOUT_SECONDS")?.or(file.request_timeout_seconds) {
             web.request_timeout = Duration::from_secs(v);
         }
         if let Some(v) = parse_env::<u32>(env, "TSUNAGU_ARGON2_M_KIB")?.or(file.argon2_m_kib) {
@@ -201,26 +173,21 @@ impl Config {
         if let Some(v) = parse_env::<u32>(env, "TSUNAGU_ARGON2_T")?.or(file.argon2_t) {
             web.argon2_t = v;
         }
-        let log_format = env("TSUNAGU_LOG_FORMAT")
-            .or(file.log_format)
-            .unwrap_or_else(|| "text".into());
+        let log_format = env("TSUNAGU_LOG_FORMAT").or(file.log_format).unwrap_or_else(|| "text".into());
         if log_format != "text" && log_format != "json" {
             bail!("log_format must be \"text\" or \"json\"");
         }
-        Ok(Self {
-            data_dir,
-            database_url,
-            listen,
-            log_format,
-            web,
-        })
+        Ok(Self { data_dir, database_url, listen, log_format, web })
+    }
+
+    /// Where attachments are kept: `objects/` in the data directory.
+    pub fn blobs(&self) -> tsunagu_blobs::Blobs {
+        tsunagu_blobs::Blobs::Local(tsunagu_blobs::LocalBlobs::new(self.data_dir.join("objects")))
     }
 
     /// The database URL in force: explicit, or SQLite in the data directory.
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tsunagu.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tsunagu.db").display()))
     }
 }
 
@@ -235,10 +202,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| m.get(k).cloned()
     }
 
@@ -250,10 +214,7 @@ mod tests {
             "listen = \"127.0.0.1:9000\"\nsession_idle_minutes = 10\nsecure_cookies = true\n",
         )
         .unwrap();
-        let args = GlobalArgs {
-            data: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        };
+        let args = GlobalArgs { data: Some(dir.path().to_path_buf()), ..Default::default() };
         let c = Config::load_with(&args, &env_of(&[])).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.web.session_idle, Duration::from_secs(600));
@@ -262,28 +223,15 @@ mod tests {
 
         let c = Config::load_with(
             &args,
-            &env_of(&[
-                ("TSUNAGU_LISTEN", "127.0.0.1:9100"),
-                ("TSUNAGU_DATABASE_URL", "postgres://u:pw@h/db"),
-            ]),
+            &env_of(&[("TSUNAGU_LISTEN", "127.0.0.1:9100"), ("TSUNAGU_DATABASE_URL", "postgres://u:pw@h/db")]),
         )
         .unwrap();
         assert_eq!(c.listen.port(), 9100);
         assert_eq!(c.database_url(), "postgres://u:pw@h/db");
-        assert!(
-            !format!("{c:?}").contains("pw"),
-            "secrets are redacted in Debug"
-        );
+        assert!(!format!("{c:?}").contains("pw"), "secrets are redacted in Debug");
 
-        let args = GlobalArgs {
-            database_url: Some("sqlite:///tmp/x.db".into()),
-            ..args
-        };
-        let c = Config::load_with(
-            &args,
-            &env_of(&[("TSUNAGU_DATABASE_URL", "postgres://h/db")]),
-        )
-        .unwrap();
+        let args = GlobalArgs { database_url: Some("sqlite:///tmp/x.db".into()), ..args };
+        let c = Config::load_with(&args, &env_of(&[("TSUNAGU_DATABASE_URL", "postgres://h/db")])).unwrap();
         assert_eq!(c.database_url(), "sqlite:///tmp/x.db");
     }
 
@@ -292,23 +240,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("db-url");
         std::fs::write(&secret, "postgres://u:s3cret@h/db\n").unwrap();
-        let args = GlobalArgs {
-            data: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        };
-        let c = Config::load_with(
-            &args,
-            &env_of(&[("TSUNAGU_DATABASE_URL_FILE", secret.to_str().unwrap())]),
-        )
-        .unwrap();
+        let args = GlobalArgs { data: Some(dir.path().to_path_buf()), ..Default::default() };
+        let c = Config::load_with(&args, &env_of(&[("TSUNAGU_DATABASE_URL_FILE", secret.to_str().unwrap())])).unwrap();
         assert_eq!(c.database_url(), "postgres://u:s3cret@h/db");
-        assert!(
-            Config::load_with(&args, &env_of(&[("TSUNAGU_SESSION_IDLE_MINUTES", "soon")])).is_err()
-        );
+        assert!(Config::load_with(&args, &env_of(&[("TSUNAGU_SESSION_IDLE_MINUTES", "soon")])).is_err());
         std::fs::write(dir.path().join("tsunagu.toml"), "lissten = \"x\"\n").unwrap();
-        assert!(
-            Config::load_with(&args, &env_of(&[])).is_err(),
-            "a typo in the file is an error"
-        );
+        assert!(Config::load_with(&args, &env_of(&[])).is_err(), "a typo in the file is an error");
     }
 }

@@ -107,12 +107,7 @@ const ORGS: [OrgSpec; 9] = [
         night_phone: Some("0235-26-5119"),
         lat: 38.7395,
         lon: 139.8262,
-        caps: Capabilities {
-            support_24h: true,
-            palliative_care: true,
-            accepts_new_patients: true,
-            ..NO_CAPS
-        },
+        caps: Capabilities { support_24h: true, palliative_care: true, accepts_new_patients: true, ..NO_CAPS },
     },
     OrgSpec {
         site: Site::Midori,
@@ -147,11 +142,7 @@ const ORGS: [OrgSpec; 9] = [
         night_phone: None,
         lat: 38.7462,
         lon: 139.8405,
-        caps: Capabilities {
-            home_visits: true,
-            accepts_new_patients: true,
-            ..NO_CAPS
-        },
+        caps: Capabilities { home_visits: true, accepts_new_patients: true, ..NO_CAPS },
     },
     OrgSpec {
         site: Site::Station,
@@ -186,11 +177,7 @@ const ORGS: [OrgSpec; 9] = [
         lat: 38.7284,
         lon: 139.8376,
         // Care managers visit every client at home at least monthly.
-        caps: Capabilities {
-            home_visits: true,
-            accepts_new_patients: true,
-            ..NO_CAPS
-        },
+        caps: Capabilities { home_visits: true, accepts_new_patients: true, ..NO_CAPS },
     },
     OrgSpec {
         site: Site::Aoba,
@@ -256,10 +243,7 @@ const ORGS: [OrgSpec; 9] = [
         lon: 139.8042,
         // Accepting new patients, so it shows up in the directory like any other
         // clinic; it just never joins a team in the demo.
-        caps: Capabilities {
-            accepts_new_patients: true,
-            ..NO_CAPS
-        },
+        caps: Capabilities { accepts_new_patients: true, ..NO_CAPS },
     },
 ];
 
@@ -281,15 +265,7 @@ const fn staff(
     site: Site,
     admin: bool,
 ) -> StaffSpec {
-    StaffSpec {
-        email,
-        name,
-        kana,
-        profession,
-        site,
-        admin,
-        operator: false,
-    }
+    StaffSpec { email, name, kana, profession, site, admin, operator: false }
 }
 
 /// The staff of the region. The first address of each organization is its
@@ -393,13 +369,8 @@ const FEMALE_GIVEN: [(&str, &str); 10] = [
 const SON_GIVEN: [&str; 5] = ["一郎", "浩之", "健", "隆志", "修"];
 const DAUGHTER_GIVEN: [&str; 5] = ["美香", "裕子", "真由美", "直美", "由美子"];
 
-const KEY_PERSON_NOTES: [&str; 5] = [
-    "同居",
-    "",
-    "市内在住、週末に訪問",
-    "日中は仕事のため夕方以降に連絡",
-    "県外在住（東京）",
-];
+const KEY_PERSON_NOTES: [&str; 5] =
+    ["同居", "", "市内在住、週末に訪問", "日中は仕事のため夕方以降に連絡", "県外在住（東京）"];
 
 /// Streets of つなぐ市 with their postal codes.
 const STREETS: [(&str, &str); 10] = [
@@ -433,15 +404,11 @@ struct PatientSpec {
 /// The `i`-th entry of a table, cycling; an empty table is a programming error that
 /// is reported instead of panicking.
 fn pick<T: Copy>(list: &[T], i: usize) -> anyhow::Result<T> {
-    list.get(i % list.len().max(1))
-        .copied()
-        .context("empty demo table")
+    list.get(i % list.len().max(1)).copied().context("empty demo table")
 }
 
 fn org_spec(site: Site) -> anyhow::Result<&'static OrgSpec> {
-    ORGS.iter()
-        .find(|o| o.site == site)
-        .with_context(|| format!("no demo organization for {site:?}"))
+    ORGS.iter().find(|o| o.site == site).with_context(|| format!("no demo organization for {site:?}"))
 }
 
 /// The patient every test looks for: fixed, not derived.
@@ -469,12 +436,7 @@ fn hanako() -> PatientSpec {
         ],
         key_persons: vec![
             ("山田 一郎".into(), "長男", "090-3412-7781".into(), "同居"),
-            (
-                "佐々木 美香".into(),
-                "長女",
-                "080-5520-1937".into(),
-                "市内在住、週末に訪問",
-            ),
+            ("佐々木 美香".into(), "長女", "080-5520-1937".into(), "市内在住、週末に訪問"),
         ],
     }
 }
@@ -495,18 +457,10 @@ fn generated_patient(i: usize) -> anyhow::Result<PatientSpec> {
     let month = 1 + (i * 5) % 12;
     let day = 1 + (i * 13) % 28;
     let (street, postal) = pick(&STREETS, i * 3)?;
-    let address = format!(
-        "山形県つなぐ市{street}{}-{}-{}",
-        1 + i % 5,
-        1 + (i * 7) % 20,
-        1 + (i * 3) % 15
-    );
+    let address = format!("山形県つなぐ市{street}{}-{}-{}", 1 + i % 5, 1 + (i * 7) % 20, 1 + (i * 3) % 15);
     // A few live alone without a landline; the key person is their contact.
-    let phone = if i % 10 == 9 {
-        String::new()
-    } else {
-        format!("0235-{}-{:04}", 22 + (i * 3) % 18, 1000 + (i * 461) % 9000)
-    };
+    let phone =
+        if i % 10 == 9 { String::new() } else { format!("0235-{}-{:04}", 22 + (i * 3) % 18, 1000 + (i * 461) % 9000) };
 
     // Mostly the hospital registers (discharge to home); the clinics register the
     // patients they took on directly.
@@ -526,11 +480,7 @@ fn generated_patient(i: usize) -> anyhow::Result<PatientSpec> {
     let team = if !consent {
         // A referral may already have gone out; without consent the home physician
         // still sees nothing, which is what the access tests check.
-        if i % 2 == 1 {
-            vec![(Site::Midori, TeamRole::HomePhysician)]
-        } else {
-            Vec::new()
-        }
+        if i % 2 == 1 { vec![(Site::Midori, TeamRole::HomePhysician)] } else { Vec::new() }
     } else {
         match owner {
             Site::Midori if i % 4 == 3 => vec![
@@ -540,14 +490,8 @@ fn generated_patient(i: usize) -> anyhow::Result<PatientSpec> {
                 // Cancer at home: the hospital's palliative team advises the clinic.
                 (Site::Hospital, TeamRole::PalliativeCareTeam),
             ],
-            Site::Midori => vec![
-                (Site::Station, TeamRole::VisitingNurse),
-                (Site::Hidamari, TeamRole::CareManager),
-            ],
-            Site::Sakura => vec![
-                (Site::Station, TeamRole::VisitingNurse),
-                (Site::Hidamari, TeamRole::CareManager),
-            ],
+            Site::Midori => vec![(Site::Station, TeamRole::VisitingNurse), (Site::Hidamari, TeamRole::CareManager)],
+            Site::Sakura => vec![(Site::Station, TeamRole::VisitingNurse), (Site::Hidamari, TeamRole::CareManager)],
             _ => match i % 4 {
                 0 => vec![
                     (Site::Midori, TeamRole::HomePhysician),
@@ -587,35 +531,16 @@ fn generated_patient(i: usize) -> anyhow::Result<PatientSpec> {
     let first = match i % 3 {
         0 => {
             // The spouse, when still alive and able.
-            let (spouse, _) = if female {
-                pick(&MALE_GIVEN, k + 4)?
-            } else {
-                pick(&FEMALE_GIVEN, k + 4)?
-            };
+            let (spouse, _) = if female { pick(&MALE_GIVEN, k + 4)? } else { pick(&FEMALE_GIVEN, k + 4)? };
             let relation = if female { "夫" } else { "妻" };
-            (
-                format!("{family} {spouse}"),
-                relation,
-                phone_or_mobile(&phone, mobile(0)),
-                "同居",
-            )
+            (format!("{family} {spouse}"), relation, phone_or_mobile(&phone, mobile(0)), "同居")
         }
         1 => (format!("{family} {son}"), "長男", mobile(1), note),
-        _ => (
-            format!("{daughter_family} {daughter}"),
-            "長女",
-            mobile(2),
-            note,
-        ),
+        _ => (format!("{daughter_family} {daughter}"), "長女", mobile(2), note),
     };
     let mut key_persons = vec![first];
     if i % 3 == 1 {
-        key_persons.push((
-            format!("{daughter_family} {daughter}"),
-            "長女",
-            mobile(3),
-            "",
-        ));
+        key_persons.push((format!("{daughter_family} {daughter}"), "長女", mobile(3), ""));
     }
 
     Ok(PatientSpec {
@@ -640,11 +565,7 @@ fn generated_patient(i: usize) -> anyhow::Result<PatientSpec> {
 
 /// A spouse living with the patient is reached on the home phone when there is one.
 fn phone_or_mobile(home: &str, mobile: String) -> String {
-    if home.is_empty() {
-        mobile
-    } else {
-        home.to_string()
-    }
+    if home.is_empty() { mobile } else { home.to_string() }
 }
 
 /// Every patient of the region, in registration order.
@@ -664,9 +585,7 @@ pub fn demo_logins() -> Vec<DemoLogin> {
             email: s.email.to_string(),
             name: s.name.to_string(),
             profession: s.profession.as_str(),
-            org_name: org_spec(s.site)
-                .map(|o| o.name.to_string())
-                .unwrap_or_default(),
+            org_name: org_spec(s.site).map(|o| o.name.to_string()).unwrap_or_default(),
             org_admin: s.admin,
             operator: s.operator,
         })
@@ -674,10 +593,7 @@ pub fn demo_logins() -> Vec<DemoLogin> {
 }
 
 /// Seeds only when the database has no organizations; returns None when it already had data.
-pub async fn seed_if_empty(
-    store: &Store,
-    password_hash: &str,
-) -> anyhow::Result<Option<DemoSummary>> {
+pub async fn seed_if_empty(store: &Store, password_hash: &str) -> anyhow::Result<Option<DemoSummary>> {
     // Organizations come first in any real set-up, so none means nothing to clobber.
     if store.count_orgs().await.context("counting organizations")? > 0 {
         return Ok(None);
@@ -690,13 +606,11 @@ impl OrgSpec {
         let code = match self.code {
             Code::None => None,
             Code::Luhn(nine) => {
-                let d = InstitutionCode::check_digit(nine)
-                    .with_context(|| format!("institution code prefix {nine}"))?;
+                let d =
+                    InstitutionCode::check_digit(nine).with_context(|| format!("institution code prefix {nine}"))?;
                 Some(InstitutionCode::parse(&format!("{nine}{d}"))?)
             }
-            Code::Plain(ten) => Some(
-                InstitutionCode::parse(ten).with_context(|| format!("institution code {ten}"))?,
-            ),
+            Code::Plain(ten) => Some(InstitutionCode::parse(ten).with_context(|| format!("institution code {ten}"))?),
         };
         Ok(NewOrg {
             code,
@@ -728,11 +642,7 @@ pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<DemoSumm
             .with_context(|| format!("creating {}", spec.name))?;
         orgs.insert(spec.site, id);
     }
-    let org_id = |site: Site| {
-        orgs.get(&site)
-            .copied()
-            .with_context(|| format!("{site:?} was not created"))
-    };
+    let org_id = |site: Site| orgs.get(&site).copied().with_context(|| format!("{site:?} was not created"));
 
     let mut users: HashMap<&str, (UserId, OrgId)> = HashMap::new();
     for s in &STAFF {
@@ -745,54 +655,31 @@ pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<DemoSumm
             password_hash: password_hash.into(),
             operator: s.operator,
         };
-        let id = store
-            .create_user(&u, org, s.admin, None, &ctx)
-            .await
-            .with_context(|| format!("creating {}", s.email))?;
+        let id =
+            store.create_user(&u, org, s.admin, None, &ctx).await.with_context(|| format!("creating {}", s.email))?;
         users.insert(s.email, (id, org));
     }
 
     // The person acting for each owning organization, and the name they sign with.
     let mut registrars: HashMap<Site, (Principal, &str)> = HashMap::new();
     for (site, email) in REGISTRARS {
-        let (user, org) = users
-            .get(email)
-            .copied()
-            .with_context(|| format!("registrar {email} was not created"))?;
-        let name = STAFF
-            .iter()
-            .find(|s| s.email == email)
-            .map(|s| s.name)
-            .unwrap_or(email);
-        let p = store
-            .principal(user, org)
-            .await
-            .context("registrar principal")?;
+        let (user, org) = users.get(email).copied().with_context(|| format!("registrar {email} was not created"))?;
+        let name = STAFF.iter().find(|s| s.email == email).map(|s| s.name).unwrap_or(email);
+        let p = store.principal(user, org).await.context("registrar principal")?;
         registrars.insert(site, (p, name));
     }
 
     let today = store.clock().today_jst();
     let patients = demo_patients()?;
     for spec in &patients {
-        let (who, signer) = registrars
-            .get(&spec.owner)
-            .with_context(|| format!("no registrar for {:?}", spec.owner))?;
+        let (who, signer) =
+            registrars.get(&spec.owner).with_context(|| format!("no registrar for {:?}", spec.owner))?;
         seed_patient(store, who, signer, spec, &org_id, today, &ctx)
             .await
-            .with_context(|| {
-                format!(
-                    "seeding patient {} {}",
-                    spec.form.family_name, spec.form.given_name
-                )
-            })?;
+            .with_context(|| format!("seeding patient {} {}", spec.form.family_name, spec.form.given_name))?;
     }
 
-    Ok(DemoSummary {
-        orgs: orgs.len(),
-        users: users.len(),
-        patients: patients.len(),
-        logins: demo_logins(),
-    })
+    Ok(DemoSummary { orgs: orgs.len(), users: users.len(), patients: patients.len(), logins: demo_logins() })
 }
 
 async fn seed_patient(
@@ -812,27 +699,18 @@ async fn seed_patient(
         Registered::PossibleDuplicates(_) => bail!("flagged as a duplicate"),
     };
 
-    let govern = store
-        .open_chart(who, pid, ChartAction::Govern, "team.add", ctx)
-        .await?;
+    let govern = store.open_chart(who, pid, ChartAction::Govern, "team.add", ctx).await?;
     if spec.consent {
-        store
-            .record_consent(&govern, ConsentStatus::Given, Some(signer), None, ctx)
-            .await?;
+        store.record_consent(&govern, ConsentStatus::Given, Some(signer), None, ctx).await?;
     }
     for (site, role) in &spec.team {
-        store
-            .add_team_member(&govern, org_id(*site)?, *role, ctx)
-            .await?;
+        store.add_team_member(&govern, org_id(*site)?, *role, ctx).await?;
     }
 
     if !spec.key_persons.is_empty() {
-        let write = store
-            .open_chart(who, pid, ChartAction::Write, "key_person.add", ctx)
-            .await?;
+        let write = store.open_chart(who, pid, ChartAction::Write, "key_person.add", ctx).await?;
         for (name, relation, phone, note) in &spec.key_persons {
-            let k = KeyPerson::parse(name, relation, phone, note)
-                .with_context(|| format!("key person {name}"))?;
+            let k = KeyPerson::parse(name, relation, phone, note).with_context(|| format!("key person {name}"))?;
             store.add_key_person(&write, &k, ctx).await?;
         }
     }
@@ -852,11 +730,7 @@ mod tests {
     fn logins_cover_every_profession_with_unique_emails() {
         let logins = demo_logins();
         for p in Profession::ALL {
-            assert!(
-                logins.iter().any(|l| l.profession == p.as_str()),
-                "no demo login is a {}",
-                p.as_str()
-            );
+            assert!(logins.iter().any(|l| l.profession == p.as_str()), "no demo login is a {}", p.as_str());
         }
         let emails: HashSet<_> = logins.iter().map(|l| l.email.as_str()).collect();
         assert_eq!(emails.len(), logins.len());
@@ -872,11 +746,7 @@ mod tests {
             let staff: Vec<_> = STAFF.iter().filter(|s| s.site == o.site).collect();
             assert_eq!(staff.iter().filter(|s| s.admin).count(), 1, "{}", o.name);
             // One mail domain per organization: `<romaji>@<org>.example.jp`.
-            let domains: HashSet<_> = staff
-                .iter()
-                .filter_map(|s| s.email.split_once('@'))
-                .map(|(_, d)| d)
-                .collect();
+            let domains: HashSet<_> = staff.iter().filter_map(|s| s.email.split_once('@')).map(|(_, d)| d).collect();
             assert_eq!(domains.len(), 1, "{}", o.name);
             assert!(domains.iter().all(|d| d.ends_with(".example.jp")));
             assert!(o.new_org().is_ok(), "{}", o.name);
@@ -916,23 +786,13 @@ mod tests {
             assert!(names.insert(n.kana_key()), "{}", n.kana_key());
             assert!(local_ids.insert(n.local_id.clone().unwrap()));
             assert!(p.owner != Site::Umibe);
-            assert!(
-                p.team
-                    .iter()
-                    .all(|(s, _)| *s != Site::Umibe && *s != p.owner)
-            );
+            assert!(p.team.iter().all(|(s, _)| *s != Site::Umibe && *s != p.owner));
             assert!((1..=2).contains(&p.key_persons.len()));
             for (name, rel, phone, note) in &p.key_persons {
                 KeyPerson::parse(name, rel, phone, note).unwrap();
             }
         }
-        assert_eq!(
-            patients
-                .iter()
-                .filter(|p| p.form.family_kana == "ヤマダ")
-                .count(),
-            1
-        );
+        assert_eq!(patients.iter().filter(|p| p.form.family_kana == "ヤマダ").count(), 1);
         assert!(patients.iter().any(|p| !p.consent));
         assert!(patients.iter().any(|p| p.owner == Site::Midori));
         assert!(patients.iter().any(|p| p.owner == Site::Sakura));
@@ -953,10 +813,7 @@ mod tests {
         .unwrap();
         store.migrate().await.unwrap();
 
-        let summary = seed_if_empty(&store, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
-            .await
-            .unwrap()
-            .unwrap();
+        let summary = seed_if_empty(&store, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").await.unwrap().unwrap();
         assert_eq!(summary.orgs, 9);
         assert_eq!(summary.users, STAFF.len());
         assert_eq!(summary.patients, 36);
@@ -966,42 +823,20 @@ mod tests {
 
         let ctx = AuditCtx::default();
         let principal_of = async |email: &str| {
-            let u = store
-                .user_by_email(&Email::parse(email).unwrap())
-                .await
-                .unwrap();
+            let u = store.user_by_email(&Email::parse(email).unwrap()).await.unwrap();
             let m = store.memberships(u.id).await.unwrap();
             store.principal(u.id, m[0].org.id).await.unwrap()
         };
-        let q = |text: Option<&str>| SearchQuery {
-            text: text.map(Into::into),
-            limit: 100,
-            ..Default::default()
-        };
+        let q = |text: Option<&str>| SearchQuery { text: text.map(Into::into), limit: 100, ..Default::default() };
         let sato = principal_of("sato@hospital.example.jp").await;
-        let found = store
-            .search_patients(&sato, &q(Some("ﾔﾏﾀﾞ")), &ctx)
-            .await
-            .unwrap();
+        let found = store.search_patients(&sato, &q(Some("ﾔﾏﾀﾞ")), &ctx).await.unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].given_name, "花子");
         assert_eq!(found[0].local_id.as_deref(), Some("H-000123"));
         let station = principal_of("takahashi@station.example.jp").await;
-        assert!(
-            !store
-                .search_patients(&station, &q(None), &ctx)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(!store.search_patients(&station, &q(None), &ctx).await.unwrap().is_empty());
         let outsider = principal_of("kobayashi@umibe.example.jp").await;
-        assert!(
-            store
-                .search_patients(&outsider, &q(None), &ctx)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(store.search_patients(&outsider, &q(None), &ctx).await.unwrap().is_empty());
 
         let report = store.verify_audit().await.unwrap();
         assert_eq!(report.first_break, None);

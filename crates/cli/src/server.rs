@@ -4,14 +4,14 @@ use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use tokio::net::TcpListener;
+use tsunagu_blobs::{Blobs, LocalBlobs};
 use tsunagu_domain::clock::RandomIdGen;
 use tsunagu_store::Store;
 use tsunagu_web::{AppState, WebConfig};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
-    static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
-        OnceLock::new();
+    static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
@@ -21,9 +21,18 @@ fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
         .clone()
 }
 
+/// State for tests and tools: attachments go to a directory under the system's
+/// temporary directory (content-addressed, so apps may share it).
 pub fn state(store: Store, web: WebConfig) -> AppState {
+    let blobs = Blobs::Local(LocalBlobs::new(std::env::temp_dir().join("tsunagu-test-blobs")));
+    state_with(store, web, blobs)
+}
+
+/// State of a real server: attachments in the configured store.
+pub fn state_with(store: Store, web: WebConfig, blobs: Blobs) -> AppState {
     AppState {
         store,
+        blobs: Arc::new(blobs),
         config: Arc::new(web),
         ids: Arc::new(RandomIdGen),
         metrics: metrics_handle(),
@@ -40,9 +49,7 @@ pub struct Running {
 
 /// Bind and serve in the background (tests use port 0).
 pub async fn spawn(state: AppState, listen: SocketAddr) -> Result<Running> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = tsunagu_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -54,25 +61,16 @@ pub async fn spawn(state: AppState, listen: SocketAddr) -> Result<Running> {
             .await
             .context("server failed")
     });
-    Ok(Running {
-        addr,
-        shutdown: tx,
-        task,
-    })
+    Ok(Running { addr, shutdown: tx, task })
 }
 
 /// Serve in the foreground until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "tsunagu is serving");
     let app = tsunagu_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
     tracing::info!("stopped");
     Ok(())
 }

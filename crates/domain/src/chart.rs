@@ -37,10 +37,7 @@ impl EntryKind {
         }
     }
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| Invalid::one("kind", "err-entry-kind"))
+        Self::ALL.into_iter().find(|k| k.as_str() == s.trim()).ok_or_else(|| Invalid::one("kind", "err-entry-kind"))
     }
 }
 
@@ -144,10 +141,7 @@ impl DocumentType {
         }
     }
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| Invalid::one("doc_type", "err-doc-type"))
+        Self::ALL.into_iter().find(|k| k.as_str() == s.trim()).ok_or_else(|| Invalid::one("doc_type", "err-doc-type"))
     }
 }
 
@@ -205,20 +199,14 @@ impl EntryBody {
 
     /// The words of the entry, for full-text search and the diff of a correction.
     pub fn text(&self) -> String {
-        let opt_parts = |v: &[&Option<String>]| -> Vec<String> {
-            v.iter().filter_map(|s| (*s).clone()).collect()
-        };
+        let opt_parts = |v: &[&Option<String>]| -> Vec<String> { v.iter().filter_map(|s| (*s).clone()).collect() };
         let parts: Vec<String> = match self {
-            EntryBody::ProgressNote(n) => {
-                opt_parts(&[&n.subjective, &n.objective, &n.assessment, &n.plan, &n.text])
-            }
+            EntryBody::ProgressNote(n) => opt_parts(&[&n.subjective, &n.objective, &n.assessment, &n.plan, &n.text]),
             EntryBody::NursingRecord { text } => vec![text.clone()],
             EntryBody::VitalSigns(v) => opt_parts(&[&v.note]),
-            EntryBody::MedicationList(m) => m
-                .items
-                .iter()
-                .map(|i| format!("{} {} {} {}", i.drug, i.dose, i.route, i.frequency))
-                .collect(),
+            EntryBody::MedicationList(m) => {
+                m.items.iter().map(|i| format!("{} {} {} {}", i.drug, i.dose, i.route, i.frequency)).collect()
+            }
             EntryBody::Document(d) => {
                 let mut p = vec![d.title.clone()];
                 p.extend(opt_parts(&[&d.note]));
@@ -240,21 +228,11 @@ impl EntryBody {
                 let assessment = inv.merge(opt(&n.assessment, "assessment", 5000)).flatten();
                 let plan = inv.merge(opt(&n.plan, "plan", 5000)).flatten();
                 let text = inv.merge(opt(&n.text, "text", 10000)).flatten();
-                if inv.is_empty()
-                    && [&subjective, &objective, &assessment, &plan, &text]
-                        .iter()
-                        .all(|f| f.is_none())
-                {
+                if inv.is_empty() && [&subjective, &objective, &assessment, &plan, &text].iter().all(|f| f.is_none()) {
                     inv.push("text", "err-note-empty");
                 }
                 inv.into_result()?;
-                Ok(EntryBody::ProgressNote(ProgressNote {
-                    subjective,
-                    objective,
-                    assessment,
-                    plan,
-                    text,
-                }))
+                Ok(EntryBody::ProgressNote(ProgressNote { subjective, objective, assessment, plan, text }))
             }
             EntryBody::NursingRecord { text } => {
                 let t = crate::validation::required_text("text", &text, 10000)?;
@@ -279,10 +257,7 @@ impl EntryBody {
             }
             EntryBody::Message(m) => {
                 let text = crate::validation::required_text("text", &m.text, 5000)?;
-                Ok(EntryBody::Message(Message {
-                    text,
-                    attachments: m.attachments,
-                }))
+                Ok(EntryBody::Message(Message { text, attachments: m.attachments }))
             }
         }
     }
@@ -295,13 +270,7 @@ fn opt(v: &Option<String>, field: &'static str, max: usize) -> Result<Option<Str
     }
 }
 
-fn in_range<T: PartialOrd + Copy>(
-    inv: &mut Invalid,
-    v: Option<T>,
-    lo: T,
-    hi: T,
-    field: &'static str,
-) {
+fn in_range<T: PartialOrd + Copy>(inv: &mut Invalid, v: Option<T>, lo: T, hi: T, field: &'static str) {
     if let Some(x) = v
         && (x < lo || x > hi)
     {
@@ -405,22 +374,10 @@ pub fn validate_medications(m: MedicationList) -> Result<MedicationList, Invalid
             continue; // an empty form row
         }
         let drug = inv.merge(crate::validation::required_text("drug", &i.drug, 200));
-        let dose = inv
-            .merge(crate::validation::optional_text("dose", &i.dose, 100))
-            .flatten()
-            .unwrap_or_default();
-        let route = inv
-            .merge(crate::validation::optional_text("route", &i.route, 50))
-            .flatten()
-            .unwrap_or_default();
-        let frequency = inv
-            .merge(crate::validation::optional_text(
-                "frequency",
-                &i.frequency,
-                100,
-            ))
-            .flatten()
-            .unwrap_or_default();
+        let dose = inv.merge(crate::validation::optional_text("dose", &i.dose, 100)).flatten().unwrap_or_default();
+        let route = inv.merge(crate::validation::optional_text("route", &i.route, 50)).flatten().unwrap_or_default();
+        let frequency =
+            inv.merge(crate::validation::optional_text("frequency", &i.frequency, 100)).flatten().unwrap_or_default();
         if let (Some(s), Some(e)) = (i.start, i.stop)
             && e < s
         {
@@ -428,15 +385,7 @@ pub fn validate_medications(m: MedicationList) -> Result<MedicationList, Invalid
         }
         if let Some(drug) = drug {
             let opioid = i.opioid || is_opioid(&drug);
-            items.push(MedicationItem {
-                drug,
-                dose,
-                route,
-                frequency,
-                start: i.start,
-                stop: i.stop,
-                opioid,
-            });
+            items.push(MedicationItem { drug, dose, route, frequency, start: i.start, stop: i.stop, opioid });
         }
     }
     if items.is_empty() && inv.is_empty() {
@@ -462,40 +411,12 @@ mod tests {
             ..Default::default()
         };
         assert!(validate_vitals(ok.clone()).is_ok());
-        let e = validate_vitals(VitalSigns {
-            temperature_c: Some(368.0),
-            ..ok.clone()
-        })
-        .unwrap_err();
+        let e = validate_vitals(VitalSigns { temperature_c: Some(368.0), ..ok.clone() }).unwrap_err();
         assert_eq!(e.0[0].field, "temperature_c");
-        assert!(
-            validate_vitals(VitalSigns {
-                pain_nrs: Some(11),
-                ..ok.clone()
-            })
-            .is_err()
-        );
-        assert!(
-            validate_vitals(VitalSigns {
-                spo2: Some(101),
-                ..ok.clone()
-            })
-            .is_err()
-        );
-        assert!(
-            validate_vitals(VitalSigns {
-                bp_diastolic: Some(130),
-                ..ok.clone()
-            })
-            .is_err()
-        );
-        assert!(
-            validate_vitals(VitalSigns {
-                bp_diastolic: None,
-                ..ok
-            })
-            .is_err()
-        );
+        assert!(validate_vitals(VitalSigns { pain_nrs: Some(11), ..ok.clone() }).is_err());
+        assert!(validate_vitals(VitalSigns { spo2: Some(101), ..ok.clone() }).is_err());
+        assert!(validate_vitals(VitalSigns { bp_diastolic: Some(130), ..ok.clone() }).is_err());
+        assert!(validate_vitals(VitalSigns { bp_diastolic: None, ..ok }).is_err());
         assert!(validate_vitals(VitalSigns::default()).is_err());
     }
 
@@ -507,16 +428,9 @@ mod tests {
         assert!(!is_opioid("酸化マグネシウム"));
         let m = validate_medications(MedicationList {
             items: vec![
-                MedicationItem {
-                    drug: "オキノーム散 2.5mg".into(),
-                    dose: "1包".into(),
-                    ..Default::default()
-                },
+                MedicationItem { drug: "オキノーム散 2.5mg".into(), dose: "1包".into(), ..Default::default() },
                 MedicationItem::default(),
-                MedicationItem {
-                    drug: "マグミット".into(),
-                    ..Default::default()
-                },
+                MedicationItem { drug: "マグミット".into(), ..Default::default() },
             ],
         })
         .unwrap();
@@ -527,18 +441,9 @@ mod tests {
 
     #[test]
     fn empty_notes_are_refused() {
+        assert!(EntryBody::ProgressNote(ProgressNote::default()).validate().is_err());
         assert!(
-            EntryBody::ProgressNote(ProgressNote::default())
-                .validate()
-                .is_err()
-        );
-        assert!(
-            EntryBody::ProgressNote(ProgressNote {
-                plan: Some("  ".into()),
-                ..Default::default()
-            })
-            .validate()
-            .is_err()
+            EntryBody::ProgressNote(ProgressNote { plan: Some("  ".into()), ..Default::default() }).validate().is_err()
         );
         let ok = EntryBody::ProgressNote(ProgressNote {
             assessment: Some(" 褥瘡 悪化なし ".into()),
@@ -547,19 +452,12 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(ok.text(), "褥瘡 悪化なし");
-        assert!(
-            EntryBody::NursingRecord { text: "".into() }
-                .validate()
-                .is_err()
-        );
+        assert!(EntryBody::NursingRecord { text: "".into() }.validate().is_err());
     }
 
     #[test]
     fn bodies_round_trip_as_tagged_json() {
-        let b = EntryBody::VitalSigns(VitalSigns {
-            temperature_c: Some(37.2),
-            ..Default::default()
-        });
+        let b = EntryBody::VitalSigns(VitalSigns { temperature_c: Some(37.2), ..Default::default() });
         let j = serde_json::to_string(&b).unwrap();
         assert!(j.contains("\"kind\":\"vital_signs\""));
         assert_eq!(serde_json::from_str::<EntryBody>(&j).unwrap(), b);

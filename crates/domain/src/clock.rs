@@ -41,10 +41,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        self.0
-            .lock()
-            .map(|t| *t)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        self.0.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -72,10 +69,7 @@ pub struct SeededIdGen {
 
 impl SeededIdGen {
     pub fn new(seed: u64) -> Self {
-        Self {
-            seed,
-            next: AtomicU64::new(1),
-        }
+        Self { seed, next: AtomicU64::new(1) }
     }
 }
 

@@ -10,31 +10,11 @@ struct Era {
 
 /// Eras in reverse order; the first whose start is on or before the date applies.
 const ERAS: &[Era] = &[
-    Era {
-        name_ja: "令和",
-        name_en: "Reiwa",
-        start: (2019, Month::May, 1),
-    },
-    Era {
-        name_ja: "平成",
-        name_en: "Heisei",
-        start: (1989, Month::January, 8),
-    },
-    Era {
-        name_ja: "昭和",
-        name_en: "Showa",
-        start: (1926, Month::December, 25),
-    },
-    Era {
-        name_ja: "大正",
-        name_en: "Taisho",
-        start: (1912, Month::July, 30),
-    },
-    Era {
-        name_ja: "明治",
-        name_en: "Meiji",
-        start: (1868, Month::January, 25),
-    },
+    Era { name_ja: "令和", name_en: "Reiwa", start: (2019, Month::May, 1) },
+    Era { name_ja: "平成", name_en: "Heisei", start: (1989, Month::January, 8) },
+    Era { name_ja: "昭和", name_en: "Showa", start: (1926, Month::December, 25) },
+    Era { name_ja: "大正", name_en: "Taisho", start: (1912, Month::July, 30) },
+    Era { name_ja: "明治", name_en: "Meiji", start: (1868, Month::January, 25) },
 ];
 
 /// The era name and year within it, or None before Meiji.
@@ -49,19 +29,10 @@ pub fn era_of(date: Date) -> Option<(&'static str, &'static str, i32)> {
 pub fn format_ja(date: Date) -> String {
     match era_of(date) {
         Some((name, _, y)) => {
-            let year = if y == 1 {
-                "元".to_string()
-            } else {
-                y.to_string()
-            };
+            let year = if y == 1 { "元".to_string() } else { y.to_string() };
             format!("{name}{year}年{}月{}日", u8::from(date.month()), date.day())
         }
-        None => format!(
-            "{}年{}月{}日",
-            date.year(),
-            u8::from(date.month()),
-            date.day()
-        ),
+        None => format!("{}年{}月{}日", date.year(), u8::from(date.month()), date.day()),
     }
 }
 

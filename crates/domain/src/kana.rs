@@ -5,10 +5,9 @@
 
 /// Half-width katakana U+FF66..=U+FF9D mapped to full-width.
 const HALF_KATAKANA: &[char] = &[
-    'ヲ', 'ァ', 'ィ', 'ゥ', 'ェ', 'ォ', 'ャ', 'ュ', 'ョ', 'ッ', 'ー', 'ア', 'イ', 'ウ', 'エ', 'オ',
-    'カ', 'キ', 'ク', 'ケ', 'コ', 'サ', 'シ', 'ス', 'セ', 'ソ', 'タ', 'チ', 'ツ', 'テ', 'ト', 'ナ',
-    'ニ', 'ヌ', 'ネ', 'ノ', 'ハ', 'ヒ', 'フ', 'ヘ', 'ホ', 'マ', 'ミ', 'ム', 'メ', 'モ', 'ヤ', 'ユ',
-    'ヨ', 'ラ', 'リ', 'ル', 'レ', 'ロ', 'ワ', 'ン',
+    'ヲ', 'ァ', 'ィ', 'ゥ', 'ェ', 'ォ', 'ャ', 'ュ', 'ョ', 'ッ', 'ー', 'ア', 'イ', 'ウ', 'エ', 'オ', 'カ', 'キ', 'ク',
+    'ケ', 'コ', 'サ', 'シ', 'ス', 'セ', 'ソ', 'タ', 'チ', 'ツ', 'テ', 'ト', 'ナ', 'ニ', 'ヌ', 'ネ', 'ノ', 'ハ', 'ヒ',
+    'フ', 'ヘ', 'ホ', 'マ', 'ミ', 'ム', 'メ', 'モ', 'ヤ', 'ユ', 'ヨ', 'ラ', 'リ', 'ル', 'レ', 'ロ', 'ワ', 'ン',
 ];
 
 fn half_width_katakana(c: char) -> Option<char> {
@@ -26,9 +25,8 @@ fn half_width_katakana(c: char) -> Option<char> {
 /// Apply a voiced (dakuten) or semi-voiced (handakuten) mark to the kana before it.
 fn with_mark(base: char, semi: bool) -> Option<char> {
     let b = base as u32;
-    let voiced_plus_one =
-        matches!(base, 'カ'..='ト') && (b - 'カ' as u32).is_multiple_of(2) && base != 'ッ'
-            || matches!(base, 'ツ' | 'テ' | 'ト');
+    let voiced_plus_one = matches!(base, 'カ'..='ト') && (b - 'カ' as u32).is_multiple_of(2) && base != 'ッ'
+        || matches!(base, 'ツ' | 'テ' | 'ト');
     if !semi {
         if base == 'ウ' {
             return Some('ヴ');
@@ -119,9 +117,7 @@ pub fn search_key(s: &str) -> String {
 /// a middle dot or a space: what a kana-name field may hold.
 pub fn is_kana_text(s: &str) -> bool {
     let n = normalize_kana_name(s);
-    !n.trim().is_empty()
-        && n.chars()
-            .all(|c| matches!(c, '\u{30A1}'..='\u{30FA}' | 'ー' | '・' | ' ' | 'ヽ' | 'ヾ'))
+    !n.trim().is_empty() && n.chars().all(|c| matches!(c, '\u{30A1}'..='\u{30FA}' | 'ー' | '・' | ' ' | 'ヽ' | 'ヾ'))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod chart;
 pub mod clock;
+pub mod diff;
 pub mod era;
 pub mod ids;
 pub mod kana;

@@ -44,10 +44,7 @@ impl OrgKind {
     }
 
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| Invalid::one("kind", "err-org-kind"))
+        Self::ALL.into_iter().find(|k| k.as_str() == s.trim()).ok_or_else(|| Invalid::one("kind", "err-org-kind"))
     }
 }
 
@@ -67,10 +64,7 @@ pub struct InstitutionCode(String);
 
 impl InstitutionCode {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let s: String = crate::kana::fold_width(raw.trim())
-            .chars()
-            .filter(|c| *c != '-' && *c != ' ')
-            .collect();
+        let s: String = crate::kana::fold_width(raw.trim()).chars().filter(|c| *c != '-' && *c != ' ').collect();
         let bad = || Invalid::one("code", "err-institution-code");
         if s.len() != 10 || !s.chars().all(|c| c.is_ascii_digit()) {
             return Err(bad());
@@ -93,10 +87,7 @@ impl InstitutionCode {
 
     /// The check digit that makes the first nine digits a valid code (for seeding).
     pub fn check_digit(first_nine: &str) -> Option<u32> {
-        let mut d: Vec<u32> = first_nine
-            .chars()
-            .map(|c| c.to_digit(10))
-            .collect::<Option<_>>()?;
+        let mut d: Vec<u32> = first_nine.chars().map(|c| c.to_digit(10)).collect::<Option<_>>()?;
         if d.len() != 9 {
             return None;
         }
@@ -186,19 +177,12 @@ impl OrgStatus {
 
 /// Latitude and longitude in degrees (WGS84), validated to the ranges Japan could need.
 pub fn parse_coordinates(lat: &str, lon: &str) -> Result<Option<(f64, f64)>, Invalid> {
-    let (lat, lon) = (
-        crate::kana::fold_width(lat.trim()),
-        crate::kana::fold_width(lon.trim()),
-    );
+    let (lat, lon) = (crate::kana::fold_width(lat.trim()), crate::kana::fold_width(lon.trim()));
     if lat.is_empty() && lon.is_empty() {
         return Ok(None);
     }
-    let la: f64 = lat
-        .parse()
-        .map_err(|_| Invalid::one("lat", "err-coordinates"))?;
-    let lo: f64 = lon
-        .parse()
-        .map_err(|_| Invalid::one("lon", "err-coordinates"))?;
+    let la: f64 = lat.parse().map_err(|_| Invalid::one("lat", "err-coordinates"))?;
+    let lo: f64 = lon.parse().map_err(|_| Invalid::one("lon", "err-coordinates"))?;
     if !(-90.0..=90.0).contains(&la) || !(-180.0..=180.0).contains(&lo) {
         return Err(Invalid::one("lat", "err-coordinates"));
     }
@@ -218,14 +202,7 @@ mod tests {
 
     #[test]
     fn malformed_codes_are_refused() {
-        for bad in [
-            "",
-            "123",
-            "01101137190",
-            "011011371a",
-            "4810113719",
-            "0010113719",
-        ] {
+        for bad in ["", "123", "01101137190", "011011371a", "4810113719", "0010113719"] {
             assert!(InstitutionCode::parse(bad).is_err(), "{bad}");
         }
     }

@@ -26,10 +26,7 @@ impl Sex {
         }
     }
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s.trim())
-            .ok_or_else(|| Invalid::one("sex", "err-sex"))
+        Self::ALL.into_iter().find(|x| x.as_str() == s.trim()).ok_or_else(|| Invalid::one("sex", "err-sex"))
     }
 }
 
@@ -123,18 +120,8 @@ impl NewPatient {
         let address = inv.merge(optional_text("address", &f.address, 200));
         let phone = inv.merge(optional_phone("phone", &f.phone));
         let local_id = inv.merge(parse_local_id(&f.local_id));
-        match (
-            family_name,
-            given_name,
-            family_kana,
-            given_kana,
-            sex,
-            birth_date,
-            postal_code,
-            address,
-            phone,
-            local_id,
-        ) {
+        match (family_name, given_name, family_kana, given_kana, sex, birth_date, postal_code, address, phone, local_id)
+        {
             (
                 Some(family_name),
                 Some(given_name),
@@ -180,21 +167,14 @@ pub fn parse_kana(field: &'static str, raw: &str) -> Result<String, Invalid> {
 
 /// Japanese postal code: 7 digits, shown as 123-4567.
 pub fn parse_postal_code(raw: &str) -> Result<Option<String>, Invalid> {
-    let s: String = kana::fold_width(raw.trim())
-        .chars()
-        .filter(|c| *c != '-' && *c != '〒')
-        .collect();
+    let s: String = kana::fold_width(raw.trim()).chars().filter(|c| *c != '-' && *c != '〒').collect();
     if s.is_empty() {
         return Ok(None);
     }
     if s.len() != 7 || !s.chars().all(|c| c.is_ascii_digit()) {
         return Err(Invalid::one("postal_code", "err-postal-code"));
     }
-    Ok(Some(format!(
-        "{}-{}",
-        s.get(..3).unwrap_or(""),
-        s.get(3..).unwrap_or("")
-    )))
+    Ok(Some(format!("{}-{}", s.get(..3).unwrap_or(""), s.get(3..).unwrap_or(""))))
 }
 
 /// An organization's own patient number (カルテ番号): letters, digits and hyphens.
@@ -203,11 +183,7 @@ pub fn parse_local_id(raw: &str) -> Result<Option<String>, Invalid> {
     if s.is_empty() {
         return Ok(None);
     }
-    if s.len() > 40
-        || !s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if s.len() > 40 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(Invalid::one("local_id", "err-local-id"));
     }
     Ok(Some(s))
@@ -230,12 +206,9 @@ impl KeyPerson {
         let phone = inv.merge(optional_phone("phone", phone));
         let note = inv.merge(optional_text("note", note, 200));
         match (name, relation, phone, note) {
-            (Some(name), Some(relation), Some(phone), Some(note)) if inv.is_empty() => Ok(Self {
-                name,
-                relation,
-                phone,
-                note,
-            }),
+            (Some(name), Some(relation), Some(phone), Some(note)) if inv.is_empty() => {
+                Ok(Self { name, relation, phone, note })
+            }
             _ => Err(inv),
         }
     }
@@ -292,10 +265,7 @@ impl TeamRole {
         }
     }
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s.trim())
-            .ok_or_else(|| Invalid::one("role", "err-team-role"))
+        Self::ALL.into_iter().find(|x| x.as_str() == s.trim()).ok_or_else(|| Invalid::one("role", "err-team-role"))
     }
 }
 

@@ -125,10 +125,9 @@ pub fn decide(who: &Principal, action: ChartAction, chart: &ChartFacts) -> Decis
         ConsentStatus::Given => {}
     }
     match action {
-        ChartAction::Read
-        | ChartAction::Write
-        | ChartAction::ReadAccessLog
-        | ChartAction::Leave => Decision::Allow(Reason::TeamMember),
+        ChartAction::Read | ChartAction::Write | ChartAction::ReadAccessLog | ChartAction::Leave => {
+            Decision::Allow(Reason::TeamMember)
+        }
         ChartAction::Govern => Decision::Deny(Reason::OwnerOnly),
     }
 }
@@ -155,70 +154,37 @@ mod tests {
         OrgId(Uuid::from_u128(n))
     }
     fn who(n: u128) -> Principal {
-        Principal {
-            user: UserId(Uuid::from_u128(1000 + n)),
-            org: org(n),
-            org_admin: false,
-            operator: false,
-        }
+        Principal { user: UserId(Uuid::from_u128(1000 + n)), org: org(n), org_admin: false, operator: false }
     }
     fn chart(owner: u128, team: &[u128], consent: ConsentStatus) -> ChartFacts {
-        ChartFacts {
-            owner: org(owner),
-            team: team.iter().map(|n| org(*n)).collect(),
-            consent,
-        }
+        ChartFacts { owner: org(owner), team: team.iter().map(|n| org(*n)).collect(), consent }
     }
 
     #[test]
     fn owner_does_everything_but_leave() {
         let c = chart(1, &[2], ConsentStatus::NotRecorded);
-        for a in [
-            ChartAction::Read,
-            ChartAction::Write,
-            ChartAction::Govern,
-            ChartAction::ReadAccessLog,
-        ] {
+        for a in [ChartAction::Read, ChartAction::Write, ChartAction::Govern, ChartAction::ReadAccessLog] {
             assert_eq!(decide(&who(1), a, &c), Decision::Allow(Reason::Owner));
         }
-        assert_eq!(
-            decide(&who(1), ChartAction::Leave, &c),
-            Decision::Deny(Reason::OwnerCannotLeave)
-        );
+        assert_eq!(decide(&who(1), ChartAction::Leave, &c), Decision::Deny(Reason::OwnerCannotLeave));
     }
 
     #[test]
     fn team_member_needs_consent() {
         assert_eq!(
-            decide(
-                &who(2),
-                ChartAction::Read,
-                &chart(1, &[2], ConsentStatus::Given)
-            ),
+            decide(&who(2), ChartAction::Read, &chart(1, &[2], ConsentStatus::Given)),
             Decision::Allow(Reason::TeamMember)
         );
         assert_eq!(
-            decide(
-                &who(2),
-                ChartAction::Read,
-                &chart(1, &[2], ConsentStatus::Withdrawn)
-            ),
+            decide(&who(2), ChartAction::Read, &chart(1, &[2], ConsentStatus::Withdrawn)),
             Decision::Deny(Reason::ConsentWithdrawn)
         );
         assert_eq!(
-            decide(
-                &who(2),
-                ChartAction::Read,
-                &chart(1, &[2], ConsentStatus::NotRecorded)
-            ),
+            decide(&who(2), ChartAction::Read, &chart(1, &[2], ConsentStatus::NotRecorded)),
             Decision::Deny(Reason::ConsentNotRecorded)
         );
         assert_eq!(
-            decide(
-                &who(2),
-                ChartAction::Govern,
-                &chart(1, &[2], ConsentStatus::Given)
-            ),
+            decide(&who(2), ChartAction::Govern, &chart(1, &[2], ConsentStatus::Given)),
             Decision::Deny(Reason::OwnerOnly)
         );
     }
@@ -229,13 +195,9 @@ mod tests {
         let mut op = who(3);
         op.operator = true;
         op.org_admin = true;
-        for a in [
-            ChartAction::Read,
-            ChartAction::Write,
-            ChartAction::Govern,
-            ChartAction::ReadAccessLog,
-            ChartAction::Leave,
-        ] {
+        for a in
+            [ChartAction::Read, ChartAction::Write, ChartAction::Govern, ChartAction::ReadAccessLog, ChartAction::Leave]
+        {
             assert_eq!(decide(&who(3), a, &c), Decision::Deny(Reason::NotOnTeam));
             assert_eq!(decide(&op, a, &c), Decision::Deny(Reason::NotOnTeam));
         }
@@ -251,11 +213,7 @@ mod tests {
         ]
     }
     fn consent() -> impl Strategy<Value = ConsentStatus> {
-        prop_oneof![
-            Just(ConsentStatus::Given),
-            Just(ConsentStatus::Withdrawn),
-            Just(ConsentStatus::NotRecorded)
-        ]
+        prop_oneof![Just(ConsentStatus::Given), Just(ConsentStatus::Withdrawn), Just(ConsentStatus::NotRecorded)]
     }
 
     proptest! {

@@ -59,11 +59,7 @@ pub fn required_text(field: &'static str, raw: &str, max_chars: usize) -> Result
 }
 
 /// Trim; empty becomes None; refuse over-long text.
-pub fn optional_text(
-    field: &'static str,
-    raw: &str,
-    max_chars: usize,
-) -> Result<Option<String>, Invalid> {
+pub fn optional_text(field: &'static str, raw: &str, max_chars: usize) -> Result<Option<String>, Invalid> {
     let t = raw.trim();
     if t.is_empty() {
         return Ok(None);
@@ -81,9 +77,10 @@ pub fn optional_phone(field: &'static str, raw: &str) -> Result<Option<String>, 
     if t.is_empty() {
         return Ok(None);
     }
-    let ok_chars = t.chars().enumerate().all(|(i, c)| {
-        c.is_ascii_digit() || matches!(c, '-' | ' ' | '(' | ')') || (i == 0 && c == '+')
-    });
+    let ok_chars = t
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || matches!(c, '-' | ' ' | '(' | ')') || (i == 0 && c == '+'));
     let digits = t.chars().filter(char::is_ascii_digit).count();
     if !ok_chars || !(10..=15).contains(&digits) {
         return Err(Invalid::one(field, "err-phone"));
@@ -97,16 +94,8 @@ mod tests {
 
     #[test]
     fn phone_accepts_japanese_forms() {
-        assert_eq!(
-            optional_phone("p", "0235-22-1234").unwrap().as_deref(),
-            Some("0235-22-1234")
-        );
-        assert_eq!(
-            optional_phone("p", "０９０１２３４５６７８")
-                .unwrap()
-                .as_deref(),
-            Some("09012345678")
-        );
+        assert_eq!(optional_phone("p", "0235-22-1234").unwrap().as_deref(), Some("0235-22-1234"));
+        assert_eq!(optional_phone("p", "０９０１２３４５６７８").unwrap().as_deref(), Some("09012345678"));
         assert_eq!(optional_phone("p", "").unwrap(), None);
         assert!(optional_phone("p", "12-34").is_err());
         assert!(optional_phone("p", "0235-22-12a4").is_err());
@@ -115,13 +104,7 @@ mod tests {
     #[test]
     fn required_text_trims_and_limits() {
         assert_eq!(required_text("f", "  山田 ", 10).unwrap(), "山田");
-        assert_eq!(
-            required_text("f", "   ", 10).unwrap_err().0[0].key,
-            "err-required"
-        );
-        assert_eq!(
-            required_text("f", "あいうえおか", 5).unwrap_err().0[0].key,
-            "err-too-long"
-        );
+        assert_eq!(required_text("f", "   ", 10).unwrap_err().0[0].key, "err-required");
+        assert_eq!(required_text("f", "あいうえおか", 5).unwrap_err().0[0].key, "err-too-long");
     }
 }

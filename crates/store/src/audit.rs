@@ -122,22 +122,17 @@ pub struct VerifyReport {
     pub first_break: Option<(i64, String)>,
 }
 
-const AUDIT_COLUMNS: &str = "seq, at, actor_user, actor_org, action, outcome, patient_id, target, detail, ip, request_id, prev_hash, hash";
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor_user, actor_org, action, outcome, patient_id, target, detail, ip, request_id, prev_hash, hash";
 
 impl Store {
     /// Append one event inside the caller's transaction, so it commits with the change
     /// it records. The head row serializes appenders (its UPDATE takes a row lock on
     /// PostgreSQL; SQLite has one writer).
-    pub(crate) async fn append_audit(
-        &self,
-        conn: &mut AnyConnection,
-        ev: &AuditEvent,
-        ctx: &AuditCtx,
-    ) -> Result<i64> {
-        let head =
-            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(&mut *conn)
-                .await?;
+    pub(crate) async fn append_audit(&self, conn: &mut AnyConnection, ev: &AuditEvent, ctx: &AuditCtx) -> Result<i64> {
+        let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(&mut *conn)
+            .await?;
         let seq: i64 = head.try_get("seq")?;
         let prev_hash: String = head.try_get("hash")?;
         let mut row = AuditRow {
@@ -174,10 +169,7 @@ impl Store {
         .bind(&row.hash)
         .execute(&mut *conn)
         .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&row.hash)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&row.hash).execute(&mut *conn).await?;
         Ok(seq)
     }
 
@@ -210,10 +202,7 @@ impl Store {
                 after = row.seq;
                 count += 1;
                 let problem = if row.seq != expected_seq {
-                    Some(format!(
-                        "expected seq {expected_seq}, found {} (a row is missing)",
-                        row.seq
-                    ))
+                    Some(format!("expected seq {expected_seq}, found {} (a row is missing)", row.seq))
                 } else if row.prev_hash != prev {
                     Some("prev_hash does not match the previous row".to_string())
                 } else if row.compute_hash() != row.hash {
@@ -222,33 +211,22 @@ impl Store {
                     None
                 };
                 if let Some(p) = problem {
-                    return Ok(VerifyReport {
-                        rows: count,
-                        first_break: Some((row.seq, p)),
-                    });
+                    return Ok(VerifyReport { rows: count, first_break: Some((row.seq, p)) });
                 }
                 prev = row.hash;
                 expected_seq += 1;
             }
         }
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&self.read)
-            .await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.read).await?;
         let head_seq: i64 = head.try_get("seq")?;
         let head_hash: String = head.try_get("hash")?;
         if head_seq != count || head_hash != prev {
             return Ok(VerifyReport {
                 rows: count,
-                first_break: Some((
-                    head_seq,
-                    "the chain head does not match the last row (rows were removed)".into(),
-                )),
+                first_break: Some((head_seq, "the chain head does not match the last row (rows were removed)".into())),
             });
         }
-        Ok(VerifyReport {
-            rows: count,
-            first_break: None,
-        })
+        Ok(VerifyReport { rows: count, first_break: None })
     }
 
     /// The access history of one chart, newest first (for the team's access-log page).
@@ -265,31 +243,28 @@ impl Store {
 
     /// Recent events, newest first, optionally filtered by action (tests, operator views).
     pub async fn audit_recent(&self, action: Option<&str>, limit: i64) -> Result<Vec<AuditRow>> {
-        let rows =
-            match action {
-                Some(a) => sqlx::query(AssertSqlSafe(format!(
+        let rows = match action {
+            Some(a) => {
+                sqlx::query(AssertSqlSafe(format!(
                     "SELECT {AUDIT_COLUMNS} FROM audit WHERE action = $1 ORDER BY seq DESC LIMIT $2"
                 )))
                 .bind(a)
                 .bind(limit)
                 .fetch_all(&self.read)
-                .await?,
-                None => {
-                    sqlx::query(AssertSqlSafe(format!(
-                        "SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT $1"
-                    )))
+                .await?
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT $1")))
                     .bind(limit)
                     .fetch_all(&self.read)
                     .await?
-                }
-            };
+            }
+        };
         rows.iter().map(AuditRow::from_row).collect()
     }
 
     pub async fn audit_count(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM audit")
-            .fetch_one(&self.read)
-            .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM audit").fetch_one(&self.read).await?;
         r.try_get::<i64, _>("n").map_err(StoreError::from)
     }
 }

@@ -107,14 +107,11 @@ fn entry_from_row(r: &AnyRow) -> Result<EntryView> {
         entry_id: r.try_get("entry_id")?,
         version: r.try_get("version")?,
         supersedes: r.try_get("supersedes")?,
-        kind: EntryKind::parse(&kind)
-            .map_err(|_| StoreError::Corrupt(format!("entry kind {kind}")))?,
-        body: serde_json::from_str(&body)
-            .map_err(|e| StoreError::Corrupt(format!("entry body: {e}")))?,
+        kind: EntryKind::parse(&kind).map_err(|_| StoreError::Corrupt(format!("entry kind {kind}")))?,
+        body: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("entry body: {e}")))?,
         author_id: parse_uuid(&r.try_get::<String, _>("author_id")?)?,
         author_name: r.try_get("author_name")?,
-        author_profession: Profession::parse(&prof)
-            .map_err(|_| StoreError::Corrupt(format!("profession {prof}")))?,
+        author_profession: Profession::parse(&prof).map_err(|_| StoreError::Corrupt(format!("profession {prof}")))?,
         author_org_id: parse_uuid(&r.try_get::<String, _>("author_org_id")?)?,
         author_org_name: r.try_get("author_org_name")?,
         recorded_at: r.try_get("recorded_at")?,
@@ -124,12 +121,8 @@ fn entry_from_row(r: &AnyRow) -> Result<EntryView> {
         in_error: match mark_reason {
             Some(reason) => Some(ErrorMark {
                 reason,
-                by_name: r
-                    .try_get::<Option<String>, _>("mark_by")?
-                    .unwrap_or_default(),
-                at: r
-                    .try_get::<Option<String>, _>("mark_at")?
-                    .unwrap_or_default(),
+                by_name: r.try_get::<Option<String>, _>("mark_by")?.unwrap_or_default(),
+                at: r.try_get::<Option<String>, _>("mark_at")?.unwrap_or_default(),
             }),
             None => None,
         },
@@ -150,16 +143,7 @@ fn content_hash(
     at: &str,
 ) -> String {
     let mut h = Sha256::new();
-    for f in [
-        patient,
-        entry_id,
-        &version.to_string(),
-        supersedes.unwrap_or(""),
-        body,
-        author,
-        org,
-        at,
-    ] {
+    for f in [patient, entry_id, &version.to_string(), supersedes.unwrap_or(""), body, author, org, at] {
         h.update(f.as_bytes());
         h.update([0x1f]);
     }
@@ -167,13 +151,7 @@ fn content_hash(
 }
 
 impl Store {
-    fn chart_event(
-        &self,
-        g: &ChartGrant,
-        action: &str,
-        target: String,
-        detail: String,
-    ) -> AuditEvent {
+    fn chart_event(&self, g: &ChartGrant, action: &str, target: String, detail: String) -> AuditEvent {
         AuditEvent {
             actor_user: Some(g.principal().user),
             actor_org: Some(g.principal().org),
@@ -202,8 +180,7 @@ impl Store {
         }
         let body = body.validate()?;
         let id = self.new_id();
-        self.insert_version(g, &id, &id, 1, None, &body, None, mentions, ctx)
-            .await?;
+        self.insert_version(g, &id, &id, 1, None, &body, None, mentions, ctx).await?;
         self.entry_version(g, &id).await
     }
 
@@ -224,11 +201,8 @@ impl Store {
         let profession = self.author_profession(who.user).await?;
         let pid = g.patient().to_string();
         let now = ts(self.now());
-        let entry_recorded_at = supersedes
-            .map(|(_, at)| at.to_string())
-            .unwrap_or_else(|| now.clone());
-        let body_json =
-            serde_json::to_string(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let entry_recorded_at = supersedes.map(|(_, at)| at.to_string()).unwrap_or_else(|| now.clone());
+        let body_json = serde_json::to_string(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let hash = content_hash(
             &pid,
             entry_id,
@@ -283,19 +257,12 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let action = if version == 1 {
-            "entry.create"
-        } else {
-            "entry.correct"
-        };
+        let action = if version == 1 { "entry.create" } else { "entry.correct" };
         let ev = self.chart_event(
             g,
             action,
             id.to_string(),
-            format!(
-                "{{\"kind\":\"{}\",\"version\":{version},\"hash\":\"{hash}\"}}",
-                body.kind().as_str()
-            ),
+            format!("{{\"kind\":\"{}\",\"version\":{version},\"hash\":\"{hash}\"}}", body.kind().as_str()),
         );
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
@@ -304,14 +271,12 @@ impl Store {
 
     /// One version by id.
     pub async fn entry_version(&self, g: &ChartGrant, version_id: &str) -> Result<EntryView> {
-        let r = sqlx::query(AssertSqlSafe(format!(
-            "{ENTRY_SELECT} WHERE e.patient_id = $1 AND e.id = $2"
-        )))
-        .bind(g.patient().to_string())
-        .bind(version_id)
-        .fetch_optional(&self.read)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(AssertSqlSafe(format!("{ENTRY_SELECT} WHERE e.patient_id = $1 AND e.id = $2")))
+            .bind(g.patient().to_string())
+            .bind(version_id)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         entry_from_row(&r)
     }
 
@@ -348,10 +313,7 @@ impl Store {
             return Err(StoreError::Forbidden);
         }
         if current.in_error.is_some() {
-            return Err(StoreError::Invalid(Invalid::one(
-                "entry",
-                "err-entry-in-error",
-            )));
+            return Err(StoreError::Invalid(Invalid::one("entry", "err-entry-in-error")));
         }
         let body = body.validate()?;
         if body.kind() != current.kind {
@@ -364,10 +326,7 @@ impl Store {
             .fetch_optional(&self.read)
             .await?;
         if newer.is_some() {
-            return Err(StoreError::Conflict {
-                field: "version",
-                key: "err-entry-stale",
-            });
+            return Err(StoreError::Conflict { field: "version", key: "err-entry-stale" });
         }
         let id = self.new_id();
         self.insert_version(
@@ -403,10 +362,7 @@ impl Store {
             return Err(StoreError::Forbidden);
         }
         if current.in_error.is_some() {
-            return Err(StoreError::Conflict {
-                field: "entry",
-                key: "err-entry-in-error",
-            });
+            return Err(StoreError::Conflict { field: "entry", key: "err-entry-in-error" });
         }
         let reason = tsunagu_domain::validation::required_text("reason", reason, 500)?;
         let who = g.principal();
@@ -438,12 +394,8 @@ impl Store {
         .bind(&hash)
         .execute(&mut *tx)
         .await?;
-        let ev = self.chart_event(
-            g,
-            "entry.entered_in_error",
-            entry_id.to_string(),
-            format!("{{\"hash\":\"{hash}\"}}"),
-        );
+        let ev =
+            self.chart_event(g, "entry.entered_in_error", entry_id.to_string(), format!("{{\"hash\":\"{hash}\"}}"));
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
         Ok(())
@@ -465,11 +417,7 @@ impl Store {
             add(&mut sql, " AND e.author_org_id = $N", o.to_string());
         }
         if let Some(p) = f.profession {
-            add(
-                &mut sql,
-                " AND e.author_profession = $N",
-                p.as_str().to_string(),
-            );
+            add(&mut sql, " AND e.author_profession = $N", p.as_str().to_string());
         }
         if let Some(k) = f.kind {
             add(&mut sql, " AND e.kind = $N", k.as_str().to_string());
@@ -480,9 +428,7 @@ impl Store {
             add(&mut sql, " AND e.entry_id < $N))", id.clone());
         }
         let limit = if f.limit <= 0 { 50 } else { f.limit.min(500) };
-        sql.push_str(&format!(
-            " ORDER BY e.entry_recorded_at DESC, e.entry_id DESC LIMIT {limit}"
-        ));
+        sql.push_str(&format!(" ORDER BY e.entry_recorded_at DESC, e.entry_id DESC LIMIT {limit}"));
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(g.patient().to_string());
         for b in binds {
             q = q.bind(b);
@@ -493,13 +439,11 @@ impl Store {
 
     /// The entries written after `since` (for live update of an open chart).
     pub async fn entries_since(&self, g: &ChartGrant, since: &str) -> Result<i64> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM entries WHERE patient_id = $1 AND recorded_at > $2",
-        )
-        .bind(g.patient().to_string())
-        .bind(since)
-        .fetch_one(&self.read)
-        .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM entries WHERE patient_id = $1 AND recorded_at > $2")
+            .bind(g.patient().to_string())
+            .bind(since)
+            .fetch_one(&self.read)
+            .await?;
         Ok(r.try_get("n")?)
     }
 
@@ -561,11 +505,7 @@ impl Store {
             });
         }
         out.sort_by(|a, b| {
-            (b.mentions, b.unread, b.last_activity.clone()).cmp(&(
-                a.mentions,
-                a.unread,
-                a.last_activity.clone(),
-            ))
+            (b.mentions, b.unread, b.last_activity.clone()).cmp(&(a.mentions, a.unread, a.last_activity.clone()))
         });
         let shown: Vec<String> = out.iter().map(|r| r.patient_id.to_string()).collect();
         let ev = AuditEvent {
@@ -626,12 +566,14 @@ impl Store {
     }
 
     pub async fn attachment(&self, g: &ChartGrant, id: &str) -> Result<AttachmentRow> {
-        let r = sqlx::query("SELECT id, sha256, size, media_type, filename FROM attachments WHERE patient_id = $1 AND id = $2")
-            .bind(g.patient().to_string())
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(
+            "SELECT id, sha256, size, media_type, filename FROM attachments WHERE patient_id = $1 AND id = $2",
+        )
+        .bind(g.patient().to_string())
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         Ok(AttachmentRow {
             id: r.try_get("id")?,
             sha256: r.try_get("sha256")?,
@@ -642,10 +584,7 @@ impl Store {
     }
 
     /// People of the organizations currently on the team (to mention them).
-    pub async fn team_people(
-        &self,
-        g: &ChartGrant,
-    ) -> Result<Vec<(UserId, String, OrgId, String)>> {
+    pub async fn team_people(&self, g: &ChartGrant) -> Result<Vec<(UserId, String, OrgId, String)>> {
         let rows = sqlx::query(
             "SELECT u.id, u.display_name, o.id AS org_id, o.name AS org_name FROM care_team t \
              JOIN memberships m ON m.org_id = t.org_id JOIN users u ON u.id = m.user_id JOIN organizations o ON o.id = t.org_id \

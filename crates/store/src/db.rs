@@ -47,18 +47,13 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("backend", &self.backend)
-            .field("url", &self.url_display)
-            .finish()
+        f.debug_struct("Store").field("backend", &self.backend).field("url", &self.url_display).finish()
     }
 }
 
 /// The file path of a `sqlite://` URL (query string removed).
 pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
@@ -69,24 +64,14 @@ pub fn redact_url(url: &str) -> String {
         (Some(s), Some(at)) if at > s => {
             let creds = url.get(s + 3..at).unwrap_or("");
             let user = creds.split(':').next().unwrap_or("");
-            format!(
-                "{}{}:***{}",
-                url.get(..s + 3).unwrap_or(""),
-                user,
-                url.get(at..).unwrap_or("")
-            )
+            format!("{}{}:***{}", url.get(..s + 3).unwrap_or(""), user, url.get(at..).unwrap_or(""))
         }
         _ => url.to_string(),
     }
 }
 
 impl Store {
-    pub async fn open(
-        url: &str,
-        mode: OpenMode,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGen>,
-    ) -> Result<Self> {
+    pub async fn open(url: &str, mode: OpenMode, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -105,8 +90,7 @@ impl Store {
                         }
                         OpenMode::CreateIfMissing => {
                             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                                std::fs::create_dir_all(dir)
-                                    .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+                                std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
                             }
                         }
                     }
@@ -127,14 +111,7 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
-        Ok(Self {
-            backend,
-            write,
-            read,
-            clock,
-            ids,
-            url_display: redact_url(url),
-        })
+        Ok(Self { backend, write, read, clock, ids, url_display: redact_url(url) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -170,18 +147,14 @@ impl Store {
         let mut problems = Vec::new();
         if self.backend == Backend::Sqlite {
             use sqlx::Row;
-            let rows = sqlx::query("PRAGMA integrity_check")
-                .fetch_all(&self.write)
-                .await?;
+            let rows = sqlx::query("PRAGMA integrity_check").fetch_all(&self.write).await?;
             for r in rows {
                 let s: String = r.try_get(0)?;
                 if s != "ok" {
                     problems.push(format!("integrity_check: {s}"));
                 }
             }
-            let fk = sqlx::query("PRAGMA foreign_key_check")
-                .fetch_all(&self.write)
-                .await?;
+            let fk = sqlx::query("PRAGMA foreign_key_check").fetch_all(&self.write).await?;
             if !fk.is_empty() {
                 problems.push(format!("foreign_key_check: {} violation(s)", fk.len()));
             }
@@ -191,19 +164,16 @@ impl Store {
 }
 
 fn sqlite_pool(max: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(max)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // Durable clinical writes: WAL with a full fsync at every commit.
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute("PRAGMA synchronous = FULL").await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-                Ok(())
-            })
+    AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(30)).after_connect(|conn, _meta| {
+        Box::pin(async move {
+            // Durable clinical writes: WAL with a full fsync at every commit.
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            conn.execute("PRAGMA synchronous = FULL").await?;
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+            conn.execute("PRAGMA busy_timeout = 10000").await?;
+            Ok(())
         })
+    })
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 UTC text with microseconds, which
@@ -240,14 +210,8 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(
-            sqlite_path("sqlite://data/t.db?mode=rwc").unwrap(),
-            PathBuf::from("data/t.db")
-        );
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(sqlite_path("sqlite://data/t.db?mode=rwc").unwrap(), PathBuf::from("data/t.db"));
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     }
 }

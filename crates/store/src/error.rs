@@ -9,18 +9,13 @@ pub enum StoreError {
     NotFound,
     /// A named constraint refused the write (e.g. a local id already taken).
     #[error("conflict on {field}")]
-    Conflict {
-        field: &'static str,
-        key: &'static str,
-    },
+    Conflict { field: &'static str, key: &'static str },
     #[error(transparent)]
     Invalid(#[from] Invalid),
     /// The action is known and allowed to be asked for, but this principal may not.
     #[error("forbidden")]
     Forbidden,
-    #[error(
-        "the database schema is version {found}, newer than this program ({supported}); upgrade tsunagu"
-    )]
+    #[error("the database schema is version {found}, newer than this program ({supported}); upgrade tsunagu")]
     SchemaNewer { found: i64, supported: i64 },
     #[error("no database at {0}; run `tsunagu migrate` to create one, or check the path")]
     DatabaseMissing(String),
@@ -41,22 +36,13 @@ impl StoreError {
             if constraint == "patient_identifiers_local_id_taken"
                 || msg.contains("patient_identifiers.org_id, patient_identifiers.local_id")
             {
-                return StoreError::Conflict {
-                    field: "local_id",
-                    key: "err-local-id-taken",
-                };
+                return StoreError::Conflict { field: "local_id", key: "err-local-id-taken" };
             }
             if constraint == "users_email_key" || msg.contains("users.email") {
-                return StoreError::Conflict {
-                    field: "email",
-                    key: "err-email-taken",
-                };
+                return StoreError::Conflict { field: "email", key: "err-email-taken" };
             }
             if constraint == "organizations_code_key" || msg.contains("organizations.code") {
-                return StoreError::Conflict {
-                    field: "code",
-                    key: "err-code-taken",
-                };
+                return StoreError::Conflict { field: "code", key: "err-code-taken" };
             }
         }
         StoreError::Db(e)

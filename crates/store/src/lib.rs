@@ -21,8 +21,8 @@ pub use error::StoreError;
 pub use migrate::{LATEST_VERSION, MigrationStatus};
 pub use orgs::{NewOrg, OrgRow, OrgUpdate};
 pub use patients::{
-    AccessLogRow, ChartGrant, ConsentRow, IdentifierRow, KeyPersonRow, PatientRow, PatientSummary,
-    Registered, SearchQuery, TeamMemberRow,
+    AccessLogRow, ChartGrant, ConsentRow, IdentifierRow, KeyPersonRow, PatientRow, PatientSummary, Registered,
+    SearchQuery, TeamMemberRow,
 };
 pub use users::{Membership, NewUser, SessionRow, TokenInfo, UserRow};
 

@@ -60,9 +60,8 @@ impl Store {
         if !exists {
             return Ok(0);
         }
-        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
-            .fetch_one(&self.write)
-            .await?;
+        let row =
+            sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").fetch_one(&self.write).await?;
         Ok(row.try_get::<i64, _>("v")?)
     }
 
@@ -70,10 +69,7 @@ impl Store {
     pub async fn check_schema_not_newer(&self) -> Result<i64> {
         let v = self.schema_version().await?;
         if v > LATEST_VERSION {
-            return Err(StoreError::SchemaNewer {
-                found: v,
-                supported: LATEST_VERSION,
-            });
+            return Err(StoreError::SchemaNewer { found: v, supported: LATEST_VERSION });
         }
         Ok(v)
     }
@@ -95,24 +91,18 @@ impl Store {
                 Backend::Postgres => m.postgres,
             };
             sqlx::raw_sql(dialect).execute(&mut *tx).await?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            )
-            .bind(m.version)
-            .bind(m.name)
-            .bind(ts(self.now()))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(ts(self.now()))
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             tracing::info!(version = m.version, name = m.name, "migration applied");
             applied.push(format!("{:04}_{}", m.version, m.name));
         }
         let after = self.schema_version().await?;
-        Ok(MigrationStatus {
-            before,
-            after,
-            applied,
-        })
+        Ok(MigrationStatus { before, after, applied })
     }
 
     /// True when the schema is current; `serve` refuses an unmigrated database only

@@ -54,8 +54,7 @@ const ORG_COLUMNS: &str = "id, code, kind, name, name_kana, postal_code, address
      home_visits, support_24h, palliative_care, opioid_dispensing, accepts_new_patients, status";
 
 pub(crate) fn parse_uuid<T: std::str::FromStr>(s: &str) -> Result<T> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("bad id {s:?}")))
+    s.parse().map_err(|_| StoreError::Corrupt(format!("bad id {s:?}")))
 }
 
 impl OrgRow {
@@ -66,8 +65,7 @@ impl OrgRow {
         Ok(Self {
             id: parse_uuid(&r.try_get::<String, _>("id")?)?,
             code: r.try_get("code")?,
-            kind: OrgKind::parse(&kind)
-                .map_err(|_| StoreError::Corrupt(format!("org kind {kind}")))?,
+            kind: OrgKind::parse(&kind).map_err(|_| StoreError::Corrupt(format!("org kind {kind}")))?,
             name: r.try_get("name")?,
             name_kana: r.try_get("name_kana")?,
             postal_code: r.try_get("postal_code")?,
@@ -83,8 +81,7 @@ impl OrgRow {
                 opioid_dispensing: flag("opioid_dispensing")?,
                 accepts_new_patients: flag("accepts_new_patients")?,
             },
-            status: OrgStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("org status {status}")))?,
+            status: OrgStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("org status {status}")))?,
         })
     }
 
@@ -156,24 +153,20 @@ impl Store {
     }
 
     pub async fn get_org(&self, id: OrgId) -> Result<OrgRow> {
-        let r = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1"
-        )))
-        .bind(id.to_string())
-        .fetch_optional(&self.read)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(AssertSqlSafe(format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         OrgRow::from_row(&r)
     }
 
     pub async fn get_org_by_code(&self, code: &InstitutionCode) -> Result<OrgRow> {
-        let r = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ORG_COLUMNS} FROM organizations WHERE code = $1"
-        )))
-        .bind(code.as_str())
-        .fetch_optional(&self.read)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(AssertSqlSafe(format!("SELECT {ORG_COLUMNS} FROM organizations WHERE code = $1")))
+            .bind(code.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         OrgRow::from_row(&r)
     }
 
@@ -188,33 +181,27 @@ impl Store {
     }
 
     pub async fn count_orgs(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM organizations")
-            .fetch_one(&self.read)
-            .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM organizations").fetch_one(&self.read).await?;
         Ok(r.try_get::<i64, _>("n")?)
     }
 
     /// The network operator approves (or suspends) an organization.
-    pub async fn set_org_status(
-        &self,
-        who: &Principal,
-        org: OrgId,
-        status: OrgStatus,
-        ctx: &AuditCtx,
-    ) -> Result<()> {
+    pub async fn set_org_status(&self, who: &Principal, org: OrgId, status: OrgStatus, ctx: &AuditCtx) -> Result<()> {
         if !who.operator {
             return Err(StoreError::Forbidden);
         }
         let now = ts(self.now());
         let mut tx = self.write.begin().await?;
-        let n = sqlx::query("UPDATE organizations SET status = $1, approved_by = $2, approved_at = $3, updated_at = $3 WHERE id = $4")
-            .bind(status.as_str())
-            .bind(who.user.to_string())
-            .bind(&now)
-            .bind(org.to_string())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE organizations SET status = $1, approved_by = $2, approved_at = $3, updated_at = $3 WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(who.user.to_string())
+        .bind(&now)
+        .bind(org.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
         }

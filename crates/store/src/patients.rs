@@ -14,9 +14,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::HashSet;
 use time::Date;
 use tsunagu_domain::org::OrgKind;
-use tsunagu_domain::patient::{
-    ConsentStatus, KeyPerson, NewPatient, Sex, TeamRole, parse_iso_date,
-};
+use tsunagu_domain::patient::{ConsentStatus, KeyPerson, NewPatient, Sex, TeamRole, parse_iso_date};
 use tsunagu_domain::policy::{ChartAction, ChartFacts, Decision, Principal, Reason, decide};
 use tsunagu_domain::{OrgId, PatientId, UserId};
 
@@ -45,11 +43,7 @@ impl ChartGrant {
         self.reason == Reason::Owner
     }
     fn require(&self, allowed: &[ChartAction]) -> Result<()> {
-        if allowed.contains(&self.action) {
-            Ok(())
-        } else {
-            Err(StoreError::Forbidden)
-        }
+        if allowed.contains(&self.action) { Ok(()) } else { Err(StoreError::Forbidden) }
     }
 }
 
@@ -154,10 +148,7 @@ pub enum Registered {
 }
 
 fn like_pattern(term: &str) -> String {
-    let escaped = term
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -205,29 +196,26 @@ fn row_allowed(r: &AnyRow, who: &Principal) -> Result<bool> {
     let facts = ChartFacts {
         owner,
         team,
-        consent: ConsentStatus::parse(&consent)
-            .map_err(|_| StoreError::Corrupt(format!("consent {consent}")))?,
+        consent: ConsentStatus::parse(&consent).map_err(|_| StoreError::Corrupt(format!("consent {consent}")))?,
     };
     Ok(decide(who, ChartAction::Read, &facts).allowed())
 }
 
 impl Store {
     async fn chart_facts(&self, patient: PatientId) -> Result<Option<ChartFacts>> {
-        let Some(r) =
-            sqlx::query("SELECT owner_org_id, consent_status FROM patients WHERE id = $1")
-                .bind(patient.to_string())
-                .fetch_optional(&self.read)
-                .await?
+        let Some(r) = sqlx::query("SELECT owner_org_id, consent_status FROM patients WHERE id = $1")
+            .bind(patient.to_string())
+            .fetch_optional(&self.read)
+            .await?
         else {
             return Ok(None);
         };
         let owner: OrgId = parse_uuid(&r.try_get::<String, _>("owner_org_id")?)?;
         let consent: String = r.try_get("consent_status")?;
-        let team_rows =
-            sqlx::query("SELECT org_id FROM care_team WHERE patient_id = $1 AND ended_at IS NULL")
-                .bind(patient.to_string())
-                .fetch_all(&self.read)
-                .await?;
+        let team_rows = sqlx::query("SELECT org_id FROM care_team WHERE patient_id = $1 AND ended_at IS NULL")
+            .bind(patient.to_string())
+            .fetch_all(&self.read)
+            .await?;
         let mut team = HashSet::new();
         for t in team_rows {
             team.insert(parse_uuid::<OrgId>(&t.try_get::<String, _>("org_id")?)?);
@@ -235,8 +223,7 @@ impl Store {
         Ok(Some(ChartFacts {
             owner,
             team,
-            consent: ConsentStatus::parse(&consent)
-                .map_err(|_| StoreError::Corrupt(format!("consent {consent}")))?,
+            consent: ConsentStatus::parse(&consent).map_err(|_| StoreError::Corrupt(format!("consent {consent}")))?,
         }))
     }
 
@@ -278,12 +265,7 @@ impl Store {
                     };
                     self.audit(&ev, ctx).await?;
                 }
-                Ok(ChartGrant {
-                    patient,
-                    principal: who.clone(),
-                    action,
-                    reason,
-                })
+                Ok(ChartGrant { patient, principal: who.clone(), action, reason })
             }
             (Some(f), Some(Decision::Deny(reason))) => {
                 self.audit(&refuse(reason.as_str()), ctx).await?;
@@ -302,11 +284,7 @@ impl Store {
 
     /// Patients the principal may see with the same birth date and the same kana or
     /// kanji name: shown before a second chart is opened for one person.
-    pub async fn possible_duplicates(
-        &self,
-        who: &Principal,
-        p: &NewPatient,
-    ) -> Result<Vec<PatientSummary>> {
+    pub async fn possible_duplicates(&self, who: &Principal, p: &NewPatient) -> Result<Vec<PatientSummary>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{SUMMARY_SELECT} WHERE {SUMMARY_REACH} AND p.birth_date = $2 AND (p.kana_key = $3 OR p.name_key = $4) ORDER BY p.kana_key LIMIT 20"
         )))
@@ -366,11 +344,9 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
-        self.insert_team_row(&mut tx, &id, who.org, TeamRole::Owner, who.user, &now)
-            .await?;
+        self.insert_team_row(&mut tx, &id, who.org, TeamRole::Owner, who.user, &now).await?;
         if let Some(local) = &p.local_id {
-            self.insert_identifier(&mut tx, &id, who.org, local, who.user, &now)
-                .await?;
+            self.insert_identifier(&mut tx, &id, who.org, local, who.user, &now).await?;
         }
         let pid: PatientId = parse_uuid(&id)?;
         let ev = AuditEvent {
@@ -380,11 +356,7 @@ impl Store {
             outcome: Outcome::Allowed,
             patient: Some(pid),
             target: id.clone(),
-            detail: if confirm_new {
-                "confirmed_not_duplicate".into()
-            } else {
-                String::new()
-            },
+            detail: if confirm_new { "confirmed_not_duplicate".into() } else { String::new() },
         };
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
@@ -401,15 +373,17 @@ impl Store {
         now: &str,
     ) -> Result<String> {
         let id = self.new_id();
-        sqlx::query("INSERT INTO care_team (patient_id, id, org_id, role, since, added_by) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(patient)
-            .bind(&id)
-            .bind(org.to_string())
-            .bind(role.as_str())
-            .bind(now)
-            .bind(by.to_string())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO care_team (patient_id, id, org_id, role, since, added_by) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(patient)
+        .bind(&id)
+        .bind(org.to_string())
+        .bind(role.as_str())
+        .bind(now)
+        .bind(by.to_string())
+        .execute(&mut *conn)
+        .await?;
         Ok(id)
     }
 
@@ -444,16 +418,10 @@ impl Store {
     ) -> Result<Vec<PatientSummary>> {
         let mut sql = format!("{SUMMARY_SELECT} WHERE {SUMMARY_REACH}");
         let mut n = 1;
-        let text = q
-            .text
-            .as_deref()
-            .map(tsunagu_domain::kana::search_key)
-            .filter(|t| !t.is_empty());
+        let text = q.text.as_deref().map(tsunagu_domain::kana::search_key).filter(|t| !t.is_empty());
         if text.is_some() {
             n += 1;
-            sql.push_str(&format!(
-                " AND (p.kana_key LIKE ${n} ESCAPE '\\' OR p.name_key LIKE ${n} ESCAPE '\\')"
-            ));
+            sql.push_str(&format!(" AND (p.kana_key LIKE ${n} ESCAPE '\\' OR p.name_key LIKE ${n} ESCAPE '\\')"));
         }
         if q.birth_date.is_some() {
             n += 1;
@@ -466,9 +434,7 @@ impl Store {
             ));
         }
         n += 1;
-        sql.push_str(&format!(
-            " ORDER BY p.kana_key, p.birth_date, p.id LIMIT ${n}"
-        ));
+        sql.push_str(&format!(" ORDER BY p.kana_key, p.birth_date, p.id LIMIT ${n}"));
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(who.org.to_string());
         if let Some(t) = &text {
             query = query.bind(like_pattern(t));
@@ -528,8 +494,7 @@ impl Store {
             postal_code: r.try_get("postal_code")?,
             address: r.try_get("address")?,
             phone: r.try_get("phone")?,
-            consent: ConsentStatus::parse(&consent)
-                .map_err(|_| StoreError::Corrupt(format!("consent {consent}")))?,
+            consent: ConsentStatus::parse(&consent).map_err(|_| StoreError::Corrupt(format!("consent {consent}")))?,
             created_at: r.try_get("created_at")?,
         })
     }
@@ -553,12 +518,10 @@ impl Store {
                     id: r.try_get("id")?,
                     org_id: parse_uuid(&r.try_get::<String, _>("org_id")?)?,
                     org_name: r.try_get("org_name")?,
-                    org_kind: OrgKind::parse(&kind)
-                        .map_err(|_| StoreError::Corrupt(format!("kind {kind}")))?,
+                    org_kind: OrgKind::parse(&kind).map_err(|_| StoreError::Corrupt(format!("kind {kind}")))?,
                     org_phone: r.try_get("org_phone")?,
                     org_night_phone: r.try_get("org_night_phone")?,
-                    role: TeamRole::parse(&role)
-                        .map_err(|_| StoreError::Corrupt(format!("role {role}")))?,
+                    role: TeamRole::parse(&role).map_err(|_| StoreError::Corrupt(format!("role {role}")))?,
                     since: r.try_get("since")?,
                     added_by: r.try_get("added_by")?,
                     ended_at: r.try_get("ended_at")?,
@@ -581,8 +544,7 @@ impl Store {
             .map(|r| {
                 let s: String = r.try_get("status")?;
                 Ok(ConsentRow {
-                    status: ConsentStatus::parse(&s)
-                        .map_err(|_| StoreError::Corrupt(format!("consent {s}")))?,
+                    status: ConsentStatus::parse(&s).map_err(|_| StoreError::Corrupt(format!("consent {s}")))?,
                     obtained_by: r.try_get("obtained_by")?,
                     note: r.try_get("note")?,
                     recorded_by: r.try_get("recorded_by")?,
@@ -593,10 +555,12 @@ impl Store {
     }
 
     pub async fn key_persons(&self, g: &ChartGrant) -> Result<Vec<KeyPersonRow>> {
-        let rows = sqlx::query("SELECT name, relation, phone, note FROM key_persons WHERE patient_id = $1 ORDER BY created_at, id")
-            .bind(g.patient.to_string())
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT name, relation, phone, note FROM key_persons WHERE patient_id = $1 ORDER BY created_at, id",
+        )
+        .bind(g.patient.to_string())
+        .fetch_all(&self.read)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(KeyPersonRow {
@@ -655,13 +619,7 @@ impl Store {
 
     // --- writes through a grant -------------------------------------------------
 
-    fn write_event(
-        &self,
-        g: &ChartGrant,
-        action: &str,
-        target: String,
-        detail: String,
-    ) -> AuditEvent {
+    fn write_event(&self, g: &ChartGrant, action: &str, target: String, detail: String) -> AuditEvent {
         AuditEvent {
             actor_user: Some(g.principal.user),
             actor_org: Some(g.principal.org),
@@ -674,42 +632,28 @@ impl Store {
     }
 
     /// The owner adds an organization to the care team with a role, effective now.
-    pub async fn add_team_member(
-        &self,
-        g: &ChartGrant,
-        org: OrgId,
-        role: TeamRole,
-        ctx: &AuditCtx,
-    ) -> Result<String> {
+    pub async fn add_team_member(&self, g: &ChartGrant, org: OrgId, role: TeamRole, ctx: &AuditCtx) -> Result<String> {
         g.require(&[ChartAction::Govern])?;
-        let target = self.get_org(org).await.map_err(|_| {
-            StoreError::Invalid(tsunagu_domain::Invalid::one("org", "err-org-unknown"))
-        })?;
+        let target = self
+            .get_org(org)
+            .await
+            .map_err(|_| StoreError::Invalid(tsunagu_domain::Invalid::one("org", "err-org-unknown")))?;
         if !target.is_approved() {
-            return Err(StoreError::Invalid(tsunagu_domain::Invalid::one(
-                "org",
-                "err-org-unknown",
-            )));
+            return Err(StoreError::Invalid(tsunagu_domain::Invalid::one("org", "err-org-unknown")));
         }
         let now = ts(self.now());
         let pid = g.patient.to_string();
         let mut tx = self.write.begin().await?;
-        let existing = sqlx::query(
-            "SELECT id FROM care_team WHERE patient_id = $1 AND org_id = $2 AND ended_at IS NULL",
-        )
-        .bind(&pid)
-        .bind(org.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let existing =
+            sqlx::query("SELECT id FROM care_team WHERE patient_id = $1 AND org_id = $2 AND ended_at IS NULL")
+                .bind(&pid)
+                .bind(org.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
         if existing.is_some() {
-            return Err(StoreError::Conflict {
-                field: "org",
-                key: "err-already-on-team",
-            });
+            return Err(StoreError::Conflict { field: "org", key: "err-already-on-team" });
         }
-        let id = self
-            .insert_team_row(&mut tx, &pid, org, role, g.principal.user, &now)
-            .await?;
+        let id = self.insert_team_row(&mut tx, &pid, org, role, g.principal.user, &now).await?;
         let ev = self.write_event(g, "team.add", org.to_string(), role.as_str().to_string());
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
@@ -728,36 +672,32 @@ impl Store {
         g.require(&[ChartAction::Govern, ChartAction::Leave])?;
         let pid = g.patient.to_string();
         let mut tx = self.write.begin().await?;
-        let row = sqlx::query("SELECT org_id, role FROM care_team WHERE patient_id = $1 AND id = $2 AND ended_at IS NULL")
-            .bind(&pid)
-            .bind(member_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::Invalid(tsunagu_domain::Invalid::one("member", "err-not-on-team")))?;
+        let row =
+            sqlx::query("SELECT org_id, role FROM care_team WHERE patient_id = $1 AND id = $2 AND ended_at IS NULL")
+                .bind(&pid)
+                .bind(member_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::Invalid(tsunagu_domain::Invalid::one("member", "err-not-on-team")))?;
         let org: String = row.try_get("org_id")?;
         let role: String = row.try_get("role")?;
         if role == TeamRole::Owner.as_str() {
-            return Err(StoreError::Invalid(tsunagu_domain::Invalid::one(
-                "member",
-                "err-owner-stays",
-            )));
+            return Err(StoreError::Invalid(tsunagu_domain::Invalid::one("member", "err-owner-stays")));
         }
         if g.action == ChartAction::Leave && org != g.principal.org.to_string() {
             return Err(StoreError::Forbidden);
         }
-        sqlx::query("UPDATE care_team SET ended_at = $1, ended_by = $2, end_reason = $3 WHERE patient_id = $4 AND id = $5")
-            .bind(ts(self.now()))
-            .bind(g.principal.user.to_string())
-            .bind(reason)
-            .bind(&pid)
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
-        let action = if g.action == ChartAction::Leave {
-            "team.leave"
-        } else {
-            "team.remove"
-        };
+        sqlx::query(
+            "UPDATE care_team SET ended_at = $1, ended_by = $2, end_reason = $3 WHERE patient_id = $4 AND id = $5",
+        )
+        .bind(ts(self.now()))
+        .bind(g.principal.user.to_string())
+        .bind(reason)
+        .bind(&pid)
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?;
+        let action = if g.action == ChartAction::Leave { "team.leave" } else { "team.remove" };
         let ev = self.write_event(g, action, org, String::new());
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
@@ -776,10 +716,7 @@ impl Store {
     ) -> Result<()> {
         g.require(&[ChartAction::Govern])?;
         if status == ConsentStatus::NotRecorded {
-            return Err(StoreError::Invalid(tsunagu_domain::Invalid::one(
-                "status",
-                "err-consent-status",
-            )));
+            return Err(StoreError::Invalid(tsunagu_domain::Invalid::one("status", "err-consent-status")));
         }
         let pid = g.patient.to_string();
         let now = ts(self.now());
@@ -799,23 +736,13 @@ impl Store {
             .bind(&pid)
             .execute(&mut *tx)
             .await?;
-        let ev = self.write_event(
-            g,
-            "consent.record",
-            pid.clone(),
-            status.as_str().to_string(),
-        );
+        let ev = self.write_event(g, "consent.record", pid.clone(), status.as_str().to_string());
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn add_key_person(
-        &self,
-        g: &ChartGrant,
-        k: &KeyPerson,
-        ctx: &AuditCtx,
-    ) -> Result<()> {
+    pub async fn add_key_person(&self, g: &ChartGrant, k: &KeyPerson, ctx: &AuditCtx) -> Result<()> {
         g.require(&[ChartAction::Write])?;
         let pid = g.patient.to_string();
         let id = self.new_id();
@@ -838,40 +765,20 @@ impl Store {
     }
 
     /// Record the principal's organization's own patient number for this patient.
-    pub async fn add_identifier(
-        &self,
-        g: &ChartGrant,
-        local_id: &str,
-        ctx: &AuditCtx,
-    ) -> Result<()> {
+    pub async fn add_identifier(&self, g: &ChartGrant, local_id: &str, ctx: &AuditCtx) -> Result<()> {
         g.require(&[ChartAction::Write])?;
         let pid = g.patient.to_string();
         let now = ts(self.now());
         let mut tx = self.write.begin().await?;
-        self.insert_identifier(
-            &mut tx,
-            &pid,
-            g.principal.org,
-            local_id,
-            g.principal.user,
-            &now,
-        )
-        .await?;
-        let ev = self.write_event(
-            g,
-            "identifier.add",
-            g.principal.org.to_string(),
-            String::new(),
-        );
+        self.insert_identifier(&mut tx, &pid, g.principal.org, local_id, g.principal.user, &now).await?;
+        let ev = self.write_event(g, "identifier.add", g.principal.org.to_string(), String::new());
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn count_patients(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM patients")
-            .fetch_one(&self.read)
-            .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM patients").fetch_one(&self.read).await?;
         Ok(r.try_get::<i64, _>("n")?)
     }
 }

@@ -48,8 +48,7 @@ impl UserRow {
             email: r.try_get("email")?,
             display_name: r.try_get("display_name")?,
             name_kana: r.try_get("name_kana")?,
-            profession: Profession::parse(&prof)
-                .map_err(|_| StoreError::Corrupt(format!("profession {prof}")))?,
+            profession: Profession::parse(&prof).map_err(|_| StoreError::Corrupt(format!("profession {prof}")))?,
             password_hash: r.try_get("password_hash")?,
             status: r.try_get("status")?,
             operator: r.try_get::<i64, _>("operator")? != 0,
@@ -58,7 +57,8 @@ impl UserRow {
     }
 }
 
-const USER_COLUMNS: &str = "id, email, display_name, name_kana, profession, password_hash, status, operator, last_signin_at";
+const USER_COLUMNS: &str =
+    "id, email, display_name, name_kana, profession, password_hash, status, operator, last_signin_at";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Membership {
@@ -135,13 +135,7 @@ impl Store {
     }
 
     /// Add an existing person to another organization (people work in several).
-    pub async fn add_membership(
-        &self,
-        user: UserId,
-        org: OrgId,
-        org_admin: bool,
-        ctx: &AuditCtx,
-    ) -> Result<()> {
+    pub async fn add_membership(&self, user: UserId, org: OrgId, org_admin: bool, ctx: &AuditCtx) -> Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query("INSERT INTO memberships (user_id, org_id, org_admin, created_at) VALUES ($1, $2, $3, $4)")
             .bind(user.to_string())
@@ -166,24 +160,20 @@ impl Store {
     }
 
     pub async fn user_by_email(&self, email: &Email) -> Result<UserRow> {
-        let r = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
-        )))
-        .bind(email.as_str())
-        .fetch_optional(&self.read)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")))
+            .bind(email.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         UserRow::from_row(&r)
     }
 
     pub async fn user_by_id(&self, id: UserId) -> Result<UserRow> {
-        let r = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
-        )))
-        .bind(id.to_string())
-        .fetch_optional(&self.read)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         UserRow::from_row(&r)
     }
 
@@ -198,12 +188,7 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Membership {
-                    org: OrgRow::from_row(r)?,
-                    org_admin: r.try_get::<i64, _>("org_admin")? != 0,
-                })
-            })
+            .map(|r| Ok(Membership { org: OrgRow::from_row(r)?, org_admin: r.try_get::<i64, _>("org_admin")? != 0 }))
             .collect()
     }
 
@@ -220,12 +205,7 @@ impl Store {
             .into_iter()
             .find(|m| m.org.id == org && m.org.is_approved())
             .ok_or(StoreError::NotFound)?;
-        Ok(Principal {
-            user,
-            org,
-            org_admin: m.org_admin,
-            operator: u.operator,
-        })
+        Ok(Principal { user, org, org_admin: m.org_admin, operator: u.operator })
     }
 
     /// Staff of one organization (for its administrator).
@@ -238,25 +218,12 @@ impl Store {
         .bind(org.to_string())
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    UserRow::from_row(r)?,
-                    r.try_get::<i64, _>("org_admin")? != 0,
-                ))
-            })
-            .collect()
+        rows.iter().map(|r| Ok((UserRow::from_row(r)?, r.try_get::<i64, _>("org_admin")? != 0))).collect()
     }
 
     /// An organization administrator suspends or reactivates one of their staff.
     /// Suspension ends the person's sessions and revokes their tokens at once.
-    pub async fn set_user_status(
-        &self,
-        who: &Principal,
-        user: UserId,
-        active: bool,
-        ctx: &AuditCtx,
-    ) -> Result<()> {
+    pub async fn set_user_status(&self, who: &Principal, user: UserId, active: bool, ctx: &AuditCtx) -> Result<()> {
         let staff = self.staff(who.org).await?;
         if !who.org_admin || !staff.iter().any(|(u, _)| u.id == user) {
             return Err(StoreError::NotFound);
@@ -269,27 +236,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if !active {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(&now)
                 .bind(user.to_string())
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(&now)
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await?;
         }
         let ev = AuditEvent {
             actor_user: Some(who.user),
             actor_org: Some(who.org),
-            action: if active {
-                "user.reactivate"
-            } else {
-                "user.suspend"
-            }
-            .into(),
+            action: if active { "user.reactivate" } else { "user.suspend" }.into(),
             outcome: Outcome::Allowed,
             patient: None,
             target: user.to_string(),
@@ -364,14 +321,12 @@ impl Store {
 
     pub async fn revoke_token(&self, id: &str, ctx: &AuditCtx) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        let n = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(ts(self.now()))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(ts(self.now()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
         }
@@ -415,11 +370,13 @@ impl Store {
     }
 
     pub async fn session(&self, id_hash: &str) -> Result<SessionRow> {
-        let r = sqlx::query("SELECT user_id, org_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE id_hash = $1")
-            .bind(id_hash)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(
+            "SELECT user_id, org_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         Ok(SessionRow {
             user_id: parse_uuid(&r.try_get::<String, _>("user_id")?)?,
             org_id: parse_uuid(&r.try_get::<String, _>("org_id")?)?,
@@ -449,10 +406,7 @@ impl Store {
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(id_hash)
-            .execute(&self.write)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.write).await?;
         Ok(())
     }
 
@@ -478,22 +432,17 @@ impl Store {
     }
 
     pub async fn recent_signin_failures(&self, key: &str, since: OffsetDateTime) -> Result<i64> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM signin_failures WHERE throttle_key = $1 AND at > $2",
-        )
-        .bind(key)
-        .bind(ts(since))
-        .fetch_one(&self.read)
-        .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM signin_failures WHERE throttle_key = $1 AND at > $2")
+            .bind(key)
+            .bind(ts(since))
+            .fetch_one(&self.read)
+            .await?;
         Ok(r.try_get::<i64, _>("n")?)
     }
 
     /// A successful sign-in clears the account's counter (not the address's).
     pub async fn clear_signin_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM signin_failures WHERE throttle_key = $1")
-            .bind(key)
-            .execute(&self.write)
-            .await?;
+        sqlx::query("DELETE FROM signin_failures WHERE throttle_key = $1").bind(key).execute(&self.write).await?;
         Ok(())
     }
 }

@@ -14,9 +14,7 @@ use tsunagu_domain::patient::{ConsentStatus, NewPatient, PatientForm, TeamRole};
 use tsunagu_domain::person::{Email, Profession};
 use tsunagu_domain::policy::{ChartAction, Principal};
 use tsunagu_domain::{OrgId, PatientId};
-use tsunagu_store::{
-    AuditCtx, NewOrg, NewUser, OpenMode, Registered, SearchQuery, Store, StoreError,
-};
+use tsunagu_store::{AuditCtx, NewOrg, NewUser, OpenMode, Registered, SearchQuery, Store, StoreError};
 
 struct TestDb {
     store: Store,
@@ -53,34 +51,17 @@ async fn fresh() -> TestDb {
         let admin = std::env::var("TSUNAGU_TEST_POSTGRES_URL").expect("TSUNAGU_TEST_POSTGRES_URL");
         let name = format!("tsunagu_store_{}", uuid::Uuid::new_v4().simple());
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-        sqlx::Executor::execute(
-            &mut c,
-            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
-        )
-        .await
-        .unwrap();
+        sqlx::Executor::execute(&mut c, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
         let base = admin.rsplit_once('/').unwrap().0.to_string();
         (format!("{base}/{name}"), None, Some((admin, name)))
     } else {
         let d = tempfile::tempdir().unwrap();
-        (
-            format!("sqlite://{}/t.db", d.path().display()),
-            Some(d),
-            None,
-        )
+        (format!("sqlite://{}/t.db", d.path().display()), Some(d), None)
     };
     let clock_handle = clock.clone();
-    let store = Store::open(&url, OpenMode::CreateIfMissing, clock, ids)
-        .await
-        .unwrap();
+    let store = Store::open(&url, OpenMode::CreateIfMissing, clock, ids).await.unwrap();
     store.migrate().await.unwrap();
-    TestDb {
-        store,
-        clock: clock_handle,
-        url,
-        pg,
-        _dir: dir,
-    }
+    TestDb { store, clock: clock_handle, url, pg, _dir: dir }
 }
 
 async fn org(s: &Store, name: &str, code9: &str) -> OrgId {
@@ -95,14 +76,9 @@ async fn org(s: &Store, name: &str, code9: &str) -> OrgId {
         phone: None,
         night_phone: None,
         coordinates: Some((38.72, 139.82)),
-        capabilities: Capabilities {
-            home_visits: true,
-            ..Default::default()
-        },
+        capabilities: Capabilities { home_visits: true, ..Default::default() },
     };
-    s.create_org(&o, OrgStatus::Approved, None, &AuditCtx::default())
-        .await
-        .unwrap()
+    s.create_org(&o, OrgStatus::Approved, None, &AuditCtx::default()).await.unwrap()
 }
 
 async fn person(s: &Store, org: OrgId, email: &str) -> Principal {
@@ -114,10 +90,7 @@ async fn person(s: &Store, org: OrgId, email: &str) -> Principal {
         password_hash: "x".into(),
         operator: false,
     };
-    let id = s
-        .create_user(&u, org, true, None, &AuditCtx::default())
-        .await
-        .unwrap();
+    let id = s.create_user(&u, org, true, None, &AuditCtx::default()).await.unwrap();
     s.principal(id, org).await.unwrap()
 }
 
@@ -136,11 +109,7 @@ fn hanako() -> NewPatient {
 }
 
 async fn register(s: &Store, who: &Principal) -> PatientId {
-    match s
-        .register_patient(who, &hanako(), false, &AuditCtx::default())
-        .await
-        .unwrap()
-    {
+    match s.register_patient(who, &hanako(), false, &AuditCtx::default()).await.unwrap() {
         Registered::Created(id) => id,
         Registered::PossibleDuplicates(_) => panic!("unexpected duplicate"),
     }
@@ -150,101 +119,46 @@ async fn register(s: &Store, who: &Principal) -> PatientId {
 async fn sharing_follows_team_and_consent() {
     let db = fresh().await;
     let s = &db.store;
-    let (a, b, c) = (
-        org(s, "A", "061011111").await,
-        org(s, "B", "061012222").await,
-        org(s, "C", "061013333").await,
-    );
-    let (pa, pb, pc) = (
-        person(s, a, "a@x.jp").await,
-        person(s, b, "b@x.jp").await,
-        person(s, c, "c@x.jp").await,
-    );
+    let (a, b, c) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await, org(s, "C", "061013333").await);
+    let (pa, pb, pc) = (person(s, a, "a@x.jp").await, person(s, b, "b@x.jp").await, person(s, c, "c@x.jp").await);
     let pid = register(s, &pa).await;
     let ctx = AuditCtx::default();
 
     // B is not on the team: B's view equals a missing patient's.
-    assert!(matches!(
-        s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
-            .await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await, Err(StoreError::NotFound)));
     let missing = PatientId(uuid::Uuid::from_u128(42));
     assert!(matches!(
-        s.open_chart(&pb, missing, ChartAction::Read, "chart.read", &ctx)
-            .await,
+        s.open_chart(&pb, missing, ChartAction::Read, "chart.read", &ctx).await,
         Err(StoreError::NotFound)
     ));
 
-    let g = s
-        .open_chart(&pa, pid, ChartAction::Govern, "team.add", &ctx)
-        .await
-        .unwrap();
-    s.add_team_member(&g, b, TeamRole::HomePhysician, &ctx)
-        .await
-        .unwrap();
-    assert!(matches!(
-        s.add_team_member(&g, b, TeamRole::HomePhysician, &ctx)
-            .await,
-        Err(StoreError::Conflict { .. })
-    ));
+    let g = s.open_chart(&pa, pid, ChartAction::Govern, "team.add", &ctx).await.unwrap();
+    s.add_team_member(&g, b, TeamRole::HomePhysician, &ctx).await.unwrap();
+    assert!(matches!(s.add_team_member(&g, b, TeamRole::HomePhysician, &ctx).await, Err(StoreError::Conflict { .. })));
     // On the team but no consent yet: still nothing.
-    assert!(
-        s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
-            .await
-            .is_err()
-    );
-    s.record_consent(&g, ConsentStatus::Given, Some("看護師 佐藤"), None, &ctx)
-        .await
-        .unwrap();
-    let gb = s
-        .open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
-        .await
-        .unwrap();
+    assert!(s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await.is_err());
+    s.record_consent(&g, ConsentStatus::Given, Some("看護師 佐藤"), None, &ctx).await.unwrap();
+    let gb = s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await.unwrap();
     assert_eq!(s.patient(&gb).await.unwrap().family_name, "山田");
     assert_eq!(s.team(&gb).await.unwrap().len(), 2);
     // A member may not govern: forbidden, not hidden.
-    assert!(matches!(
-        s.open_chart(&pb, pid, ChartAction::Govern, "team.add", &ctx)
-            .await,
-        Err(StoreError::Forbidden)
-    ));
+    assert!(matches!(s.open_chart(&pb, pid, ChartAction::Govern, "team.add", &ctx).await, Err(StoreError::Forbidden)));
     // C still sees nothing, in search too.
-    assert!(
-        s.open_chart(&pc, pid, ChartAction::Read, "chart.read", &ctx)
-            .await
-            .is_err()
-    );
-    let q = SearchQuery {
-        text: Some("ﾔﾏﾀﾞ".into()),
-        ..Default::default()
-    };
+    assert!(s.open_chart(&pc, pid, ChartAction::Read, "chart.read", &ctx).await.is_err());
+    let q = SearchQuery { text: Some("ﾔﾏﾀﾞ".into()), ..Default::default() };
     assert!(s.search_patients(&pc, &q, &ctx).await.unwrap().is_empty());
     assert_eq!(s.search_patients(&pb, &q, &ctx).await.unwrap().len(), 1);
 
     // Withdrawal stops sharing except for the owner; nothing is deleted.
-    s.record_consent(&g, ConsentStatus::Withdrawn, None, None, &ctx)
-        .await
-        .unwrap();
-    assert!(
-        s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
-            .await
-            .is_err()
-    );
+    s.record_consent(&g, ConsentStatus::Withdrawn, None, None, &ctx).await.unwrap();
+    assert!(s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await.is_err());
     assert!(s.search_patients(&pb, &q, &ctx).await.unwrap().is_empty());
-    let ga = s
-        .open_chart(&pa, pid, ChartAction::Read, "chart.read", &ctx)
-        .await
-        .unwrap();
+    let ga = s.open_chart(&pa, pid, ChartAction::Read, "chart.read", &ctx).await.unwrap();
     assert_eq!(s.consents(&ga).await.unwrap().len(), 2);
 
     // Refusals are in the audit chain, and the chain holds.
     let refused = s.audit_recent(Some("chart.read"), 100).await.unwrap();
-    assert!(
-        refused.iter().any(
-            |r| r.outcome == "refused" && r.patient_id.as_deref() == Some(&missing.to_string())
-        )
-    );
+    assert!(refused.iter().any(|r| r.outcome == "refused" && r.patient_id.as_deref() == Some(&missing.to_string())));
     assert!(refused.iter().any(|r| r.outcome == "refused"
         && r.patient_id.as_deref() == Some(&pid.to_string())
         && r.actor_org.as_deref() == Some(&c.to_string())));
@@ -259,51 +173,19 @@ async fn duplicates_and_local_ids() {
     let pa = person(s, a, "a@x.jp").await;
     register(s, &pa).await;
     let ctx = AuditCtx::default();
-    match s
-        .register_patient(&pa, &hanako(), false, &ctx)
-        .await
-        .unwrap()
-    {
+    match s.register_patient(&pa, &hanako(), false, &ctx).await.unwrap() {
         Registered::PossibleDuplicates(d) => assert_eq!(d.len(), 1),
         Registered::Created(_) => panic!("duplicate not flagged"),
     }
     // Confirmed as a different person, but the local id is taken: a named conflict.
-    let e = s
-        .register_patient(&pa, &hanako(), true, &ctx)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            StoreError::Conflict {
-                field: "local_id",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert_eq!(
-        s.count_patients().await.unwrap(),
-        1,
-        "the failed registration left nothing"
-    );
-    let by_local = SearchQuery {
-        local_id: Some("A-1".into()),
-        ..Default::default()
-    };
-    assert_eq!(
-        s.search_patients(&pa, &by_local, &ctx).await.unwrap().len(),
-        1
-    );
-    let by_birth = SearchQuery {
-        birth_date: Some(date!(1940 - 03 - 02)),
-        text: Some("はなこ".into()),
-        ..Default::default()
-    };
-    assert_eq!(
-        s.search_patients(&pa, &by_birth, &ctx).await.unwrap().len(),
-        1
-    );
+    let e = s.register_patient(&pa, &hanako(), true, &ctx).await.unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { field: "local_id", .. }), "{e:?}");
+    assert_eq!(s.count_patients().await.unwrap(), 1, "the failed registration left nothing");
+    let by_local = SearchQuery { local_id: Some("A-1".into()), ..Default::default() };
+    assert_eq!(s.search_patients(&pa, &by_local, &ctx).await.unwrap().len(), 1);
+    let by_birth =
+        SearchQuery { birth_date: Some(date!(1940 - 03 - 02)), text: Some("はなこ".into()), ..Default::default() };
+    assert_eq!(s.search_patients(&pa, &by_birth, &ctx).await.unwrap().len(), 1);
     db.finish().await;
 }
 
@@ -318,13 +200,9 @@ async fn audit_refuses_changes_and_detects_tampering() {
     assert!(n >= 3);
 
     let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    let upd = sqlx::query("UPDATE audit SET detail = 'x' WHERE seq = 2")
-        .execute(&mut conn)
-        .await;
+    let upd = sqlx::query("UPDATE audit SET detail = 'x' WHERE seq = 2").execute(&mut conn).await;
     assert!(upd.is_err(), "the database must refuse UPDATE on audit");
-    let del = sqlx::query("DELETE FROM audit WHERE seq = 2")
-        .execute(&mut conn)
-        .await;
+    let del = sqlx::query("DELETE FROM audit WHERE seq = 2").execute(&mut conn).await;
     assert!(del.is_err(), "the database must refuse DELETE on audit");
     assert_eq!(s.verify_audit().await.unwrap().first_break, None);
 
@@ -334,29 +212,14 @@ async fn audit_refuses_changes_and_detects_tampering() {
     } else {
         "DROP TRIGGER audit_no_change ON audit"
     };
-    sqlx::raw_sql(drop_trigger)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let original: String = sqlx::Row::get(
-        &sqlx::query("SELECT detail FROM audit WHERE seq = 2")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap(),
-        0,
-    );
-    sqlx::query("UPDATE audit SET detail = 'edited' WHERE seq = 2")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::raw_sql(drop_trigger).execute(&mut conn).await.unwrap();
+    let original: String =
+        sqlx::Row::get(&sqlx::query("SELECT detail FROM audit WHERE seq = 2").fetch_one(&mut conn).await.unwrap(), 0);
+    sqlx::query("UPDATE audit SET detail = 'edited' WHERE seq = 2").execute(&mut conn).await.unwrap();
     let report = s.verify_audit().await.unwrap();
     assert_eq!(report.first_break.map(|b| b.0), Some(2));
     // Put the row back as it was so the common invariant check can run.
-    sqlx::query("UPDATE audit SET detail = $1 WHERE seq = 2")
-        .bind(original)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query("UPDATE audit SET detail = $1 WHERE seq = 2").bind(original).execute(&mut conn).await.unwrap();
     drop(conn);
     db.finish().await;
 }
@@ -366,28 +229,16 @@ async fn missing_database_is_not_created_and_newer_schema_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/nope/t.db", d.path().display());
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 01:00 UTC)));
-    let e = Store::open(
-        &url,
-        OpenMode::MustExist,
-        clock.clone(),
-        Arc::new(SeededIdGen::new(1)),
-    )
-    .await
-    .unwrap_err();
+    let e = Store::open(&url, OpenMode::MustExist, clock.clone(), Arc::new(SeededIdGen::new(1))).await.unwrap_err();
     assert!(matches!(e, StoreError::DatabaseMissing(_)));
     assert!(!d.path().join("nope").exists());
 
     let db = fresh().await;
-    sqlx::query(
-        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')",
-    )
-    .execute(&mut sqlx::AnyConnection::connect(&db.url).await.unwrap())
-    .await
-    .unwrap();
-    assert!(matches!(
-        db.store.migrate().await,
-        Err(StoreError::SchemaNewer { found: 999, .. })
-    ));
+    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')")
+        .execute(&mut sqlx::AnyConnection::connect(&db.url).await.unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(db.store.migrate().await, Err(StoreError::SchemaNewer { found: 999, .. })));
     db.finish().await;
 }
 
@@ -397,41 +248,19 @@ mod chart {
     use tsunagu_store::{Mention, TimelineFilter};
 
     fn note(text: &str) -> EntryBody {
-        EntryBody::ProgressNote(ProgressNote {
-            text: Some(text.into()),
-            ..Default::default()
-        })
+        EntryBody::ProgressNote(ProgressNote { text: Some(text.into()), ..Default::default() })
     }
 
     /// A patient of org A shared with org B (consent given); C is outside.
     async fn shared(s: &Store) -> (Principal, Principal, Principal, PatientId) {
-        let (a, b, c) = (
-            org(s, "A", "061011111").await,
-            org(s, "B", "061012222").await,
-            org(s, "C", "061013333").await,
-        );
-        let (pa, pb, pc) = (
-            person(s, a, "a@x.jp").await,
-            person(s, b, "b@x.jp").await,
-            person(s, c, "c@x.jp").await,
-        );
+        let (a, b, c) =
+            (org(s, "A", "061011111").await, org(s, "B", "061012222").await, org(s, "C", "061013333").await);
+        let (pa, pb, pc) = (person(s, a, "a@x.jp").await, person(s, b, "b@x.jp").await, person(s, c, "c@x.jp").await);
         let pid = register(s, &pa).await;
         let ctx = AuditCtx::default();
-        let g = s
-            .open_chart(&pa, pid, ChartAction::Govern, "team.add", &ctx)
-            .await
-            .unwrap();
-        s.add_team_member(
-            &g,
-            b,
-            tsunagu_domain::patient::TeamRole::VisitingNurse,
-            &ctx,
-        )
-        .await
-        .unwrap();
-        s.record_consent(&g, ConsentStatus::Given, None, None, &ctx)
-            .await
-            .unwrap();
+        let g = s.open_chart(&pa, pid, ChartAction::Govern, "team.add", &ctx).await.unwrap();
+        s.add_team_member(&g, b, tsunagu_domain::patient::TeamRole::VisitingNurse, &ctx).await.unwrap();
+        s.record_consent(&g, ConsentStatus::Given, None, None, &ctx).await.unwrap();
         (pa, pb, pc, pid)
     }
 
@@ -441,60 +270,30 @@ mod chart {
         let s = &db.store;
         let (pa, pb, pc, pid) = shared(s).await;
         let ctx = AuditCtx::default();
-        let wa = s
-            .open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx)
-            .await
-            .unwrap();
-        let wb = s
-            .open_chart(&pb, pid, ChartAction::Write, "entry.create", &ctx)
-            .await
-            .unwrap();
-        let first = s
-            .add_entry(&wa, note("褥瘡 仙骨部 2cm"), &[], &ctx)
-            .await
-            .unwrap();
-        let vit = EntryBody::VitalSigns(VitalSigns {
-            temperature_c: Some(37.4),
-            spo2: Some(93),
-            ..Default::default()
-        });
+        let wa = s.open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx).await.unwrap();
+        let wb = s.open_chart(&pb, pid, ChartAction::Write, "entry.create", &ctx).await.unwrap();
+        let first = s.add_entry(&wa, note("褥瘡 仙骨部 2cm"), &[], &ctx).await.unwrap();
+        let vit = EntryBody::VitalSigns(VitalSigns { temperature_c: Some(37.4), spo2: Some(93), ..Default::default() });
         s.add_entry(&wb, vit, &[], &ctx).await.unwrap();
-        assert!(
-            s.open_chart(&pc, pid, ChartAction::Read, "chart.read", &ctx)
-                .await
-                .is_err()
-        );
+        assert!(s.open_chart(&pc, pid, ChartAction::Read, "chart.read", &ctx).await.is_err());
 
-        let rb = s
-            .open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
-            .await
-            .unwrap();
+        let rb = s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await.unwrap();
         let tl = s.timeline(&rb, &TimelineFilter::default()).await.unwrap();
         assert_eq!(tl.len(), 2);
         assert_eq!(tl[0].kind, EntryKind::VitalSigns, "newest first");
 
         // B may not correct A's note; A may.
         assert!(matches!(
-            s.correct_entry(&wb, &first.version_id, note("x"), "typo", &ctx)
-                .await,
+            s.correct_entry(&wb, &first.version_id, note("x"), "typo", &ctx).await,
             Err(StoreError::Forbidden)
         ));
-        let v2 = s
-            .correct_entry(
-                &wa,
-                &first.version_id,
-                note("褥瘡 仙骨部 3cm"),
-                "size mis-typed",
-                &ctx,
-            )
-            .await
-            .unwrap();
+        let v2 =
+            s.correct_entry(&wa, &first.version_id, note("褥瘡 仙骨部 3cm"), "size mis-typed", &ctx).await.unwrap();
         assert_eq!(v2.version, 2);
         assert_eq!(v2.supersedes.as_deref(), Some(first.version_id.as_str()));
         // A second correction of the old version is stale.
         assert!(matches!(
-            s.correct_entry(&wa, &first.version_id, note("y"), "again", &ctx)
-                .await,
+            s.correct_entry(&wa, &first.version_id, note("y"), "again", &ctx).await,
             Err(StoreError::Conflict { .. })
         ));
         let hist = s.entry_history(&rb, &first.entry_id).await.unwrap();
@@ -505,41 +304,18 @@ mod chart {
         assert!(tl.iter().any(|e| e.version == 2 && e.is_corrected()));
 
         // Entered in error: still there, marked.
-        s.mark_entered_in_error(&wa, &first.entry_id, "wrong patient", &ctx)
-            .await
-            .unwrap();
+        s.mark_entered_in_error(&wa, &first.entry_id, "wrong patient", &ctx).await.unwrap();
         let tl = s.timeline(&rb, &TimelineFilter::default()).await.unwrap();
         assert_eq!(
-            tl.iter()
-                .find(|e| e.entry_id == first.entry_id)
-                .unwrap()
-                .in_error
-                .as_ref()
-                .unwrap()
-                .reason,
+            tl.iter().find(|e| e.entry_id == first.entry_id).unwrap().in_error.as_ref().unwrap().reason,
             "wrong patient"
         );
 
         // The database itself refuses to change or delete an entry.
         let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-        assert!(
-            sqlx::query("UPDATE entries SET body = '{}'")
-                .execute(&mut conn)
-                .await
-                .is_err()
-        );
-        assert!(
-            sqlx::query("DELETE FROM entries")
-                .execute(&mut conn)
-                .await
-                .is_err()
-        );
-        assert!(
-            sqlx::query("DELETE FROM entry_marks")
-                .execute(&mut conn)
-                .await
-                .is_err()
-        );
+        assert!(sqlx::query("UPDATE entries SET body = '{}'").execute(&mut conn).await.is_err());
+        assert!(sqlx::query("DELETE FROM entries").execute(&mut conn).await.is_err());
+        assert!(sqlx::query("DELETE FROM entry_marks").execute(&mut conn).await.is_err());
         drop(conn);
 
         // Every write is in the audit chain with its content hash.
@@ -554,49 +330,15 @@ mod chart {
         let s = &db.store;
         let (pa, pb, _pc, pid) = shared(s).await;
         let ctx = AuditCtx::default();
-        let wa = s
-            .open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx)
-            .await
-            .unwrap();
-        let wb = s
-            .open_chart(&pb, pid, ChartAction::Write, "entry.create", &ctx)
-            .await
-            .unwrap();
+        let wa = s.open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx).await.unwrap();
+        let wb = s.open_chart(&pb, pid, ChartAction::Write, "entry.create", &ctx).await.unwrap();
         for i in 0..7 {
-            s.add_entry(
-                if i % 2 == 0 { &wa } else { &wb },
-                note(&format!("note {i}")),
-                &[],
-                &ctx,
-            )
-            .await
-            .unwrap();
+            s.add_entry(if i % 2 == 0 { &wa } else { &wb }, note(&format!("note {i}")), &[], &ctx).await.unwrap();
         }
-        let r = s
-            .open_chart(&pa, pid, ChartAction::Read, "chart.read", &ctx)
-            .await
-            .unwrap();
-        let only_b = s
-            .timeline(
-                &r,
-                &TimelineFilter {
-                    org: Some(pb.org),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        let r = s.open_chart(&pa, pid, ChartAction::Read, "chart.read", &ctx).await.unwrap();
+        let only_b = s.timeline(&r, &TimelineFilter { org: Some(pb.org), ..Default::default() }).await.unwrap();
         assert_eq!(only_b.len(), 3);
-        let page1 = s
-            .timeline(
-                &r,
-                &TimelineFilter {
-                    limit: 4,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        let page1 = s.timeline(&r, &TimelineFilter { limit: 4, ..Default::default() }).await.unwrap();
         let last = page1.last().unwrap();
         let page2 = s
             .timeline(
@@ -610,11 +352,7 @@ mod chart {
             .await
             .unwrap();
         assert_eq!(page1.len() + page2.len(), 7);
-        assert!(
-            page2
-                .iter()
-                .all(|e| !page1.iter().any(|f| f.entry_id == e.entry_id))
-        );
+        assert!(page2.iter().all(|e| !page1.iter().any(|f| f.entry_id == e.entry_id)));
         db.finish().await;
     }
 
@@ -625,47 +363,22 @@ mod chart {
         let (pa, pb, _pc, pid) = shared(s).await;
         let ctx = AuditCtx::default();
         db.clock.advance(time::Duration::minutes(1));
-        let wa = s
-            .open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx)
-            .await
-            .unwrap();
+        let wa = s.open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx).await.unwrap();
         let msg = EntryBody::Message(tsunagu_domain::chart::Message {
             text: "夜間の疼痛について相談です".into(),
             attachments: vec![],
         });
-        s.add_entry(&wa, msg, &[Mention::User(pb.user)], &ctx)
-            .await
-            .unwrap();
-        s.add_entry(&wa, note("疼痛 NRS 6"), &[], &ctx)
-            .await
-            .unwrap();
+        s.add_entry(&wa, msg, &[Mention::User(pb.user)], &ctx).await.unwrap();
+        s.add_entry(&wa, note("疼痛 NRS 6"), &[], &ctx).await.unwrap();
         let inbox = s.inbox(&pb, &ctx).await.unwrap();
         let row = inbox.iter().find(|r| r.patient_id == pid).unwrap();
         assert_eq!((row.unread, row.mentions), (2, 1));
         // The author's own entries are not unread for the author.
-        assert_eq!(
-            s.inbox(&pa, &ctx)
-                .await
-                .unwrap()
-                .iter()
-                .find(|r| r.patient_id == pid)
-                .unwrap()
-                .unread,
-            0
-        );
-        let rb = s
-            .open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx)
-            .await
-            .unwrap();
+        assert_eq!(s.inbox(&pa, &ctx).await.unwrap().iter().find(|r| r.patient_id == pid).unwrap().unread, 0);
+        let rb = s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await.unwrap();
         db.clock.advance(time::Duration::minutes(1));
         s.mark_chart_seen(&rb).await.unwrap();
-        let row = s
-            .inbox(&pb, &ctx)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.patient_id == pid)
-            .unwrap();
+        let row = s.inbox(&pb, &ctx).await.unwrap().into_iter().find(|r| r.patient_id == pid).unwrap();
         assert_eq!((row.unread, row.mentions), (0, 0));
         db.finish().await;
     }

@@ -33,10 +33,7 @@ pub async fn search_patients(
     Query(p): Query<SearchParams>,
 ) -> AppResult<Json<Value>> {
     let q = p.to_query()?;
-    let found = state
-        .store
-        .search_patients(&caller.principal, &q, &ctx.audit())
-        .await?;
+    let found = state.store.search_patients(&caller.principal, &q, &ctx.audit()).await?;
     Ok(Json(json!({ "patients": found })))
 }
 
@@ -60,6 +57,7 @@ pub async fn register_patient(
         Registered::Created(id) => Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response()),
         Registered::PossibleDuplicates(d) => Ok((
             StatusCode::CONFLICT,
+            axum::Extension(crate::view::Rendered), // a body of its own: the error frame must keep it
             Json(json!({ "title": ctx.tr().t("patient-duplicates-title"), "possible_duplicates": d })),
         )
             .into_response()),
@@ -73,16 +71,7 @@ pub async fn patient(
     Path(raw): Path<String>,
 ) -> AppResult<Json<Value>> {
     let pid = patient_id(&raw)?;
-    let g = state
-        .store
-        .open_chart(
-            &caller.principal,
-            pid,
-            ChartAction::Read,
-            "chart.read",
-            &ctx.audit(),
-        )
-        .await?;
+    let g = state.store.open_chart(&caller.principal, pid, ChartAction::Read, "chart.read", &ctx.audit()).await?;
     Ok(Json(json!({
         "patient": state.store.patient(&g).await?,
         "identifiers": state.store.identifiers(&g).await?,
@@ -99,16 +88,7 @@ pub async fn team(
     Path(raw): Path<String>,
 ) -> AppResult<Json<Value>> {
     let pid = patient_id(&raw)?;
-    let g = state
-        .store
-        .open_chart(
-            &caller.principal,
-            pid,
-            ChartAction::Read,
-            "team.read",
-            &ctx.audit(),
-        )
-        .await?;
+    let g = state.store.open_chart(&caller.principal, pid, ChartAction::Read, "team.read", &ctx.audit()).await?;
     Ok(Json(json!({ "team": state.store.team(&g).await? })))
 }
 
@@ -121,24 +101,17 @@ pub async fn access_log(
     let pid = patient_id(&raw)?;
     let g = state
         .store
-        .open_chart(
-            &caller.principal,
-            pid,
-            ChartAction::ReadAccessLog,
-            "chart.access_log",
-            &ctx.audit(),
-        )
+        .open_chart(&caller.principal, pid, ChartAction::ReadAccessLog, "chart.access_log", &ctx.audit())
         .await?;
-    Ok(Json(
-        json!({ "access_log": state.store.access_log(&g, 500).await? }),
-    ))
+    Ok(Json(json!({ "access_log": state.store.access_log(&g, 500).await? })))
 }
 
 /// `GET /api/openapi.json`: the API as OpenAPI 3.1.
 pub async fn openapi() -> Json<Value> {
     let problem = json!({ "$ref": "#/components/schemas/Problem" });
     let err = |d: &str| json!({ "description": d, "content": { "application/problem+json": { "schema": problem } } });
-    let pid = json!({ "name": "patient", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } });
+    let pid =
+        json!({ "name": "patient", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } });
     Json(json!({
         "openapi": "3.1.0",
         "info": { "title": "tsunagu API", "version": env!("CARGO_PKG_VERSION"),

@@ -30,10 +30,7 @@ pub struct Signed {
 
 impl Signed {
     pub fn chrome(&self, ctx: &RequestCtx, state: &AppState) -> Chrome {
-        let current = self
-            .memberships
-            .iter()
-            .find(|m| m.org.id == self.principal.org);
+        let current = self.memberships.iter().find(|m| m.org.id == self.principal.org);
         Chrome {
             tr: ctx.tr(),
             here: ctx.here.clone(),
@@ -57,55 +54,26 @@ impl Signed {
 }
 
 pub fn cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Host-tsunagu"
-    } else {
-        "tsunagu"
-    }
+    if state.config.secure_cookies { "__Host-tsunagu" } else { "tsunagu" }
 }
 
 /// The Set-Cookie value for a new session id (or an expired one to clear it).
 pub fn session_cookie(state: &AppState, value: Option<&str>) -> HeaderValue {
-    let secure = if state.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
     let v = match value {
-        Some(v) => format!(
-            "{}={v}; Path=/; HttpOnly; SameSite=Lax{secure}",
-            cookie_name(state)
-        ),
-        None => format!(
-            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
-            cookie_name(state)
-        ),
+        Some(v) => format!("{}={v}; Path=/; HttpOnly; SameSite=Lax{secure}", cookie_name(state)),
+        None => format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(state)),
     };
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Start a session for `principal`: a fresh id (never the one the browser brought),
 /// its hash stored with a CSRF token and the absolute expiry.
-pub async fn start_session(
-    state: &AppState,
-    principal: &Principal,
-    ip: Option<&str>,
-) -> Result<String, AppError> {
+pub async fn start_session(state: &AppState, principal: &Principal, ip: Option<&str>) -> Result<String, AppError> {
     let id = random_token()?;
     let csrf = random_token()?;
-    let expires =
-        state.store.now() + Duration::seconds(state.config.session_absolute.as_secs() as i64);
-    state
-        .store
-        .create_session(
-            &sha256_hex(&id),
-            principal.user,
-            principal.org,
-            &csrf,
-            expires,
-            ip,
-        )
-        .await?;
+    let expires = state.store.now() + Duration::seconds(state.config.session_absolute.as_secs() as i64);
+    state.store.create_session(&sha256_hex(&id), principal.user, principal.org, &csrf, expires, ip).await?;
     Ok(id)
 }
 
@@ -128,13 +96,7 @@ async fn load_session(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
     if now - s.last_seen_at > Duration::seconds(60) {
         let _ = state.store.touch_session(&hash).await;
     }
-    Some(Signed {
-        principal,
-        user,
-        memberships,
-        session_hash: hash,
-        csrf: s.csrf_token,
-    })
+    Some(Signed { principal, user, memberships, session_hash: hash, csrf: s.csrf_token })
 }
 
 fn same_origin(headers: &HeaderMap) -> bool {
@@ -154,17 +116,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Session and CSRF for pages. Puts [`Signed`] in the request when a valid session
 /// cookie came with it; refuses a state-changing form without the session's token or
 /// from another origin. The JSON API authenticates by bearer token instead.
-pub async fn session_layer(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub async fn session_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.starts_with("/static/")
-        || path.starts_with("/api/")
-        || path == "/healthz"
-        || path == "/metrics"
-    {
+    if path.starts_with("/static/") || path.starts_with("/api/") || path == "/healthz" || path == "/metrics" {
         return next.run(req).await;
     }
     let signed = load_session(&state, req.headers()).await;
@@ -172,7 +126,20 @@ pub async fn session_layer(
         if !same_origin(req.headers()) {
             return AppError::CsrfFailed.into_response();
         }
-        if let Some(s) = &signed {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if let (Some(s), true) = (&signed, multipart) {
+            // File uploads carry the token in the action URL, so the (large) body is
+            // streamed to the handler instead of being buffered here.
+            let token = req.uri().query().and_then(|q| form_field(q.as_bytes(), "csrf"));
+            let ok = token.is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), s.csrf.as_bytes()).into());
+            if !ok {
+                return AppError::CsrfFailed.into_response();
+            }
+        } else if let Some(s) = &signed {
             // Read the form to find its token; the body limit layer bounds the size.
             let (parts, body) = req.into_parts();
             let bytes = match to_bytes(body, state.config.max_body_bytes).await {
@@ -180,9 +147,7 @@ pub async fn session_layer(
                 Err(_) => return (axum::http::StatusCode::PAYLOAD_TOO_LARGE).into_response(),
             };
             let token = form_field(&bytes, "csrf");
-            let ok = token.is_some_and(|t| {
-                subtle::ConstantTimeEq::ct_eq(t.as_bytes(), s.csrf.as_bytes()).into()
-            });
+            let ok = token.is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), s.csrf.as_bytes()).into());
             if !ok {
                 return AppError::CsrfFailed.into_response();
             }
@@ -197,13 +162,10 @@ pub async fn session_layer(
 
 /// One field of an urlencoded form body.
 pub fn form_field(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded_pairs(body)
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
+    form_urlencoded_pairs(body).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
-fn form_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
+pub fn form_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
     serde_urlencoded_pairs(std::str::from_utf8(body).unwrap_or(""))
 }
 
@@ -246,15 +208,8 @@ fn percent_decode(s: &str) -> String {
 
 impl FromRequestParts<AppState> for Signed {
     type Rejection = AppError;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Signed>()
-            .cloned()
-            .ok_or(AppError::Unauthenticated)
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Signed>().cloned().ok_or(AppError::Unauthenticated)
     }
 }
 
@@ -277,34 +232,21 @@ pub struct ApiCaller {
 
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = AppError;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AppError::Unauthenticated)?;
-        let info = state
-            .store
-            .token_by_hash(&sha256_hex(token))
-            .await
-            .map_err(|_| AppError::Unauthenticated)?;
+        let info = state.store.token_by_hash(&sha256_hex(token)).await.map_err(|_| AppError::Unauthenticated)?;
         if info.revoked || info.expires_at.is_some_and(|e| e <= state.store.now()) {
             return Err(AppError::Unauthenticated);
         }
-        let principal = state
-            .store
-            .principal(info.user_id, info.org_id)
-            .await
-            .map_err(|_| AppError::Unauthenticated)?;
+        let principal =
+            state.store.principal(info.user_id, info.org_id).await.map_err(|_| AppError::Unauthenticated)?;
         Ok(ApiCaller { principal })
     }
 }
@@ -315,15 +257,9 @@ mod tests {
 
     #[test]
     fn form_fields_are_decoded() {
-        assert_eq!(
-            form_field(b"a=1&csrf=ab%2Bc+d&x=", "csrf").as_deref(),
-            Some("ab+c d")
-        );
+        assert_eq!(form_field(b"a=1&csrf=ab%2Bc+d&x=", "csrf").as_deref(), Some("ab+c d"));
         assert_eq!(form_field(b"a=1", "csrf"), None);
-        assert_eq!(
-            form_field("q=%E5%B1%B1".as_bytes(), "q").as_deref(),
-            Some("山")
-        );
+        assert_eq!(form_field("q=%E5%B1%B1".as_bytes(), "q").as_deref(), Some("山"));
     }
 
     #[test]
@@ -331,15 +267,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
         assert!(same_origin(&h));
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("http://127.0.0.1:8080"),
-        );
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
         assert!(same_origin(&h));
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("http://evil.example"),
-        );
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
         assert!(!same_origin(&h));
         h.remove(header::ORIGIN);
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));

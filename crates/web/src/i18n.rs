@@ -71,21 +71,14 @@ impl Tr {
     /// The message for `key`; a missing key shows itself, so a gap is visible in review
     /// (and the catalogue test fails first).
     pub fn t(&self, key: &str) -> String {
-        LOCALES
-            .try_lookup(self.locale.id(), key)
-            .unwrap_or_else(|| key.to_string())
+        LOCALES.try_lookup(self.locale.id(), key).unwrap_or_else(|| key.to_string())
     }
 
     /// The message for `key` with one named argument.
     pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
         let mut args: HashMap<Cow<'static, str>, FluentValue<'_>> = HashMap::new();
-        args.insert(
-            Cow::Owned(name.to_string()),
-            FluentValue::from(value.to_string()),
-        );
-        LOCALES
-            .try_lookup_with_args(self.locale.id(), key, &args)
-            .unwrap_or_else(|| key.to_string())
+        args.insert(Cow::Owned(name.to_string()), FluentValue::from(value.to_string()));
+        LOCALES.try_lookup_with_args(self.locale.id(), key, &args).unwrap_or_else(|| key.to_string())
     }
 
     /// A label of an enum value: `prefix-value` with underscores as hyphens.
@@ -114,14 +107,7 @@ impl Tr {
         match time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339) {
             Ok(t) => {
                 let j = t.to_offset(time::macros::offset!(+9));
-                format!(
-                    "{:04}-{:02}-{:02} {:02}:{:02}",
-                    j.year(),
-                    u8::from(j.month()),
-                    j.day(),
-                    j.hour(),
-                    j.minute()
-                )
+                format!("{:04}-{:02}-{:02} {:02}:{:02}", j.year(), u8::from(j.month()), j.day(), j.hour(), j.minute())
             }
             Err(_) => ts.to_string(),
         }
@@ -152,10 +138,7 @@ mod tests {
         let en = catalogue_keys(EN_FTL);
         let only_ja: Vec<_> = ja.iter().filter(|k| !en.contains(k)).collect();
         let only_en: Vec<_> = en.iter().filter(|k| !ja.contains(k)).collect();
-        assert!(
-            only_ja.is_empty() && only_en.is_empty(),
-            "only in ja: {only_ja:?}; only in en: {only_en:?}"
-        );
+        assert!(only_ja.is_empty() && only_en.is_empty(), "only in ja: {only_ja:?}; only in en: {only_en:?}");
         let mut dedup = ja.clone();
         dedup.dedup();
         assert_eq!(dedup.len(), ja.len(), "a key is defined twice");
@@ -170,21 +153,14 @@ mod tests {
         let mut missing = Vec::new();
         for entry in std::fs::read_dir(dir).unwrap() {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            for part in text
-                .split("tr.t(\"")
-                .skip(1)
-                .chain(text.split("tr.t1(\"").skip(1))
-            {
+            for part in text.split("tr.t(\"").skip(1).chain(text.split("tr.t1(\"").skip(1)) {
                 let key = part.split('"').next().unwrap();
                 if !ja.iter().any(|k| k == key) {
                     missing.push(key.to_string());
                 }
             }
         }
-        assert!(
-            missing.is_empty(),
-            "keys used in templates but not in the catalogue: {missing:?}"
-        );
+        assert!(missing.is_empty(), "keys used in templates but not in the catalogue: {missing:?}");
     }
 
     #[test]
@@ -247,9 +223,6 @@ mod tests {
         assert_eq!(en.t("app-name"), "tsunagu");
         assert!(en.t1("search-count", "count", "3").contains('3'));
         assert!(!en.t1("search-count", "count", "3").contains('\u{2068}'));
-        assert_eq!(
-            ja.birth_date(&time::macros::date!(1940 - 03 - 02)),
-            "昭和15年3月2日（1940-03-02）"
-        );
+        assert_eq!(ja.birth_date(&time::macros::date!(1940 - 03 - 02)), "昭和15年3月2日（1940-03-02）");
     }
 }

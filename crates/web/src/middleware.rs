@@ -29,10 +29,7 @@ pub struct RequestCtx {
 
 impl RequestCtx {
     pub fn audit(&self) -> AuditCtx {
-        AuditCtx {
-            ip: self.ip.clone(),
-            request_id: Some(self.request_id.clone()),
-        }
+        AuditCtx { ip: self.ip.clone(), request_id: Some(self.request_id.clone()) }
     }
     pub fn tr(&self) -> Tr {
         Tr::new(self.locale)
@@ -51,10 +48,7 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn locale_of(headers: &HeaderMap, is_api: bool) -> Locale {
-    if let Some(l) = cookie_value(headers, "lang")
-        .as_deref()
-        .and_then(Locale::parse)
-    {
+    if let Some(l) = cookie_value(headers, "lang").as_deref().and_then(Locale::parse) {
         return l;
     }
     // The API follows Accept-Language; pages are Japanese until the user switches.
@@ -63,13 +57,7 @@ fn locale_of(headers: &HeaderMap, is_api: bool) -> Locale {
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
         if first.is_some_and(|f| f.starts_with("en")) {
             return Locale::En;
         }
@@ -78,10 +66,7 @@ fn locale_of(headers: &HeaderMap, is_api: bool) -> Locale {
 }
 
 fn valid_request_id(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 64
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -93,18 +78,11 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
         .filter(|v| valid_request_id(v))
         .map(str::to_string)
         .unwrap_or_else(|| state.ids.uuid().simple().to_string());
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let forwarded = state
         .config
         .trust_forwarded_for
-        .then(|| {
-            req.headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-        })
+        .then(|| req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
         .flatten()
         .and_then(|v| v.split(',').next())
         .map(|v| v.trim().to_string())
@@ -116,28 +94,16 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
         ip: forwarded.or(peer),
         locale: locale_of(req.headers(), is_api),
         is_api,
-        here: req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| path.clone()),
+        here: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| path.clone()),
     };
     let method = req.method().clone();
     req.extensions_mut().insert(ctx.clone());
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
     let mut res = next.run(req).instrument(span.clone()).await;
 
     let status = res.status();
-    if (status.is_client_error() || status.is_server_error())
-        && res.extensions().get::<Rendered>().is_none()
-    {
-        res = render_error(
-            &ctx,
-            status,
-            res.extensions().get::<ErrorInfo>().cloned(),
-            state.config.demo_banner,
-        );
+    if (status.is_client_error() || status.is_server_error()) && res.extensions().get::<Rendered>().is_none() {
+        res = render_error(&ctx, status, res.extensions().get::<ErrorInfo>().cloned(), state.config.demo_banner);
     }
     set_security_headers(res.headers_mut(), &path);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -145,15 +111,10 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     let elapsed = started.elapsed().as_secs_f64();
     let route_label = route_label(&path);
-    metrics::counter!("tsunagu_http_requests_total", "route" => route_label, "status" => status.as_u16().to_string()).increment(1);
+    metrics::counter!("tsunagu_http_requests_total", "route" => route_label, "status" => status.as_u16().to_string())
+        .increment(1);
     metrics::histogram!("tsunagu_http_request_seconds", "route" => route_label).record(elapsed);
-    span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            ms = (elapsed * 1000.0) as u64,
-            "done"
-        )
-    });
+    span.in_scope(|| tracing::info!(status = status.as_u16(), ms = (elapsed * 1000.0) as u64, "done"));
     res
 }
 
@@ -189,17 +150,9 @@ fn status_key(status: StatusCode) -> &'static str {
     }
 }
 
-fn render_error(
-    ctx: &RequestCtx,
-    status: StatusCode,
-    info: Option<ErrorInfo>,
-    demo_banner: bool,
-) -> Response {
+fn render_error(ctx: &RequestCtx, status: StatusCode, info: Option<ErrorInfo>, demo_banner: bool) -> Response {
     let tr = ctx.tr();
-    let key = info
-        .as_ref()
-        .map(|i| i.key)
-        .unwrap_or_else(|| status_key(status));
+    let key = info.as_ref().map(|i| i.key).unwrap_or_else(|| status_key(status));
     let fields = info.map(|i| i.fields).unwrap_or_default();
     let errors = field_messages(&tr, &fields);
     // A page that needs a session sends the browser to sign in and back.
@@ -218,13 +171,9 @@ fn render_error(
             "errors": errors.iter().map(|e| serde_json::json!({"field": e.field, "message": e.message})).collect::<Vec<_>>(),
         });
         let mut r = (status, body.to_string()).into_response();
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         r.extensions_mut().insert(Rendered);
         return r;
@@ -262,28 +211,15 @@ pub fn set_security_headers(h: &mut HeaderMap, path: &str) {
              base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
-    );
+    // same-origin, not no-referrer: under no-referrer browsers send `Origin: null` on
+    // form posts, which the CSRF check must refuse. No address leaves for other sites.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
     if path.starts_with("/static/") {
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=3600"),
-        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     } else {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

@@ -41,18 +41,8 @@ struct Table {
 }
 
 impl Table {
-    fn add(
-        mut self,
-        method: &'static str,
-        path: &'static str,
-        scope: Scope,
-        handler: MethodRouter<AppState>,
-    ) -> Self {
-        self.routes.push(RouteInfo {
-            method,
-            path,
-            scope,
-        });
+    fn add(mut self, method: &'static str, path: &'static str, scope: Scope, handler: MethodRouter<AppState>) -> Self {
+        self.routes.push(RouteInfo { method, path, scope });
         self.router = self.router.route(path, handler);
         self
     }
@@ -60,176 +50,59 @@ impl Table {
 
 fn table() -> Table {
     use Scope::*;
-    let t = Table {
-        router: Router::new(),
-        routes: Vec::new(),
-    };
+    let t = Table { router: Router::new(), routes: Vec::new() };
     t.add("GET", "/healthz", Public, get(pages::system::healthz))
         .add("GET", "/metrics", Public, get(pages::system::metrics))
         .add("GET", "/static/{file}", Public, get(pages::system::asset))
         .add("GET", "/lang", Public, get(pages::system::switch_language))
         .add("GET", "/signin", Public, get(pages::signin::form))
         .add("POST", "/signin", Public, post(pages::signin::submit))
-        .add(
-            "POST",
-            "/signout",
-            Authenticated,
-            post(pages::signin::signout),
-        )
-        .add(
-            "POST",
-            "/signout-everywhere",
-            Authenticated,
-            post(pages::signin::signout_everywhere),
-        )
-        .add(
-            "POST",
-            "/org/switch",
-            Authenticated,
-            post(pages::signin::switch_org),
-        )
+        .add("POST", "/signout", Authenticated, post(pages::signin::signout))
+        .add("POST", "/signout-everywhere", Authenticated, post(pages::signin::signout_everywhere))
+        .add("POST", "/org/switch", Authenticated, post(pages::signin::switch_org))
         .add("GET", "/", Authenticated, get(pages::patients::home))
-        .add(
-            "GET",
-            "/patients",
-            Authenticated,
-            get(pages::patients::list),
-        )
-        .add(
-            "POST",
-            "/patients",
-            Authenticated,
-            post(pages::patients::register),
-        )
-        .add(
-            "GET",
-            "/patients/search",
-            Authenticated,
-            get(pages::patients::search_fragment),
-        )
-        .add(
-            "GET",
-            "/patients/new",
-            Authenticated,
-            get(pages::patients::new_form),
-        )
-        .add(
-            "GET",
-            "/patients/{patient}",
-            Patient,
-            get(pages::patients::show),
-        )
-        .add(
-            "GET",
-            "/patients/{patient}/access-log",
-            Patient,
-            get(pages::patients::access_log),
-        )
+        .add("GET", "/patients", Authenticated, get(pages::patients::list))
+        .add("POST", "/patients", Authenticated, post(pages::patients::register))
+        .add("GET", "/patients/search", Authenticated, get(pages::patients::search_fragment))
+        .add("GET", "/patients/new", Authenticated, get(pages::patients::new_form))
+        .add("GET", "/patients/{patient}", Patient, get(pages::patients::show))
+        .add("GET", "/patients/{patient}/access-log", Patient, get(pages::patients::access_log))
+        .add("POST", "/patients/{patient}/team", Patient, post(pages::patients::add_member))
+        .add("POST", "/patients/{patient}/team/{member}/end", Patient, post(pages::patients::end_member))
+        .add("POST", "/patients/{patient}/team/leave", Patient, post(pages::patients::leave_team))
+        .add("POST", "/patients/{patient}/consent", Patient, post(pages::patients::record_consent))
+        .add("POST", "/patients/{patient}/key-persons", Patient, post(pages::patients::add_key_person))
+        .add("POST", "/patients/{patient}/identifiers", Patient, post(pages::patients::add_identifier))
+        .add("GET", "/inbox", Authenticated, get(pages::chart::inbox))
+        .add("GET", "/patients/{patient}/timeline", Patient, get(pages::chart::timeline))
+        .add("GET", "/patients/{patient}/live", Patient, get(pages::chart::live))
+        .add("POST", "/patients/{patient}/entries", Patient, post(pages::chart::add_entry))
         .add(
             "POST",
-            "/patients/{patient}/team",
+            "/patients/{patient}/documents",
             Patient,
-            post(pages::patients::add_member),
+            post(pages::chart::upload_document)
+                .layer(DefaultBodyLimit::max(pages::chart::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
-        .add(
-            "POST",
-            "/patients/{patient}/team/{member}/end",
-            Patient,
-            post(pages::patients::end_member),
-        )
-        .add(
-            "POST",
-            "/patients/{patient}/team/leave",
-            Patient,
-            post(pages::patients::leave_team),
-        )
-        .add(
-            "POST",
-            "/patients/{patient}/consent",
-            Patient,
-            post(pages::patients::record_consent),
-        )
-        .add(
-            "POST",
-            "/patients/{patient}/key-persons",
-            Patient,
-            post(pages::patients::add_key_person),
-        )
-        .add(
-            "POST",
-            "/patients/{patient}/identifiers",
-            Patient,
-            post(pages::patients::add_identifier),
-        )
+        .add("GET", "/patients/{patient}/attachments/{attachment}", Patient, get(pages::chart::download))
+        .add("GET", "/patients/{patient}/entries/{entry}", Patient, get(pages::chart::history))
+        .add("GET", "/patients/{patient}/entries/{entry}/correct", Patient, get(pages::chart::correct_form))
+        .add("POST", "/patients/{patient}/entries/{entry}/correct", Patient, post(pages::chart::correct))
+        .add("POST", "/patients/{patient}/entries/{entry}/error", Patient, post(pages::chart::mark_error))
         .add("GET", "/admin/org", OrgAdmin, get(pages::admin::show))
-        .add(
-            "POST",
-            "/admin/org",
-            OrgAdmin,
-            post(pages::admin::update_org),
-        )
-        .add(
-            "POST",
-            "/admin/staff",
-            OrgAdmin,
-            post(pages::admin::add_staff),
-        )
-        .add(
-            "POST",
-            "/admin/staff/{user}/status",
-            OrgAdmin,
-            post(pages::admin::set_staff_status),
-        )
-        .add(
-            "GET",
-            "/operator/orgs",
-            Operator,
-            get(pages::operator::list),
-        )
-        .add(
-            "POST",
-            "/operator/orgs",
-            Operator,
-            post(pages::operator::register_org),
-        )
-        .add(
-            "POST",
-            "/operator/orgs/{org}/status",
-            Operator,
-            post(pages::operator::set_status),
-        )
+        .add("POST", "/admin/org", OrgAdmin, post(pages::admin::update_org))
+        .add("POST", "/admin/staff", OrgAdmin, post(pages::admin::add_staff))
+        .add("POST", "/admin/staff/{user}/status", OrgAdmin, post(pages::admin::set_staff_status))
+        .add("GET", "/operator/orgs", Operator, get(pages::operator::list))
+        .add("POST", "/operator/orgs", Operator, post(pages::operator::register_org))
+        .add("POST", "/operator/orgs/{org}/status", Operator, post(pages::operator::set_status))
         .add("GET", "/api/openapi.json", Public, get(api::openapi))
         .add("GET", "/api/v1/me", Authenticated, get(api::me))
-        .add(
-            "GET",
-            "/api/v1/patients",
-            Authenticated,
-            get(api::search_patients),
-        )
-        .add(
-            "POST",
-            "/api/v1/patients",
-            Authenticated,
-            post(api::register_patient),
-        )
-        .add(
-            "GET",
-            "/api/v1/patients/{patient}",
-            Patient,
-            get(api::patient),
-        )
-        .add(
-            "GET",
-            "/api/v1/patients/{patient}/team",
-            Patient,
-            get(api::team),
-        )
-        .add(
-            "GET",
-            "/api/v1/patients/{patient}/access-log",
-            Patient,
-            get(api::access_log),
-        )
+        .add("GET", "/api/v1/patients", Authenticated, get(api::search_patients))
+        .add("POST", "/api/v1/patients", Authenticated, post(api::register_patient))
+        .add("GET", "/api/v1/patients/{patient}", Patient, get(api::patient))
+        .add("GET", "/api/v1/patients/{patient}/team", Patient, get(api::team))
+        .add("GET", "/api/v1/patients/{patient}/access-log", Patient, get(api::access_log))
 }
 
 /// Every route with its method and scope.
@@ -246,19 +119,15 @@ pub fn app(mut state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     t.router
         .fallback(pages::system::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::session_layer,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::session_layer))
+        // Extractors (forms, JSON) stop at max_body; the upload route raises its own
+        // limit, so the outer hard limit is the upload size.
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body.max(pages::chart::MAX_UPLOAD_BYTES + 64 * 1024)))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             timeout.max(Duration::from_millis(1)),
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::frame,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::frame))
         .with_state(state)
 }

@@ -1,6 +1,7 @@
 use crate::config::WebConfig;
 use crate::routes::RouteInfo;
 use std::sync::Arc;
+use tsunagu_blobs::Blobs;
 use tsunagu_domain::IdGen;
 use tsunagu_store::Store;
 
@@ -8,6 +9,8 @@ use tsunagu_store::Store;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Attachments' bytes (local directory or S3).
+    pub blobs: Arc<Blobs>,
     pub config: Arc<WebConfig>,
     pub ids: Arc<dyn IdGen>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,

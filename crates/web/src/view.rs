@@ -39,9 +39,7 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -50,14 +48,9 @@ pub fn urlencode(s: &str) -> String {
 
 /// Render a template as an HTML response with the given status.
 pub fn render<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
-    let body = t
-        .render()
-        .map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    let body = t.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
     let mut r = (status, Html(body)).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     r.extensions_mut().insert(Rendered);
     Ok(r)
 }
@@ -91,12 +84,7 @@ pub fn field_messages(tr: &Tr, fields: &[tsunagu_domain::FieldError]) -> Vec<Fie
 
 /// Look up the message of a field, for showing it beside the input.
 pub fn message_for(errors: &[FieldMessage], field: &str) -> String {
-    errors
-        .iter()
-        .filter(|e| e.field == field)
-        .map(|e| e.message.clone())
-        .collect::<Vec<_>>()
-        .join(" ")
+    errors.iter().filter(|e| e.field == field).map(|e| e.message.clone()).collect::<Vec<_>>().join(" ")
 }
 
 #[derive(Template)]

@@ -41,8 +41,7 @@ const HOSPITAL: &str = "つなぐ市立総合病院";
 // ---------------------------------------------------------------------------------------
 // chromedriver
 
-/// A chromedriver child process, killed (with the browser it started) when dropped,
-/// whether the test passed or not.
+/// A chromedriver child process, killed when dropped, whether the test passed or not.
 struct Driver {
     child: Child,
     port: u16,
@@ -57,16 +56,8 @@ impl Driver {
         let out = std::fs::File::create(&log)?;
         let err = out.try_clone()?;
         let mut cmd = Command::new(&bin);
-        cmd.arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
-        // Its own process group, so that dropping the guard also ends the browser.
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {bin} (set CHROMEDRIVER)"))?;
+        cmd.arg(format!("--port={port}")).stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = cmd.spawn().with_context(|| format!("cannot start {bin} (set CHROMEDRIVER)"))?;
         Ok(Self { child, port, log })
     }
 
@@ -97,23 +88,14 @@ impl Driver {
     }
 
     fn log_tail(&self) -> String {
-        std::fs::read_to_string(&self.log)
-            .map(|s| tail(&s, 2000).to_string())
-            .unwrap_or_default()
+        std::fs::read_to_string(&self.log).map(|s| tail(&s, 2000).to_string()).unwrap_or_default()
     }
 }
 
 impl Drop for Driver {
+    /// Ends this chromedriver by its own handle, nothing else. The browser is ended by
+    /// closing the session first (the test always does); no `kill` of a process group.
     fn drop(&mut self) {
-        // The group id is the child's pid (process_group(0)); this reaches the browser
-        // processes chromedriver started and nothing else.
-        #[cfg(unix)]
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{}", self.child.id()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -148,7 +130,9 @@ async fn connect(driver: &Driver, profile: &Path) -> Result<Client> {
     let serde_json::Value::Object(caps) = caps else {
         bail!("capabilities are not an object");
     };
-    let client = ClientBuilder::rustls()?
+    // chromedriver speaks plain http on localhost: no TLS, so no crypto provider.
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
         .capabilities(caps)
         .connect(&driver.url())
         .await
@@ -162,23 +146,11 @@ async fn connect(driver: &Driver, profile: &Path) -> Result<Client> {
 
 async fn start_app(dir: &Path) -> Result<Running> {
     let url = format!("sqlite://{}/t.db", dir.display());
-    let store = Store::open(
-        &url,
-        OpenMode::CreateIfMissing,
-        Arc::new(SystemClock),
-        Arc::new(RandomIdGen),
-    )
-    .await?;
+    let store = Store::open(&url, OpenMode::CreateIfMissing, Arc::new(SystemClock), Arc::new(RandomIdGen)).await?;
     store.migrate().await?;
     let hash = tsunagu_web::password::hash_password(DEMO_PASSWORD, 256, 1, 1)?;
     seed(&store, &hash).await?;
-    let web = WebConfig {
-        argon2_m_kib: 256,
-        argon2_t: 1,
-        argon2_p: 1,
-        demo_banner: true,
-        ..Default::default()
-    };
+    let web = WebConfig { argon2_m_kib: 256, argon2_t: 1, argon2_p: 1, demo_banner: true, ..Default::default() };
     spawn(state(store, web), "127.0.0.1:0".parse()?).await
 }
 
@@ -212,13 +184,7 @@ where
 
 /// The element matching `css`, once it is in the page.
 async fn find(c: &Client, css: &str) -> Result<Element> {
-    match c
-        .wait()
-        .at_most(TIMEOUT)
-        .every(POLL)
-        .for_element(Locator::Css(css))
-        .await
-    {
+    match c.wait().at_most(TIMEOUT).every(POLL).for_element(Locator::Css(css)).await {
         Ok(el) => Ok(el),
         Err(e) => Err(anyhow!(e).context(format!("no element `{css}` in {}", url_of(c).await))),
     }
@@ -257,22 +223,15 @@ async fn goto(c: &Client, base: &str, path: &str) -> Result<()> {
 async fn fill(c: &Client, css: &str, value: &str) -> Result<()> {
     let el = find(c, css).await?;
     el.clear().await?;
-    el.send_keys(value)
-        .await
-        .with_context(|| format!("typing into `{css}`"))
+    el.send_keys(value).await.with_context(|| format!("typing into `{css}`"))
 }
 
 async fn url_of(c: &Client) -> String {
-    c.current_url()
-        .await
-        .map(|u| u.to_string())
-        .unwrap_or_else(|e| format!("(no url: {e})"))
+    c.current_url().await.map(|u| u.to_string()).unwrap_or_else(|e| format!("(no url: {e})"))
 }
 
 async fn html_lang(c: &Client) -> Result<String> {
-    let v = c
-        .execute("return document.documentElement.lang", vec![])
-        .await?;
+    let v = c.execute("return document.documentElement.lang", vec![]).await?;
     Ok(v.as_str().unwrap_or_default().to_string())
 }
 
@@ -293,10 +252,7 @@ fn shots_dir() -> Result<PathBuf> {
 async fn shot(c: &Client, name: &str, (width, height): (u32, u32)) -> Result<PathBuf> {
     c.set_window_size(width, height).await?;
     let sizes = c
-        .execute(
-            "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]",
-            vec![],
-        )
+        .execute("return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]", vec![])
         .await?;
     let page = sizes.pointer("/0").and_then(|v| v.as_u64()).unwrap_or(0);
     let chrome = sizes.pointer("/1").and_then(|v| v.as_u64()).unwrap_or(0);
@@ -386,17 +342,13 @@ async fn story(c: &Client, base: &str) -> Result<()> {
         _ => {}
     }
     let chart_path = wait_path(c, "the new patient's chart", |p| {
-        p.strip_prefix("/patients/")
-            .is_some_and(|rest| !rest.is_empty() && rest != "new" && !rest.contains('/'))
+        p.strip_prefix("/patients/").is_some_and(|rest| !rest.is_empty() && rest != "new" && !rest.contains('/'))
     })
     .await?;
     let name = find(c, "#patient-name").await?.text().await?;
     ensure!(name == "佐々木 ハル", "chart shows the name {name:?}");
     let kana = find(c, "#patient-head .kana").await?.text().await?;
-    ensure!(
-        kana == "ササキ ハル",
-        "the hiragana was not turned into katakana: {kana:?}"
-    );
+    ensure!(kana == "ササキ ハル", "the hiragana was not turned into katakana: {kana:?}");
     wait_text(c, "section#team", HOSPITAL).await?;
     let consent = find(c, "#consent-status").await?.text().await?;
     println!("registered {chart_path} (local id {local_id}); consent: {consent}");
@@ -428,23 +380,23 @@ async fn story(c: &Client, base: &str) -> Result<()> {
     })
     .await?;
     let url = c.current_url().await?;
-    ensure!(
-        url.path() == "/patients" && url.query().is_none(),
-        "the live search left the page: {url}"
-    );
+    ensure!(url.path() == "/patients" && url.query().is_none(), "the live search left the page: {url}");
     println!("live search: {} — {:?}", found.0, found.1);
 
-    // Submitting the form (Enter or the button) gives the same results.
+    // Submitting the form gives the same results, swapped in again: mark the current
+    // ones so that the new ones can be told apart (and no stale element is touched).
+    c.execute("document.getElementById('result-count').dataset.stale = '1'", vec![]).await?;
     find(c, "#search-submit").await?.click().await?;
-    let link = find(c, &expect_link).await?;
-    let link_text = link.text().await?;
-    ensure!(
-        link_text.contains("佐々木 ハル") && link_text.contains("ササキ ハル"),
-        "result link reads {link_text:?}"
-    );
+    let fresh = format!("#result-count:not([data-stale]) ~ table {expect_link}");
+    let link_text = wait_text(c, &fresh, "佐々木 ハル").await?;
+    ensure!(link_text.contains("ササキ ハル"), "result link reads {link_text:?}");
     shot(c, "patients-search.png", DESKTOP).await?;
 
-    find(c, &expect_link).await?.click().await?;
+    wait_until("a click on the result", || {
+        let fresh = &fresh;
+        async move { Ok(c.find(Locator::Css(fresh)).await?.click().await.ok()) }
+    })
+    .await?;
     wait_path(c, "the chart from the search", |p| p == chart_path).await?;
     wait_text(c, "#patient-name", "佐々木 ハル").await?;
     wait_text(c, "section#team", HOSPITAL).await?;
@@ -458,10 +410,7 @@ async fn story(c: &Client, base: &str) -> Result<()> {
         .await
         .context("no header link \"English\"")?;
     english.click().await?;
-    wait_until("the page in English", || async move {
-        Ok((html_lang(c).await? == "en").then_some(()))
-    })
-    .await?;
+    wait_until("the page in English", || async move { Ok((html_lang(c).await? == "en").then_some(())) }).await?;
     wait_path(c, "back on the chart", |p| p == chart_path).await?;
     wait_text(c, "section#team h2", "Care team").await?;
     wait_text(c, "section#team", HOSPITAL).await?;
@@ -509,7 +458,8 @@ async fn walking_skeleton_in_a_browser() {
         report_failure(&client, e).await;
     }
 
-    let _ = client.close().await;
+    // Closing the session ends the browser; then the guard ends chromedriver.
+    let _ = tokio::time::timeout(TIMEOUT, client.close()).await;
     drop(driver);
     let _ = app.shutdown.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), app.task).await;

@@ -20,30 +20,20 @@ async fn the_audit_chain_refuses_changes_and_verify_names_a_tampered_row() {
         .find(|r| r.action == "chart.read" && r.outcome == "allowed")
         .expect("the chart read is in the audit chain");
     let seq = read.seq;
-    assert!(
-        app.store.audit_count().await.unwrap() > seq,
-        "the row is not the last one"
-    );
+    // More activity after it, so that the row is inside the chain, not at its head.
+    assert_eq!(sato.get("/patients?q=%E3%82%84%E3%81%BE%E3%81%A0").await.status, 200);
+    assert_eq!(sato.get(&format!("/patients/{yamada}/access-log")).await.status, 200);
+    assert!(app.store.audit_count().await.unwrap() > seq, "the row is not the last one");
 
     let out = app.cli(&["audit", "verify"]).await;
-    assert!(
-        out.status.success(),
-        "verify on an untampered chain: {}",
-        stderr(&out)
-    );
+    assert!(out.status.success(), "verify on an untampered chain: {}", stderr(&out));
     assert!(stdout(&out).contains("intact"), "{}", stdout(&out));
 
     // The database itself refuses UPDATE and DELETE.
     let mut c = app.raw_conn().await;
-    let upd = sqlx::query("UPDATE audit SET detail = 'edited' WHERE seq = $1")
-        .bind(seq)
-        .execute(&mut c)
-        .await;
+    let upd = sqlx::query("UPDATE audit SET detail = 'edited' WHERE seq = $1").bind(seq).execute(&mut c).await;
     assert!(upd.is_err(), "the database must refuse UPDATE on audit");
-    let del = sqlx::query("DELETE FROM audit WHERE seq = $1")
-        .bind(seq)
-        .execute(&mut c)
-        .await;
+    let del = sqlx::query("DELETE FROM audit WHERE seq = $1").bind(seq).execute(&mut c).await;
     assert!(del.is_err(), "the database must refuse DELETE on audit");
     if app.backend() == Backend::Postgres {
         let t = sqlx::raw_sql("TRUNCATE audit").execute(&mut c).await;
@@ -67,16 +57,8 @@ async fn the_audit_chain_refuses_changes_and_verify_names_a_tampered_row() {
     drop_conn(c).await;
 
     let out = app.cli(&["audit", "verify"]).await;
-    assert!(
-        !out.status.success(),
-        "verify must fail on a tampered chain: {}",
-        stdout(&out)
-    );
-    assert!(
-        stderr(&out).contains(&format!("seq={seq}")),
-        "verify must name row {seq}: {}",
-        stderr(&out)
-    );
+    assert!(!out.status.success(), "verify must fail on a tampered chain: {}", stdout(&out));
+    assert!(stderr(&out).contains(&format!("seq={seq}")), "verify must name row {seq}: {}", stderr(&out));
     app.finish_with_audit_break_at(seq).await;
 }
 

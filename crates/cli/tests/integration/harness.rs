@@ -27,15 +27,8 @@ pub const KOBAYASHI: &str = "kobayashi@umibe.example.jp";
 
 /// Strings that must never reach a caller: internals of the database, the runtime or
 /// the source tree.
-pub const LEAKS: &[&str] = &[
-    "SELECT",
-    "INSERT",
-    "sqlx",
-    "panicked",
-    "stack backtrace",
-    "error returned from database",
-    "src/",
-];
+pub const LEAKS: &[&str] =
+    &["SELECT", "INSERT", "sqlx", "panicked", "stack backtrace", "error returned from database", "src/"];
 
 /// The message for `key` in the real catalogue (`crates/web/locales/{ja,en}/main.ftl`),
 /// so that the tests assert what users read.
@@ -47,11 +40,7 @@ pub fn msg(lang: &str, key: &str) -> String {
     };
     let m = src
         .lines()
-        .find_map(|l| {
-            l.strip_prefix(key)
-                .and_then(|r| r.trim_start().strip_prefix('='))
-                .map(|v| v.trim().to_string())
-        })
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.trim_start().strip_prefix('=')).map(|v| v.trim().to_string()))
         .unwrap_or_else(|| panic!("no message {key} in the {lang} catalogue"));
     assert!(!m.is_empty(), "{lang} {key} is empty");
     m
@@ -60,12 +49,7 @@ pub fn msg(lang: &str, key: &str) -> String {
 /// Cheap argon2 so that the suite stays fast (the production cost is in WebConfig's
 /// defaults and is not what these tests are about).
 pub fn web_config() -> WebConfig {
-    WebConfig {
-        argon2_m_kib: 256,
-        argon2_t: 1,
-        argon2_p: 1,
-        ..Default::default()
-    }
+    WebConfig { argon2_m_kib: 256, argon2_t: 1, argon2_p: 1, ..Default::default() }
 }
 
 /// A random UUID from the injected generator (the ambient calls are banned by clippy).
@@ -115,12 +99,7 @@ async fn fresh_database() -> (String, Option<PgDb>, Option<tempfile::TempDir>) {
             let mut c = sqlx::PgConnection::connect(&admin)
                 .await
                 .unwrap_or_else(|e| panic!("cannot connect to TSUNAGU_TEST_POSTGRES_URL: {e}"));
-            sqlx::Executor::execute(
-                &mut c,
-                sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
-            )
-            .await
-            .unwrap();
+            sqlx::Executor::execute(&mut c, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
             let _ = c.close().await;
             let base = admin
                 .split('?')
@@ -130,34 +109,20 @@ async fn fresh_database() -> (String, Option<PgDb>, Option<tempfile::TempDir>) {
                 .expect("TSUNAGU_TEST_POSTGRES_URL has no database part")
                 .0
                 .to_string();
-            (
-                format!("{base}/{name}"),
-                Some(PgDb {
-                    admin_url: admin,
-                    name,
-                }),
-                None,
-            )
+            (format!("{base}/{name}"), Some(PgDb { admin_url: admin, name }), None)
         }
         Backend::Sqlite => {
             let d = tempfile::tempdir().unwrap();
-            (
-                format!("sqlite://{}/tsunagu.db", d.path().display()),
-                None,
-                Some(d),
-            )
+            (format!("sqlite://{}/tsunagu.db", d.path().display()), None, Some(d))
         }
     }
 }
 
 async fn drop_pg(db: &PgDb) {
     let mut c = sqlx::PgConnection::connect(&db.admin_url).await.unwrap();
-    sqlx::Executor::execute(
-        &mut c,
-        sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name)),
-    )
-    .await
-    .unwrap();
+    sqlx::Executor::execute(&mut c, sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name)))
+        .await
+        .unwrap();
     let _ = c.close().await;
 }
 
@@ -165,25 +130,12 @@ impl TestApp {
     pub async fn start() -> TestApp {
         let (url, pg, dir) = fresh_database().await;
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 01:00 UTC)));
-        let store = Store::open(
-            &url,
-            OpenMode::CreateIfMissing,
-            clock.clone(),
-            Arc::new(RandomIdGen),
-        )
-        .await
-        .unwrap();
+        let store = Store::open(&url, OpenMode::CreateIfMissing, clock.clone(), Arc::new(RandomIdGen)).await.unwrap();
         store.migrate().await.unwrap();
         let c = web_config();
-        let hash = hash_password(demo::DEMO_PASSWORD, c.argon2_m_kib, c.argon2_t, c.argon2_p)
-            .unwrap();
+        let hash = hash_password(demo::DEMO_PASSWORD, c.argon2_m_kib, c.argon2_t, c.argon2_p).unwrap();
         demo::seed(&store, &hash).await.unwrap();
-        let running = server::spawn(
-            server::state(store.clone(), c),
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap();
+        let running = server::spawn(server::state(store.clone(), c), "127.0.0.1:0".parse().unwrap()).await.unwrap();
         TestApp {
             base: format!("http://{}", running.addr),
             url,
@@ -216,11 +168,7 @@ impl TestApp {
 
     /// A client without cookies (for the API and for replaying old cookies by hand).
     pub fn bare_client(&self) -> Client {
-        Client::builder()
-            .redirect(redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap()
+        Client::builder().redirect(redirect::Policy::none()).timeout(Duration::from_secs(30)).build().unwrap()
     }
 
     /// Sign in with the demo password; returns the session cookie value too.
@@ -228,11 +176,7 @@ impl TestApp {
         let client = self.client();
         let r = client
             .post(self.at("/signin"))
-            .form(&[
-                ("email", email),
-                ("password", demo::DEMO_PASSWORD),
-                ("next", "/patients"),
-            ])
+            .form(&[("email", email), ("password", demo::DEMO_PASSWORD), ("next", "/patients")])
             .send()
             .await
             .unwrap();
@@ -241,12 +185,7 @@ impl TestApp {
         let page = Resp::of(client.get(self.at("/patients")).send().await.unwrap()).await;
         assert_eq!(page.status, 200, "/patients after sign-in of {email}");
         let csrf = page.csrf().expect("a CSRF token on a signed-in page");
-        Session {
-            client,
-            csrf,
-            cookie,
-            base: self.base.clone(),
-        }
+        Session { client, csrf, cookie, base: self.base.clone() }
     }
 
     /// A bearer token for the person's first organization, made through the store.
@@ -255,24 +194,14 @@ impl TestApp {
         let user = self.user(email).await;
         let token = format!("tsu_{}", random_token().unwrap());
         self.store
-            .create_token(
-                user.id,
-                org.id,
-                &sha256_hex(&token),
-                "integration test",
-                None,
-                &AuditCtx::default(),
-            )
+            .create_token(user.id, org.id, &sha256_hex(&token), "integration test", None, &AuditCtx::default())
             .await
             .unwrap();
         token
     }
 
     pub async fn user(&self, email: &str) -> tsunagu_store::UserRow {
-        self.store
-            .user_by_email(&Email::parse(email).unwrap())
-            .await
-            .unwrap()
+        self.store.user_by_email(&Email::parse(email).unwrap()).await.unwrap()
     }
 
     /// The person's first organization (every demo login has exactly one).
@@ -291,16 +220,8 @@ impl TestApp {
     /// The id of the one patient whose kana matches, as sato (who owns 山田 花子) sees it.
     pub async fn patient_id(&self, kana: &str) -> PatientId {
         let who = self.principal(SATO).await;
-        let q = SearchQuery {
-            text: Some(kana.into()),
-            limit: 10,
-            ..Default::default()
-        };
-        let found = self
-            .store
-            .search_patients(&who, &q, &AuditCtx::default())
-            .await
-            .unwrap();
+        let q = SearchQuery { text: Some(kana.into()), limit: 10, ..Default::default() };
+        let found = self.store.search_patients(&who, &q, &AuditCtx::default()).await.unwrap();
         assert_eq!(found.len(), 1, "exactly one patient matches {kana}");
         found[0].id
     }
@@ -308,18 +229,10 @@ impl TestApp {
     /// (organizations, users, patients)
     pub async fn counts(&self) -> (i64, i64, i64) {
         let mut c = self.raw_conn().await;
-        let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-            .try_get("n")
-            .unwrap();
+        let users: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&mut c).await.unwrap().try_get("n").unwrap();
         let _ = c.close().await;
-        (
-            self.store.count_orgs().await.unwrap(),
-            users,
-            self.store.count_patients().await.unwrap(),
-        )
+        (self.store.count_orgs().await.unwrap(), users, self.store.count_patients().await.unwrap())
     }
 
     /// The audit rows written while answering one request (matched by request id).
@@ -358,12 +271,7 @@ impl TestApp {
         let problems = self.store.integrity_problems().await.unwrap();
         assert!(problems.is_empty(), "integrity problems: {problems:?}");
         let report = self.store.verify_audit().await.unwrap();
-        assert_eq!(
-            report.first_break.as_ref().map(|b| b.0),
-            expected_break,
-            "audit chain: {:?}",
-            report.first_break
-        );
+        assert_eq!(report.first_break.as_ref().map(|b| b.0), expected_break, "audit chain: {:?}", report.first_break);
         if let Some(r) = self.running.take() {
             let _ = r.shutdown.send(());
             match tokio::time::timeout(Duration::from_secs(10), r.task).await {
@@ -388,18 +296,12 @@ impl Drop for TestApp {
         }
         if let Some(pg) = self.pg.take() {
             let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     rt.block_on(async {
                         if let Ok(mut c) = sqlx::PgConnection::connect(&pg.admin_url).await {
                             let _ = sqlx::Executor::execute(
                                 &mut c,
-                                sqlx::AssertSqlSafe(format!(
-                                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                                    pg.name
-                                )),
+                                sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name)),
                             )
                             .await;
                         }
@@ -441,11 +343,7 @@ pub fn stderr(o: &Output) -> String {
 /// The value of the `tsunagu` cookie set by a response, if any.
 pub fn session_cookie(h: &HeaderMap) -> Option<String> {
     set_cookie_line(h, "tsunagu").and_then(|l| {
-        l.split(';')
-            .next()
-            .and_then(|kv| kv.split_once('='))
-            .map(|(_, v)| v.to_string())
-            .filter(|v| !v.is_empty())
+        l.split(';').next().and_then(|kv| kv.split_once('=')).map(|(_, v)| v.to_string()).filter(|v| !v.is_empty())
     })
 }
 
@@ -471,19 +369,11 @@ impl Resp {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let body = r.text().await.unwrap();
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp { status, headers, body }
     }
 
     pub fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
     }
 
     pub fn request_id(&self) -> String {
@@ -502,8 +392,7 @@ impl Resp {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
     /// The CSRF token of a signed-in page.
@@ -517,13 +406,31 @@ impl Resp {
     /// Assert that nothing internal leaked into the body.
     pub fn assert_no_leak(&self, what: &str) {
         for l in LEAKS {
-            assert!(
-                !self.body.contains(l),
-                "{what}: the response shows {l:?}:\n{}",
-                self.body
-            );
+            assert!(!self.body.contains(l), "{what}: the response shows {l:?}:\n{}", self.body);
         }
     }
+}
+
+/// Percent-encode a query-string value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Put a value in every `{name}` segment of a route path: `{patient}` and the names in
+/// `given`, any other parameter gets `other`.
+pub fn fill_path(path: &str, given: &[(&str, &str)], other: &str) -> String {
+    path.split('/')
+        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => given.iter().find(|(n, _)| *n == name).map_or(other, |(_, v)| *v).to_string(),
+            None => seg.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 pub fn unescape(s: &str) -> String {
@@ -548,14 +455,7 @@ pub struct Session {
 
 impl Session {
     pub async fn get(&self, path: &str) -> Resp {
-        Resp::of(
-            self.client
-                .get(format!("{}{path}", self.base))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        Resp::of(self.client.get(format!("{}{path}", self.base)).send().await.unwrap()).await
     }
 
     /// POST a form with the session's CSRF token added.
@@ -571,16 +471,40 @@ impl Session {
         assert_eq!(r.status, 303, "language switch");
     }
 
-    /// POST a form exactly as given (no token added).
-    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+    /// POST a multipart form (a file upload) with the session's CSRF token in the query
+    /// string, where uploads carry it.
+    pub async fn post_multipart(&self, path: &str, fields: &[(&str, &str)], file: (&str, &str, &[u8])) -> Resp {
+        let boundary = format!("----tsunagu-test-{}", random_uuid().simple());
+        let mut body: Vec<u8> = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+            );
+        }
+        let (filename, content_type, bytes) = file;
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let sep = if path.contains('?') { '&' } else { '?' };
         Resp::of(
             self.client
-                .post(format!("{}{path}", self.base))
-                .form(fields)
+                .post(format!("{}{path}{sep}csrf={}", self.base, urlencode(&self.csrf)))
+                .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+                .body(body)
                 .send()
                 .await
                 .unwrap(),
         )
         .await
+    }
+
+    /// POST a form exactly as given (no token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        Resp::of(self.client.post(format!("{}{path}", self.base)).form(fields).send().await.unwrap()).await
     }
 }

@@ -16,10 +16,7 @@ fn assert_refused(resp: &Resp, status: u16, lang: &str, key: &str, what: &str) {
         msg(lang, key),
         resp.body
     );
-    assert!(
-        !text.contains(&msg(other, key)),
-        "{what}: the {other} message {key} shows in a {lang} answer"
-    );
+    assert!(!text.contains(&msg(other, key)), "{what}: the {other} message {key} shows in a {lang} answer");
     resp.assert_no_leak(what);
 }
 
@@ -27,8 +24,7 @@ fn assert_refused(resp: &Resp, status: u16, lang: &str, key: &str, what: &str) {
 fn assert_problem(resp: &Resp, status: u16, lang: &str, field: &str, key: &str, what: &str) {
     assert_eq!(resp.status, status, "{what}:\n{}", resp.body);
     assert!(
-        resp.header("content-type")
-            .starts_with("application/problem+json"),
+        resp.header("content-type").starts_with("application/problem+json"),
         "{what}: content type {}",
         resp.header("content-type")
     );
@@ -37,9 +33,7 @@ fn assert_problem(resp: &Resp, status: u16, lang: &str, field: &str, key: &str, 
     assert_eq!(v["title"], msg(lang, "error-invalid"), "{what}");
     let errors = v["errors"].as_array().expect("errors[]");
     assert!(
-        errors
-            .iter()
-            .any(|e| e["field"] == field && e["message"] == msg(lang, key)),
+        errors.iter().any(|e| e["field"] == field && e["message"] == msg(lang, key)),
         "{what}: no {field} error with the {lang} message {key}: {v}"
     );
     resp.assert_no_leak(what);
@@ -61,20 +55,11 @@ async fn a_malformed_institution_code_is_refused_clearly() {
     let app = TestApp::start().await;
     let before = app.counts().await;
     let op = app.signin(OPERATOR).await;
-    let form = [
-        ("code", "123"),
-        ("kind", "clinic"),
-        ("name", "つなぐ新規クリニック"),
-    ];
+    let form = [("code", "123"), ("kind", "clinic"), ("name", "つなぐ新規クリニック")];
     let r = op.post("/operator/orgs", &form).await;
     assert_refused(&r, 422, "ja", "err-institution-code", "operator, code 123");
     // A 10-digit code with a wrong check digit is just as wrong.
-    let r = op
-        .post(
-            "/operator/orgs",
-            &[("code", "0610111110"), ("kind", "clinic"), ("name", "X")],
-        )
-        .await;
+    let r = op.post("/operator/orgs", &[("code", "0610111110"), ("kind", "clinic"), ("name", "X")]).await;
     assert_eq!(r.status, 422, "a wrong check digit:\n{}", r.body);
     assert!(r.text().contains(&msg("ja", "err-institution-code")));
     op.set_lang("en").await;
@@ -82,18 +67,7 @@ async fn a_malformed_institution_code_is_refused_clearly() {
     assert_refused(&r, 422, "en", "err-institution-code", "operator, code 123, en");
     assert_eq!(app.counts().await, before, "nothing was created");
 
-    let out = app
-        .cli(&[
-            "org",
-            "create",
-            "--code",
-            "123",
-            "--kind",
-            "clinic",
-            "--name",
-            "つなぐ新規クリニック",
-        ])
-        .await;
+    let out = app.cli(&["org", "create", "--code", "123", "--kind", "clinic", "--name", "つなぐ新規クリニック"]).await;
     assert_cli_refused(&out, &["--code", "institution code"], "org create --code 123");
     assert_eq!(app.counts().await, before, "nothing was created");
     app.finish().await;
@@ -138,11 +112,7 @@ async fn an_unknown_profession_is_refused_clearly() {
             pw.to_str().unwrap(),
         ])
         .await;
-    assert_cli_refused(
-        &out,
-        &["--profession", "physician", "nurse"],
-        "user create --profession wizard",
-    );
+    assert_cli_refused(&out, &["--profession", "physician", "nurse"], "user create --profession wizard");
     assert_eq!(app.counts().await, before, "nobody was created");
     app.finish().await;
 }
@@ -171,11 +141,7 @@ async fn patient_registration_rejects_empty_kana_and_future_birth_dates() {
     // The clock says 2026-11-24; 2027 is the future.
     let cases = [
         (patient_form(("", ""), "1950-05-05"), "family_kana", "err-kana-required"),
-        (
-            patient_form(("ウミノ", "ジロウ"), "2027-01-01"),
-            "birth_date",
-            "err-birth-date-future",
-        ),
+        (patient_form(("ウミノ", "ジロウ"), "2027-01-01"), "birth_date", "err-birth-date-future"),
     ];
     for lang in ["ja", "en"] {
         if lang == "en" {
@@ -230,6 +196,18 @@ async fn oversize_bodies_are_refused_with_413() {
         assert_refused(&r, 413, lang, "error-too-large", &format!("big form {lang}"));
     }
 
+    // Without a session too (the sign-in form is the one open to anybody).
+    let r = Resp::of(
+        app.bare_client()
+            .post(app.at("/signin"))
+            .form(&[("email", SATO), ("password", big.as_str())])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_refused(&r, 413, "ja", "error-too-large", "big sign-in form");
+
     let token = app.token_for(SATO).await;
     let api = app.bare_client();
     let body = json!({
@@ -248,10 +226,7 @@ async fn oversize_bodies_are_refused_with_413() {
         )
         .await;
         assert_eq!(r.status, 413, "big JSON {lang}:\n{}", r.body);
-        assert!(
-            r.header("content-type")
-                .starts_with("application/problem+json")
-        );
+        assert!(r.header("content-type").starts_with("application/problem+json"));
         assert_eq!(r.json()["title"], msg(lang, "error-too-large"), "big JSON {lang}");
         r.assert_no_leak("big JSON");
     }

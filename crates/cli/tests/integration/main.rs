@@ -4,12 +4,14 @@
 //! through the real `tsunagu` binary. Each test ends with `finish()`, which checks the
 //! database's integrity and the audit chain.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod access;
+mod api;
+mod audit;
+mod cli;
 mod harness;
+mod headers;
+mod input;
+mod registry;
+mod signin;

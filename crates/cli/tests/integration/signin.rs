@@ -21,22 +21,13 @@ async fn attempt(app: &TestApp, email: &str, password: &str) -> Resp {
 /// Does this cookie value still open a signed-in page?
 async fn opens_patients(app: &TestApp, cookie: &str) -> bool {
     let r = Resp::of(
-        app.bare_client()
-            .get(app.at("/patients"))
-            .header("cookie", format!("tsunagu={cookie}"))
-            .send()
-            .await
-            .unwrap(),
+        app.bare_client().get(app.at("/patients")).header("cookie", format!("tsunagu={cookie}")).send().await.unwrap(),
     )
     .await;
     match r.status {
         200 => true,
         303 => {
-            assert!(
-                r.location().starts_with("/signin"),
-                "a stale session goes to sign-in, not {}",
-                r.location()
-            );
+            assert!(r.location().starts_with("/signin"), "a stale session goes to sign-in, not {}", r.location());
             false
         }
         s => panic!("GET /patients answered {s}"),
@@ -50,15 +41,11 @@ async fn failed_signins_are_refused_audited_and_throttled() {
     let r = attempt(&app, TAKAHASHI, "wrong password").await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(r.text().contains(&msg("ja", "signin-failed")), "{}", r.body);
-    assert!(
-        session_cookie(&r.headers).is_none(),
-        "no session for a failure"
-    );
+    assert!(session_cookie(&r.headers).is_none(), "no session for a failure");
     r.assert_no_leak("failed sign-in");
     let rows = app.audit_of_request(&r.request_id()).await;
     assert!(
-        rows.iter()
-            .any(|a| a.action == "signin" && a.outcome == "refused" && a.target == TAKAHASHI),
+        rows.iter().any(|a| a.action == "signin" && a.outcome == "refused" && a.target == TAKAHASHI),
         "the failure is audited: {rows:?}"
     );
 
@@ -78,8 +65,7 @@ async fn failed_signins_are_refused_audited_and_throttled() {
     assert!(session_cookie(&r.headers).is_none());
     let rows = app.audit_of_request(&r.request_id()).await;
     assert!(
-        rows.iter()
-            .any(|a| a.action == "signin" && a.outcome == "refused"),
+        rows.iter().any(|a| a.action == "signin" && a.outcome == "refused"),
         "the throttled attempt is audited: {rows:?}"
     );
     // Other accounts are not affected.
@@ -198,21 +184,10 @@ async fn forms_need_the_session_token_and_the_same_origin() {
 
     let mut with_token = vec![("csrf", sato.csrf.as_str())];
     with_token.extend_from_slice(&form);
-    for (name, value) in [
-        ("origin", "https://evil.example"),
-        ("origin", "null"),
-        ("sec-fetch-site", "cross-site"),
-    ] {
-        let r = Resp::of(
-            sato.client
-                .post(app.at("/patients"))
-                .header(name, value)
-                .form(&with_token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+    for (name, value) in [("origin", "https://evil.example"), ("origin", "null"), ("sec-fetch-site", "cross-site")] {
+        let r =
+            Resp::of(sato.client.post(app.at("/patients")).header(name, value).form(&with_token).send().await.unwrap())
+                .await;
         assert_eq!(r.status, 403, "{name}: {value}: {}", r.body);
     }
     // Sign-out is a form too: a cross-site one does not end the session.

@@ -34,11 +34,7 @@ pub struct AdminPage {
 }
 
 fn require_admin(me: &Signed) -> AppResult<()> {
-    if me.principal.org_admin {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
-    }
+    if me.principal.org_admin { Ok(()) } else { Err(AppError::NotFound) }
 }
 
 async fn admin_page(
@@ -54,31 +50,15 @@ async fn admin_page(
         org: state.store.get_org(me.principal.org).await?,
         me: me.principal.user,
         staff: state.store.staff(me.principal.org).await?,
-        professions: Profession::ALL
-            .iter()
-            .map(|p| (p.as_str(), tr.label("profession", p.as_str())))
-            .collect(),
+        professions: Profession::ALL.iter().map(|p| (p.as_str(), tr.label("profession", p.as_str()))).collect(),
         errors,
         new_staff,
     })
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    me: Signed,
-) -> AppResult<Response> {
+pub async fn show(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
     require_admin(&me)?;
-    page(
-        &admin_page(
-            &state,
-            &ctx,
-            &me,
-            FormErrors::default(),
-            StaffForm::default(),
-        )
-        .await?,
-    )
+    page(&admin_page(&state, &ctx, &me, FormErrors::default(), StaffForm::default()).await?)
 }
 
 #[derive(Deserialize)]
@@ -126,21 +106,12 @@ pub async fn update_org(
     };
     match parse() {
         Ok(u) => {
-            state
-                .store
-                .update_org(&me.principal, &u, &ctx.audit())
-                .await?;
+            state.store.update_org(&me.principal, &u, &ctx.audit()).await?;
             Ok(Redirect::to("/admin/org").into_response())
         }
         Err(inv) => {
-            let p = admin_page(
-                &state,
-                &ctx,
-                &me,
-                FormErrors(field_messages(&ctx.tr(), &inv.0)),
-                StaffForm::default(),
-            )
-            .await?;
+            let p = admin_page(&state, &ctx, &me, FormErrors(field_messages(&ctx.tr(), &inv.0)), StaffForm::default())
+                .await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
     }
@@ -176,24 +147,17 @@ pub async fn add_staff(
     let kana = if f.name_kana.trim().is_empty() {
         Some(String::new())
     } else {
-        inv.merge(tsunagu_domain::patient::parse_kana(
-            "name_kana",
-            &f.name_kana,
-        ))
+        inv.merge(tsunagu_domain::patient::parse_kana("name_kana", &f.name_kana))
     };
     let profession = inv.merge(Profession::parse(&f.profession));
     inv.merge(check_new_password(&f.password));
-    let (Some(email), Some(name), Some(kana), Some(profession)) = (email, name, kana, profession)
-    else {
+    let (Some(email), Some(name), Some(kana), Some(profession)) = (email, name, kana, profession) else {
         let p = admin_page(
             &state,
             &ctx,
             &me,
             FormErrors(field_messages(&tr, &inv.0)),
-            StaffForm {
-                password: String::new(),
-                ..f
-            },
+            StaffForm { password: String::new(), ..f },
         )
         .await?;
         return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
@@ -204,59 +168,23 @@ pub async fn add_staff(
             &ctx,
             &me,
             FormErrors(field_messages(&tr, &inv.0)),
-            StaffForm {
-                password: String::new(),
-                ..f
-            },
+            StaffForm { password: String::new(), ..f },
         )
         .await?;
         return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
     }
-    let (m, t, p) = (
-        state.config.argon2_m_kib,
-        state.config.argon2_t,
-        state.config.argon2_p,
-    );
+    let (m, t, p) = (state.config.argon2_m_kib, state.config.argon2_t, state.config.argon2_p);
     let pw = f.password.clone();
     let hash = tokio::task::spawn_blocking(move || hash_password(&pw, m, t, p))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
-    let nu = NewUser {
-        email,
-        display_name: name,
-        name_kana: kana,
-        profession,
-        password_hash: hash,
-        operator: false,
-    };
-    match state
-        .store
-        .create_user(
-            &nu,
-            me.principal.org,
-            checked(&f.org_admin),
-            Some(&me.principal),
-            &ctx.audit(),
-        )
-        .await
+    let nu = NewUser { email, display_name: name, name_kana: kana, profession, password_hash: hash, operator: false };
+    match state.store.create_user(&nu, me.principal.org, checked(&f.org_admin), Some(&me.principal), &ctx.audit()).await
     {
         Ok(_) => Ok(Redirect::to("/admin/org").into_response()),
         Err(tsunagu_store::StoreError::Conflict { field, key }) => {
-            let errors = FormErrors(field_messages(
-                &tr,
-                &[tsunagu_domain::FieldError::new(field, key)],
-            ));
-            let p = admin_page(
-                &state,
-                &ctx,
-                &me,
-                errors,
-                StaffForm {
-                    password: String::new(),
-                    ..f
-                },
-            )
-            .await?;
+            let errors = FormErrors(field_messages(&tr, &[tsunagu_domain::FieldError::new(field, key)]));
+            let p = admin_page(&state, &ctx, &me, errors, StaffForm { password: String::new(), ..f }).await?;
             render(StatusCode::CONFLICT, &p)
         }
         Err(e) => Err(e.into()),
@@ -282,9 +210,6 @@ pub async fn set_staff_status(
     if user == me.principal.user {
         return Err(AppError::Forbidden);
     }
-    state
-        .store
-        .set_user_status(&me.principal, user, f.active == "1", &ctx.audit())
-        .await?;
+    state.store.set_user_status(&me.principal, user, f.active == "1", &ctx.audit()).await?;
     Ok(Redirect::to("/admin/org").into_response())
 }

@@ -1,6 +1,7 @@
 //! Server-rendered pages, one module per area.
 
 pub mod admin;
+pub mod chart;
 pub mod operator;
 pub mod patients;
 pub mod signin;

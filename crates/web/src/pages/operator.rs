@@ -29,11 +29,7 @@ pub struct OperatorPage {
 }
 
 fn require_operator(me: &Signed) -> AppResult<()> {
-    if me.principal.operator {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
-    }
+    if me.principal.operator { Ok(()) } else { Err(AppError::NotFound) }
 }
 
 async fn operator_page(
@@ -47,31 +43,15 @@ async fn operator_page(
     Ok(OperatorPage {
         chrome: me.chrome(ctx, state),
         orgs: state.store.list_orgs().await?,
-        kinds: OrgKind::ALL
-            .iter()
-            .map(|k| (k.as_str(), tr.label("org-kind", k.as_str())))
-            .collect(),
+        kinds: OrgKind::ALL.iter().map(|k| (k.as_str(), tr.label("org-kind", k.as_str()))).collect(),
         form,
         errors,
     })
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    me: Signed,
-) -> AppResult<Response> {
+pub async fn list(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
     require_operator(&me)?;
-    page(
-        &operator_page(
-            &state,
-            &ctx,
-            &me,
-            OrgRegistration::default(),
-            FormErrors::default(),
-        )
-        .await?,
-    )
+    page(&operator_page(&state, &ctx, &me, OrgRegistration::default(), FormErrors::default()).await?)
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -115,27 +95,13 @@ impl OrgRegistration {
         let name_kana = if self.name_kana.trim().is_empty() {
             Some(String::new())
         } else {
-            inv.merge(tsunagu_domain::patient::parse_kana(
-                "name_kana",
-                &self.name_kana,
-            ))
+            inv.merge(tsunagu_domain::patient::parse_kana("name_kana", &self.name_kana))
         };
-        let postal_code = inv.merge(tsunagu_domain::patient::parse_postal_code(
-            &self.postal_code,
-        ));
+        let postal_code = inv.merge(tsunagu_domain::patient::parse_postal_code(&self.postal_code));
         let address = inv.merge(optional_text("address", &self.address, 200));
         let phone = inv.merge(optional_phone("phone", &self.phone));
         let coordinates = inv.merge(parse_coordinates(&self.lat, &self.lon));
-        match (
-            code,
-            kind,
-            name,
-            name_kana,
-            postal_code,
-            address,
-            phone,
-            coordinates,
-        ) {
+        match (code, kind, name, name_kana, postal_code, address, phone, coordinates) {
             (
                 Some(code),
                 Some(kind),
@@ -179,28 +145,14 @@ pub async fn register_org(
     let org = match f.parse() {
         Ok(o) => o,
         Err(inv) => {
-            let p = operator_page(
-                &state,
-                &ctx,
-                &me,
-                f,
-                FormErrors(field_messages(&tr, &inv.0)),
-            )
-            .await?;
+            let p = operator_page(&state, &ctx, &me, f, FormErrors(field_messages(&tr, &inv.0))).await?;
             return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
         }
     };
-    match state
-        .store
-        .create_org(&org, OrgStatus::Pending, Some(&me.principal), &ctx.audit())
-        .await
-    {
+    match state.store.create_org(&org, OrgStatus::Pending, Some(&me.principal), &ctx.audit()).await {
         Ok(_) => Ok(Redirect::to("/operator/orgs").into_response()),
         Err(tsunagu_store::StoreError::Conflict { field, key }) => {
-            let errors = FormErrors(field_messages(
-                &tr,
-                &[tsunagu_domain::FieldError::new(field, key)],
-            ));
+            let errors = FormErrors(field_messages(&tr, &[tsunagu_domain::FieldError::new(field, key)]));
             let p = operator_page(&state, &ctx, &me, f, errors).await?;
             render(StatusCode::CONFLICT, &p)
         }
@@ -223,15 +175,11 @@ pub async fn set_status(
 ) -> AppResult<Response> {
     require_operator(&me)?;
     let org: OrgId = org.parse().map_err(|_| AppError::NotFound)?;
-    let status = OrgStatus::parse(&f.status)
-        .ok_or(AppError::Invalid(Invalid::one("status", "err-required")))?;
+    let status = OrgStatus::parse(&f.status).ok_or(AppError::Invalid(Invalid::one("status", "err-required")))?;
     if org == me.principal.org && status != OrgStatus::Approved {
         // The operator cannot lock itself out.
         return Err(AppError::Forbidden);
     }
-    state
-        .store
-        .set_org_status(&me.principal, org, status, &ctx.audit())
-        .await?;
+    state.store.set_org_status(&me.principal, org, status, &ctx.audit()).await?;
     Ok(Redirect::to("/operator/orgs").into_response())
 }

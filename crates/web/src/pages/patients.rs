@@ -20,8 +20,8 @@ use tsunagu_domain::patient::{
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_domain::{Invalid, OrgId, PatientId};
 use tsunagu_store::{
-    AccessLogRow, ConsentRow, IdentifierRow, KeyPersonRow, OrgRow, PatientRow, PatientSummary,
-    Registered, SearchQuery, TeamMemberRow,
+    AccessLogRow, ConsentRow, IdentifierRow, KeyPersonRow, OrgRow, PatientRow, PatientSummary, Registered, SearchQuery,
+    TeamMemberRow,
 };
 
 /// A patient id from the path; a malformed one is simply not found.
@@ -29,8 +29,9 @@ pub fn patient_id(raw: &str) -> AppResult<PatientId> {
     raw.parse().map_err(|_| AppError::NotFound)
 }
 
+/// The first page of the day is the inbox: what is new on my patients.
 pub async fn home() -> Redirect {
-    Redirect::to("/patients")
+    Redirect::to("/inbox")
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -62,12 +63,7 @@ impl SearchParams {
         let local_id = inv.merge(parse_local_id(&self.local_id)).flatten();
         inv.into_result()?;
         let text = Some(self.q.trim().to_string()).filter(|t| !t.is_empty());
-        Ok(SearchQuery {
-            text,
-            birth_date,
-            local_id,
-            limit: 50,
-        })
+        Ok(SearchQuery { text, birth_date, local_id, limit: 50 })
     }
 }
 
@@ -89,26 +85,13 @@ pub struct ResultsFragment {
     pub errors: FormErrors,
 }
 
-async fn results(
-    state: &AppState,
-    ctx: &RequestCtx,
-    me: &Signed,
-    params: &SearchParams,
-) -> AppResult<ResultsFragment> {
+async fn results(state: &AppState, ctx: &RequestCtx, me: &Signed, params: &SearchParams) -> AppResult<ResultsFragment> {
     let tr = ctx.tr();
     match params.to_query() {
         Ok(q) => {
             let searched = q.text.is_some() || q.birth_date.is_some() || q.local_id.is_some();
-            let patients = state
-                .store
-                .search_patients(&me.principal, &q, &ctx.audit())
-                .await?;
-            Ok(ResultsFragment {
-                tr,
-                patients,
-                searched,
-                errors: FormErrors::default(),
-            })
+            let patients = state.store.search_patients(&me.principal, &q, &ctx.audit()).await?;
+            Ok(ResultsFragment { tr, patients, searched, errors: FormErrors::default() })
         }
         Err(inv) => Ok(ResultsFragment {
             tr,
@@ -126,14 +109,8 @@ pub async fn list(
     Query(params): Query<SearchParams>,
 ) -> AppResult<Response> {
     let results = results(&state, &ctx, &me, &params).await?;
-    let results_html = results
-        .render()
-        .map_err(|e| AppError::Internal(format!("template: {e}")))?;
-    page(&ListPage {
-        chrome: me.chrome(&ctx, &state),
-        params,
-        results_html,
-    })
+    let results_html = results.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    page(&ListPage { chrome: me.chrome(&ctx, &state), params, results_html })
 }
 
 /// The result list alone, for htmx live search as the user types.
@@ -157,17 +134,10 @@ pub struct NewPage {
 }
 
 fn sexes(tr: &crate::i18n::Tr) -> Vec<(&'static str, String)> {
-    tsunagu_domain::patient::Sex::ALL
-        .iter()
-        .map(|s| (s.as_str(), tr.label("sex", s.as_str())))
-        .collect()
+    tsunagu_domain::patient::Sex::ALL.iter().map(|s| (s.as_str(), tr.label("sex", s.as_str()))).collect()
 }
 
-pub async fn new_form(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    me: Signed,
-) -> AppResult<Response> {
+pub async fn new_form(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
     let tr = ctx.tr();
     page(&NewPage {
         chrome: me.chrome(&ctx, &state),
@@ -207,25 +177,14 @@ pub async fn register(
     let p = match NewPatient::parse(&f.patient, state.store.clock().today_jst()) {
         Ok(p) => p,
         Err(inv) => {
-            return again(
-                FormErrors(field_messages(&tr, &inv.0)),
-                vec![],
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            return again(FormErrors(field_messages(&tr, &inv.0)), vec![], StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    match state
-        .store
-        .register_patient(&me.principal, &p, checked(&f.confirm_new), &ctx.audit())
-        .await
-    {
+    match state.store.register_patient(&me.principal, &p, checked(&f.confirm_new), &ctx.audit()).await {
         Ok(Registered::Created(id)) => Ok(Redirect::to(&format!("/patients/{id}")).into_response()),
         Ok(Registered::PossibleDuplicates(d)) => again(FormErrors::default(), d, StatusCode::OK),
         Err(tsunagu_store::StoreError::Conflict { field, key }) => again(
-            FormErrors(field_messages(
-                &tr,
-                &[tsunagu_domain::FieldError::new(field, key)],
-            )),
+            FormErrors(field_messages(&tr, &[tsunagu_domain::FieldError::new(field, key)])),
             vec![],
             StatusCode::CONFLICT,
         ),
@@ -249,13 +208,26 @@ pub struct ShowPage {
     pub roles: Vec<(&'static str, String)>,
     pub my_member_id: Option<String>,
     pub errors: FormErrors,
+    /// The first page of the timeline, rendered by [`super::chart::TimelineFragment`].
+    pub timeline_html: String,
+    pub composer: super::chart::Composer,
+    pub filters: super::chart::TimelineQuery,
+    /// The newest write seen, for the live-update poll.
+    pub latest: String,
+    /// What was typed into a write form that failed validation, to show it again.
+    pub typed: Vec<(String, String)>,
+    pub med_rows: Vec<usize>,
+}
+
+impl ShowPage {
+    pub fn typed(&self, name: &str) -> String {
+        self.typed.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
 }
 
 impl ShowPage {
     pub fn current_consent(&self) -> String {
-        self.chrome
-            .tr
-            .label("consent", self.patient.consent.as_str())
+        self.chrome.tr.label("consent", self.patient.consent.as_str())
     }
 }
 
@@ -266,32 +238,45 @@ async fn show_page(
     pid: PatientId,
     errors: FormErrors,
 ) -> AppResult<ShowPage> {
+    show_page_with(state, ctx, me, pid, errors, super::chart::TimelineQuery::default(), Vec::new()).await
+}
+
+/// The patient page again with the messages of a failed write and what was typed.
+pub async fn show_with_errors(
+    state: &AppState,
+    ctx: &RequestCtx,
+    me: &Signed,
+    pid: PatientId,
+    errors: FormErrors,
+    typed: Option<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let filters = super::chart::TimelineQuery::default();
+    let p = show_page_with(state, ctx, me, pid, errors, filters, typed.unwrap_or_default()).await?;
+    render(StatusCode::UNPROCESSABLE_ENTITY, &p)
+}
+
+async fn show_page_with(
+    state: &AppState,
+    ctx: &RequestCtx,
+    me: &Signed,
+    pid: PatientId,
+    errors: FormErrors,
+    filters: super::chart::TimelineQuery,
+    typed: Vec<(String, String)>,
+) -> AppResult<ShowPage> {
     let tr = ctx.tr();
-    let g = state
-        .store
-        .open_chart(
-            &me.principal,
-            pid,
-            ChartAction::Read,
-            "chart.read",
-            &ctx.audit(),
-        )
-        .await?;
+    let g = state.store.open_chart(&me.principal, pid, ChartAction::Read, "chart.read", &ctx.audit()).await?;
+    let timeline = super::chart::timeline_fragment(state, &g, tr, &filters).await?;
+    let latest =
+        timeline.days.first().and_then(|d| d.cards.first()).map(|c| c.e.recorded_at.clone()).unwrap_or_default();
+    let timeline_html = timeline.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    let composer = super::chart::composer(state, &g, &tr).await?;
+    state.store.mark_chart_seen(&g).await?;
     let patient = state.store.patient(&g).await?;
     let team = state.store.team(&g).await?;
-    let on_team: Vec<OrgId> = team
-        .iter()
-        .filter(|m| m.ended_at.is_none())
-        .map(|m| m.org_id)
-        .collect();
+    let on_team: Vec<OrgId> = team.iter().filter(|m| m.ended_at.is_none()).map(|m| m.org_id).collect();
     let candidates = if g.is_owner() {
-        state
-            .store
-            .list_orgs()
-            .await?
-            .into_iter()
-            .filter(|o| o.is_approved() && !on_team.contains(&o.id))
-            .collect()
+        state.store.list_orgs().await?.into_iter().filter(|o| o.is_approved() && !on_team.contains(&o.id)).collect()
     } else {
         vec![]
     };
@@ -316,6 +301,12 @@ async fn show_page(
         patient,
         team,
         errors,
+        timeline_html,
+        composer,
+        filters,
+        latest,
+        typed,
+        med_rows: (0..super::chart::MED_ROWS).collect(),
     })
 }
 
@@ -324,9 +315,10 @@ pub async fn show(
     ctx: RequestCtx,
     me: Signed,
     Path(raw): Path<String>,
+    Query(filters): Query<super::chart::TimelineQuery>,
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
-    page(&show_page(&state, &ctx, &me, pid, FormErrors::default()).await?)
+    page(&show_page_with(&state, &ctx, &me, pid, FormErrors::default(), filters, Vec::new()).await?)
 }
 
 /// After a form on the patient page: back to it, or the page again with the errors.
@@ -340,25 +332,11 @@ async fn after_write(
     match r {
         Ok(()) => Ok(Redirect::to(&format!("/patients/{pid}")).into_response()),
         Err(AppError::Invalid(inv)) => {
-            let p = show_page(
-                state,
-                ctx,
-                me,
-                pid,
-                FormErrors(field_messages(&ctx.tr(), &inv.0)),
-            )
-            .await?;
+            let p = show_page(state, ctx, me, pid, FormErrors(field_messages(&ctx.tr(), &inv.0))).await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
         Err(AppError::Conflict(f)) => {
-            let p = show_page(
-                state,
-                ctx,
-                me,
-                pid,
-                FormErrors(field_messages(&ctx.tr(), &[f])),
-            )
-            .await?;
+            let p = show_page(state, ctx, me, pid, FormErrors(field_messages(&ctx.tr(), &[f]))).await?;
             render(StatusCode::CONFLICT, &p)
         }
         Err(e) => Err(e),
@@ -381,29 +359,14 @@ pub async fn add_member(
     Form(f): Form<MemberForm>,
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
-    let g = state
-        .store
-        .open_chart(
-            &me.principal,
-            pid,
-            ChartAction::Govern,
-            "team.add",
-            &ctx.audit(),
-        )
-        .await?;
+    let g = state.store.open_chart(&me.principal, pid, ChartAction::Govern, "team.add", &ctx.audit()).await?;
     let r: AppResult<()> = async {
-        let org: OrgId = f
-            .org
-            .parse()
-            .map_err(|_| Invalid::one("org", "err-org-unknown"))?;
+        let org: OrgId = f.org.parse().map_err(|_| Invalid::one("org", "err-org-unknown"))?;
         let role = TeamRole::parse(&f.role)?;
         if role == TeamRole::Owner {
             return Err(AppError::Invalid(Invalid::one("role", "err-team-role")));
         }
-        state
-            .store
-            .add_team_member(&g, org, role, &ctx.audit())
-            .await?;
+        state.store.add_team_member(&g, org, role, &ctx.audit()).await?;
         Ok(())
     }
     .await;
@@ -424,23 +387,9 @@ pub async fn end_member(
     Form(f): Form<EndForm>,
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
-    let g = state
-        .store
-        .open_chart(
-            &me.principal,
-            pid,
-            ChartAction::Govern,
-            "team.remove",
-            &ctx.audit(),
-        )
-        .await?;
-    let reason =
-        tsunagu_domain::validation::optional_text("reason", &f.reason, 200)?.unwrap_or_default();
-    let r = state
-        .store
-        .end_team_membership(&g, &member, &reason, &ctx.audit())
-        .await
-        .map_err(AppError::from);
+    let g = state.store.open_chart(&me.principal, pid, ChartAction::Govern, "team.remove", &ctx.audit()).await?;
+    let reason = tsunagu_domain::validation::optional_text("reason", &f.reason, 200)?.unwrap_or_default();
+    let r = state.store.end_team_membership(&g, &member, &reason, &ctx.audit()).await.map_err(AppError::from);
     after_write(&state, &ctx, &me, pid, r).await
 }
 
@@ -453,27 +402,14 @@ pub async fn leave_team(
     Form(f): Form<EndForm>,
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
-    let g = state
-        .store
-        .open_chart(
-            &me.principal,
-            pid,
-            ChartAction::Leave,
-            "team.leave",
-            &ctx.audit(),
-        )
-        .await?;
+    let g = state.store.open_chart(&me.principal, pid, ChartAction::Leave, "team.leave", &ctx.audit()).await?;
     let team = state.store.team(&g).await?;
     let mine = team
         .iter()
         .find(|m| m.ended_at.is_none() && m.org_id == me.principal.org)
         .ok_or(AppError::Invalid(Invalid::one("member", "err-not-on-team")))?;
-    let reason =
-        tsunagu_domain::validation::optional_text("reason", &f.reason, 200)?.unwrap_or_default();
-    state
-        .store
-        .end_team_membership(&g, &mine.id, &reason, &ctx.audit())
-        .await?;
+    let reason = tsunagu_domain::validation::optional_text("reason", &f.reason, 200)?.unwrap_or_default();
+    state.store.end_team_membership(&g, &mine.id, &reason, &ctx.audit()).await?;
     Ok(Redirect::to("/patients").into_response())
 }
 
@@ -495,24 +431,12 @@ pub async fn record_consent(
     Form(f): Form<ConsentForm>,
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
-    let g = state
-        .store
-        .open_chart(
-            &me.principal,
-            pid,
-            ChartAction::Govern,
-            "consent.record",
-            &ctx.audit(),
-        )
-        .await?;
+    let g = state.store.open_chart(&me.principal, pid, ChartAction::Govern, "consent.record", &ctx.audit()).await?;
     let r: AppResult<()> = async {
         let status = ConsentStatus::parse(&f.status)?;
         let by = tsunagu_domain::validation::optional_text("obtained_by", &f.obtained_by, 60)?;
         let note = tsunagu_domain::validation::optional_text("note", &f.note, 500)?;
-        state
-            .store
-            .record_consent(&g, status, by.as_deref(), note.as_deref(), &ctx.audit())
-            .await?;
+        state.store.record_consent(&g, status, by.as_deref(), note.as_deref(), &ctx.audit()).await?;
         Ok(())
     }
     .await;
@@ -539,16 +463,7 @@ pub async fn add_key_person(
     Form(f): Form<KeyPersonForm>,
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
-    let g = state
-        .store
-        .open_chart(
-            &me.principal,
-            pid,
-            ChartAction::Write,
-            "key_person.add",
-            &ctx.audit(),
-        )
-        .await?;
+    let g = state.store.open_chart(&me.principal, pid, ChartAction::Write, "key_person.add", &ctx.audit()).await?;
     let r: AppResult<()> = async {
         let k = KeyPerson::parse(&f.name, &f.relation, &f.phone, &f.note)?;
         state.store.add_key_person(&g, &k, &ctx.audit()).await?;
@@ -572,16 +487,7 @@ pub async fn add_identifier(
     Form(f): Form<IdentifierForm>,
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
-    let g = state
-        .store
-        .open_chart(
-            &me.principal,
-            pid,
-            ChartAction::Write,
-            "identifier.add",
-            &ctx.audit(),
-        )
-        .await?;
+    let g = state.store.open_chart(&me.principal, pid, ChartAction::Write, "identifier.add", &ctx.audit()).await?;
     let r: AppResult<()> = async {
         let id = parse_local_id(&f.local_id)?.ok_or(Invalid::one("local_id", "err-required"))?;
         state.store.add_identifier(&g, &id, &ctx.audit()).await?;
@@ -608,19 +514,9 @@ pub async fn access_log(
     let pid = patient_id(&raw)?;
     let g = state
         .store
-        .open_chart(
-            &me.principal,
-            pid,
-            ChartAction::ReadAccessLog,
-            "chart.access_log",
-            &ctx.audit(),
-        )
+        .open_chart(&me.principal, pid, ChartAction::ReadAccessLog, "chart.access_log", &ctx.audit())
         .await?;
     let patient = state.store.patient(&g).await?;
     let rows = state.store.access_log(&g, 500).await?;
-    page(&AccessLogPage {
-        chrome: me.chrome(&ctx, &state),
-        patient,
-        rows,
-    })
+    page(&AccessLogPage { chrome: me.chrome(&ctx, &state), patient, rows })
 }

@@ -38,23 +38,10 @@ fn safe_next(n: Option<&str>) -> String {
         .to_string()
 }
 
-pub async fn form(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    Query(q): Query<NextQuery>,
-) -> AppResult<Response> {
-    let chrome = Chrome {
-        tr: ctx.tr(),
-        here: ctx.here.clone(),
-        demo_banner: state.config.demo_banner,
-        ..Default::default()
-    };
-    page(&SigninPage {
-        chrome,
-        email: String::new(),
-        next: safe_next(q.next.as_deref()),
-        error: String::new(),
-    })
+pub async fn form(State(state): State<AppState>, ctx: RequestCtx, Query(q): Query<NextQuery>) -> AppResult<Response> {
+    let chrome =
+        Chrome { tr: ctx.tr(), here: ctx.here.clone(), demo_banner: state.config.demo_banner, ..Default::default() };
+    page(&SigninPage { chrome, email: String::new(), next: safe_next(q.next.as_deref()), error: String::new() })
 }
 
 #[derive(Deserialize)]
@@ -66,40 +53,19 @@ pub struct SigninForm {
     next: Option<String>,
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    Form(f): Form<SigninForm>,
-) -> AppResult<Response> {
+pub async fn submit(State(state): State<AppState>, ctx: RequestCtx, Form(f): Form<SigninForm>) -> AppResult<Response> {
     let tr = ctx.tr();
     let next = safe_next(f.next.as_deref());
     let fail = |key: &str, status: StatusCode| -> AppResult<Response> {
-        let chrome = Chrome {
-            tr,
-            here: ctx.here.clone(),
-            demo_banner: state.config.demo_banner,
-            ..Default::default()
-        };
-        render(
-            status,
-            &SigninPage {
-                chrome,
-                email: f.email.clone(),
-                next: next.clone(),
-                error: tr.t(key),
-            },
-        )
+        let chrome = Chrome { tr, here: ctx.here.clone(), demo_banner: state.config.demo_banner, ..Default::default() };
+        render(status, &SigninPage { chrome, email: f.email.clone(), next: next.clone(), error: tr.t(key) })
     };
     let email_key = format!("acct:{}", f.email.trim().to_lowercase());
     let ip_key = format!("ip:{}", ctx.ip.as_deref().unwrap_or("-"));
     let since = state.store.now() - Duration::seconds(state.config.failure_window.as_secs() as i64);
-    let throttled = state
-        .store
-        .recent_signin_failures(&email_key, since)
-        .await?
+    let throttled = state.store.recent_signin_failures(&email_key, since).await?
         >= state.config.max_failures_per_account
-        || state.store.recent_signin_failures(&ip_key, since).await?
-            >= state.config.max_failures_per_ip;
+        || state.store.recent_signin_failures(&ip_key, since).await? >= state.config.max_failures_per_ip;
     let audit = |outcome: Outcome, user: Option<tsunagu_domain::UserId>, detail: &str| AuditEvent {
         actor_user: user,
         actor_org: None,
@@ -110,10 +76,7 @@ pub async fn submit(
         detail: detail.into(),
     };
     if throttled {
-        state
-            .store
-            .audit(&audit(Outcome::Refused, None, "throttled"), &ctx.audit())
-            .await?;
+        state.store.audit(&audit(Outcome::Refused, None, "throttled"), &ctx.audit()).await?;
         return fail("signin-throttled", StatusCode::TOO_MANY_REQUESTS);
     }
     let user = match Email::parse(&f.email) {
@@ -121,14 +84,10 @@ pub async fn submit(
         Err(_) => None,
     };
     // Verify even for unknown accounts so that timing does not tell which exist.
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| crate::password::dummy_hash().to_string());
+    let hash =
+        user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| crate::password::dummy_hash().to_string());
     let pw = f.password.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await.unwrap_or(false);
     let user = match user {
         Some(u) if ok && u.is_active() => u,
         other => {
@@ -139,25 +98,13 @@ pub async fn submit(
                 Some(_) => "bad_password",
                 None => "unknown_account",
             };
-            state
-                .store
-                .audit(
-                    &audit(Outcome::Refused, other.map(|u| u.id), detail),
-                    &ctx.audit(),
-                )
-                .await?;
+            state.store.audit(&audit(Outcome::Refused, other.map(|u| u.id), detail), &ctx.audit()).await?;
             return fail("signin-failed", StatusCode::UNAUTHORIZED);
         }
     };
     let memberships = state.store.memberships(user.id).await?;
     let Some(first) = memberships.iter().find(|m| m.org.is_approved()) else {
-        state
-            .store
-            .audit(
-                &audit(Outcome::Refused, Some(user.id), "no_approved_org"),
-                &ctx.audit(),
-            )
-            .await?;
+        state.store.audit(&audit(Outcome::Refused, Some(user.id), "no_approved_org"), &ctx.audit()).await?;
         return fail("signin-no-org", StatusCode::FORBIDDEN);
     };
     let principal = state.store.principal(user.id, first.org.id).await?;
@@ -168,16 +115,11 @@ pub async fn submit(
     ev.actor_org = Some(principal.org);
     state.store.audit(&ev, &ctx.audit()).await?;
     let mut r = Redirect::to(&next).into_response();
-    r.headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&state, Some(&id)));
+    r.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, Some(&id)));
     Ok(r)
 }
 
-pub async fn signout(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    me: Signed,
-) -> AppResult<Response> {
+pub async fn signout(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
     state.store.delete_session(&me.session_hash).await?;
     let ev = AuditEvent {
         actor_user: Some(me.principal.user),
@@ -190,17 +132,12 @@ pub async fn signout(
     };
     state.store.audit(&ev, &ctx.audit()).await?;
     let mut r = Redirect::to("/signin").into_response();
-    r.headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&state, None));
+    r.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, None));
     Ok(r)
 }
 
 /// End every session of the person (a lost tablet, a shared PC left signed in).
-pub async fn signout_everywhere(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    me: Signed,
-) -> AppResult<Response> {
+pub async fn signout_everywhere(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
     let n = state.store.delete_user_sessions(me.principal.user).await?;
     let ev = AuditEvent {
         actor_user: Some(me.principal.user),
@@ -213,8 +150,7 @@ pub async fn signout_everywhere(
     };
     state.store.audit(&ev, &ctx.audit()).await?;
     let mut r = Redirect::to("/signin").into_response();
-    r.headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&state, None));
+    r.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, None));
     Ok(r)
 }
 
@@ -224,20 +160,9 @@ pub struct SwitchForm {
 }
 
 /// Act for another of one's organizations.
-pub async fn switch_org(
-    State(state): State<AppState>,
-    me: Signed,
-    Form(f): Form<SwitchForm>,
-) -> AppResult<Response> {
+pub async fn switch_org(State(state): State<AppState>, me: Signed, Form(f): Form<SwitchForm>) -> AppResult<Response> {
     let org: OrgId = f.org.parse().map_err(|_| AppError::NotFound)?;
-    state
-        .store
-        .principal(me.principal.user, org)
-        .await
-        .map_err(|_| AppError::NotFound)?;
-    state
-        .store
-        .switch_session_org(&me.session_hash, org)
-        .await?;
+    state.store.principal(me.principal.user, org).await.map_err(|_| AppError::NotFound)?;
+    state.store.switch_session_org(&me.session_hash, org).await?;
     Ok(Redirect::to("/patients").into_response())
 }

@@ -20,32 +20,18 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         "schema_version": schema,
         "version": env!("CARGO_PKG_VERSION"),
     });
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r.extensions_mut().insert(crate::view::Rendered);
     r
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state
-        .metrics
-        .as_ref()
-        .map(|h| h.render())
-        .unwrap_or_default();
+    let text = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     let mut r = text.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     r
 }
 
@@ -62,8 +48,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
         _ => return Err(AppError::NotFound),
     };
     let mut r = bytes.into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     Ok(r)
 }
 
@@ -75,19 +60,12 @@ pub struct LangQuery {
 
 /// `GET /lang?to=en&back=/patients`: remember the language in a cookie and go back.
 pub async fn switch_language(Query(q): Query<LangQuery>) -> Result<Response, AppError> {
-    let locale = crate::i18n::Locale::parse(&q.to).ok_or(AppError::Invalid(
-        tsunagu_domain::Invalid::one("to", "err-required"),
-    ))?;
+    let locale = crate::i18n::Locale::parse(&q.to)
+        .ok_or(AppError::Invalid(tsunagu_domain::Invalid::one("to", "err-required")))?;
     // Only local paths: never an open redirect.
-    let back = q
-        .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
-        .unwrap_or_else(|| "/".into());
+    let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//")).unwrap_or_else(|| "/".into());
     let mut r = Redirect::to(&back).into_response();
-    let cookie = format!(
-        "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
-        locale.code()
-    );
+    let cookie = format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", locale.code());
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
