@@ -5,6 +5,7 @@
 //! Handlers never build SQL and never see patient data without a grant.
 
 pub mod api;
+pub mod api_chart;
 pub mod auth;
 pub mod config;
 pub mod error;

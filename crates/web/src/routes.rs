@@ -3,7 +3,7 @@
 //! covered).
 
 use crate::state::AppState;
-use crate::{api, auth, middleware, pages};
+use crate::{api, api_chart, auth, middleware, pages};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get, post};
@@ -103,6 +103,25 @@ fn table() -> Table {
         .add("GET", "/api/v1/patients/{patient}", Patient, get(api::patient))
         .add("GET", "/api/v1/patients/{patient}/team", Patient, get(api::team))
         .add("GET", "/api/v1/patients/{patient}/access-log", Patient, get(api::access_log))
+        .add("GET", "/api/v1/inbox", Authenticated, get(api_chart::inbox))
+        .add("GET", "/api/v1/patients/{patient}/entries", Patient, get(api_chart::timeline))
+        .add("POST", "/api/v1/patients/{patient}/entries", Patient, post(api_chart::add_entry))
+        .add("POST", "/api/v1/patients/{patient}/messages", Patient, post(api_chart::post_message))
+        .add("GET", "/api/v1/patients/{patient}/entries/{entry}", Patient, get(api_chart::history))
+        .add("POST", "/api/v1/patients/{patient}/entries/{entry}/corrections", Patient, post(api_chart::correct))
+        .add(
+            "POST",
+            "/api/v1/patients/{patient}/entries/{entry}/entered-in-error",
+            Patient,
+            post(api_chart::mark_error),
+        )
+        .add(
+            "POST",
+            "/api/v1/patients/{patient}/documents",
+            Patient,
+            post(api_chart::upload).layer(DefaultBodyLimit::max(pages::chart::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .add("GET", "/api/v1/patients/{patient}/attachments/{attachment}", Patient, get(api_chart::download))
 }
 
 /// Every route with its method and scope.

@@ -16,6 +16,10 @@ enum Call {
     Form(&'static [(&'static str, &'static str)]),
     /// A file upload (multipart, the CSRF token in the query string).
     Upload(&'static [(&'static str, &'static str)]),
+    /// A JSON API write with this body.
+    Json(&'static str),
+    /// A JSON API upload: the PDF below as the raw body.
+    RawPdf,
 }
 
 struct PatientRoute {
@@ -70,6 +74,30 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
     get("/api/v1/patients/{patient}"),
     get("/api/v1/patients/{patient}/team"),
     get("/api/v1/patients/{patient}/access-log"),
+    get("/api/v1/patients/{patient}/entries"),
+    PatientRoute {
+        method: "POST",
+        path: "/api/v1/patients/{patient}/entries",
+        call: Call::Json(r#"{"body":{"kind":"nursing_record","text":"清拭実施"}}"#),
+    },
+    PatientRoute {
+        method: "POST",
+        path: "/api/v1/patients/{patient}/messages",
+        call: Call::Json(r#"{"text":"今夜の疼痛時の対応について"}"#),
+    },
+    get("/api/v1/patients/{patient}/entries/{entry}"),
+    PatientRoute {
+        method: "POST",
+        path: "/api/v1/patients/{patient}/entries/{entry}/corrections",
+        call: Call::Json(r#"{"version_id":"x","reason":"誤記","body":{"kind":"nursing_record","text":"清拭"}}"#),
+    },
+    PatientRoute {
+        method: "POST",
+        path: "/api/v1/patients/{patient}/entries/{entry}/entered-in-error",
+        call: Call::Json(r#"{"reason":"別の患者に記載"}"#),
+    },
+    PatientRoute { method: "POST", path: "/api/v1/patients/{patient}/documents", call: Call::RawPdf },
+    get("/api/v1/patients/{patient}/attachments/{attachment}"),
 ];
 
 /// A tiny PDF, enough to pass a content sniffer.
@@ -154,7 +182,31 @@ async fn an_outsider_cannot_tell_a_hidden_patient_from_a_missing_one() {
                 (Call::Upload(fields), false) => {
                     kobayashi.post_multipart(&path, fields, ("shokai.pdf", "application/pdf", PDF)).await
                 }
-                (_, true) => panic!("{what}: only GET is swept on the API; extend the sweep"),
+                (Call::Json(body), true) => {
+                    Resp::of(
+                        api.post(app.at(&path))
+                            .bearer_auth(&token)
+                            .header("content-type", "application/json")
+                            .body(*body)
+                            .send()
+                            .await
+                            .unwrap(),
+                    )
+                    .await
+                }
+                (Call::RawPdf, true) => {
+                    Resp::of(
+                        api.post(app.at(&path))
+                            .bearer_auth(&token)
+                            .header("content-type", "application/pdf")
+                            .body(PDF)
+                            .send()
+                            .await
+                            .unwrap(),
+                    )
+                    .await
+                }
+                (_, _) => panic!("{what}: no way to call this route in the sweep; extend it"),
             };
             assert_eq!(resp.status, 404, "{what} as the outsider:\n{}", resp.body);
             assert!(!resp.body.contains("山田") && !resp.body.contains("ヤマダ"), "{what} shows the patient");

@@ -373,3 +373,7 @@ field-file = File
 field-title = Title
 field-version = Version
 field-entry = Entry
+err-mention = Mention only people and organizations on this patient's care team.
+err-use-document-upload = Send documents and photos to /documents (their content is checked there).
+field-mentions = Mentions
+field-body = Body

@@ -373,3 +373,7 @@ field-file = ファイル
 field-title = 表題
 field-version = 版
 field-entry = 記録
+err-mention = 宛先はこの患者のケアチームの人・組織から選んでください。
+err-use-document-upload = 文書や写真は /documents から送信してください（ファイルの中身を確認するため）。
+field-mentions = 宛先
+field-body = 本文
