@@ -2,7 +2,7 @@
 //! `token create` and `audit verify` act on the database a running server uses.
 
 use crate::config::{Config, GlobalArgs};
-use crate::{demo, server};
+use crate::{demo, reindex, server};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -62,6 +62,9 @@ pub enum Command {
     /// The audit chain
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Rebuild the full-text search index (DIR/search-index) from the database; the
+    /// server must be stopped
+    Reindex,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,9 +100,9 @@ pub enum UserCommand {
 pub enum OrgCommand {
     /// Register an approved organization (bootstrap of a new region)
     Create {
-        /// 10-digit institution code
+        /// 10-digit institution code (a support centre or medical association may have none)
         #[arg(long)]
-        code: String,
+        code: Option<String>,
         /// hospital, clinic, visiting_nurse_station, care_facility, care_manager_office,
         /// pharmacy, support_centre, medical_association
         #[arg(long)]
@@ -155,6 +158,14 @@ pub async fn open_store(cfg: &Config, mode: OpenMode) -> Result<Store> {
     Ok(store)
 }
 
+/// The attachment store, checked before the server starts: a misconfigured bucket
+/// shows now, not at the first upload at a patient's bedside.
+async fn open_blobs(cfg: &Config) -> Result<tsunagu_blobs::Blobs> {
+    let blobs = tsunagu_blobs::Blobs::from_config(&cfg.blob_config())?;
+    blobs.check().await.with_context(|| format!("attachment storage {} is not usable", blobs.describe()))?;
+    Ok(blobs)
+}
+
 async fn open_current(cfg: &Config) -> Result<Store> {
     let store = open_store(cfg, OpenMode::MustExist).await?;
     if !store.is_current().await? {
@@ -175,7 +186,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             for m in &st.applied {
                 println!("applied migration {m}");
             }
-            server::serve(server::state_with(store, cfg.web.clone(), cfg.blobs()), cfg.listen).await?;
+            let blobs = open_blobs(&cfg).await?;
+            let search = reindex::open_index(&cfg.data_dir)?;
+            reindex::rebuild_in_background_if_empty(store.clone(), search.clone());
+            server::serve(server::state_with(store, cfg.web.clone(), blobs, search), cfg.listen).await?;
         }
         Command::Migrate => {
             if cfg.database_url.is_none() {
@@ -200,16 +214,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let hash = hash_password(demo::DEMO_PASSWORD, m, t, p)?;
             match demo::seed_if_empty(&store, &hash).await? {
                 Some(s) => println!(
-                    "seeded the demo region: {} organizations, {} people, {} patients",
-                    s.orgs, s.users, s.patients
+                    "seeded the demo region: {} organizations, {} people, {} patients, {} chart entries",
+                    s.orgs, s.users, s.patients, s.entries
                 ),
                 None => println!("the data directory already holds data; not seeding"),
             }
             print_demo_logins(&cfg);
             let mut web = cfg.web.clone();
             web.demo_banner = true;
-            let blobs = cfg.blobs();
-            server::serve(server::state_with(store, web, blobs), cfg.listen).await?;
+            let blobs = open_blobs(&cfg).await?;
+            let search = reindex::open_index(&cfg.data_dir)?;
+            reindex::rebuild_in_background_if_empty(store.clone(), search.clone());
+            server::serve(server::state_with(store, web, blobs, search), cfg.listen).await?;
         }
         Command::Healthcheck { url } => {
             let base = url.unwrap_or_else(|| {
@@ -261,13 +277,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Org(OrgCommand::Create { code, kind, name, address, lat, lon }) => {
             let store = open_current(&cfg).await?;
-            let code =
-                InstitutionCode::parse(&code).map_err(|_| anyhow!("--code: not a valid 10-digit institution code"))?;
+            let code = code
+                .map(|c| {
+                    InstitutionCode::parse(&c).map_err(|_| anyhow!("--code: not a valid 10-digit institution code"))
+                })
+                .transpose()?;
             let kind = OrgKind::parse(&kind).map_err(|_| anyhow!("--kind: unknown organization kind"))?;
             let coordinates =
                 parse_coordinates(&lat, &lon).map_err(|_| anyhow!("--lat/--lon: not valid coordinates"))?;
             let o = NewOrg {
-                code: Some(code),
+                code,
                 kind,
                 name: name.trim().to_string(),
                 name_kana: String::new(),
@@ -308,6 +327,30 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_current(&cfg).await?;
             store.revoke_token(&id, &cli_ctx()).await.map_err(|_| anyhow!("no active token {id}"))?;
             println!("revoked {id}");
+        }
+        Command::Reindex => {
+            let store = open_current(&cfg).await?;
+            let index = reindex::open_index(&cfg.data_dir)?;
+            let total = store.system_count_current_entries().await?;
+            let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} entries ({elapsed}, {eta} left)")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let started = std::time::Instant::now();
+            let rt = tokio::runtime::Handle::current();
+            let (s, i, b) = (store.clone(), index.clone(), bar.clone());
+            let n = tokio::task::spawn_blocking(move || {
+                reindex::rebuild_blocking(&rt, &s, &i, &|done| b.set_position(done))
+            })
+            .await
+            .context("the reindex task failed")??;
+            bar.finish_and_clear();
+            println!(
+                "reindexed {n} entries into {} in {:.1} s",
+                reindex::index_dir(&cfg.data_dir).display(),
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&cfg, OpenMode::MustExist).await?;

@@ -25,6 +25,16 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub argon2_m_kib: Option<u32>,
     pub argon2_t: Option<u32>,
+    /// Where attachments go: "local" (the data directory, default) or "s3".
+    pub storage: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key_file: Option<PathBuf>,
+    pub s3_path_style: Option<bool>,
+    pub s3_allow_http: Option<bool>,
+    pub s3_prefix: Option<String>,
 }
 
 /// The settings every subcommand works from.
@@ -36,6 +46,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub log_format: String,
     pub web: WebConfig,
+    /// Attachment storage; `None` is `objects/` in the data directory.
+    pub s3: Option<tsunagu_blobs::S3Config>,
 }
 
 impl std::fmt::Debug for Config {
@@ -79,6 +91,18 @@ const KNOWN_ENV: &[&str] = &[
     "TSUNAGU_LOG_FORMAT",
     "TSUNAGU_ARGON2_M_KIB",
     "TSUNAGU_ARGON2_T",
+    "TSUNAGU_STORAGE",
+    "TSUNAGU_S3_ENDPOINT",
+    "TSUNAGU_S3_BUCKET",
+    "TSUNAGU_S3_REGION",
+    "TSUNAGU_S3_ACCESS_KEY_ID",
+    "TSUNAGU_S3_SECRET_ACCESS_KEY",
+    "TSUNAGU_S3_SECRET_ACCESS_KEY_FILE",
+    "TSUNAGU_S3_PATH_STYLE",
+    "TSUNAGU_S3_ALLOW_HTTP",
+    "TSUNAGU_S3_PREFIX",
+    "TSUNAGU_TEST_S3_ENDPOINT",
+    "TSUNAGU_TEST_S3",
     // Read by the test suite, not by the server.
     "TSUNAGU_TEST_BACKEND",
     "TSUNAGU_TEST_POSTGRES_URL",
@@ -177,12 +201,47 @@ impl Config {
         if log_format != "text" && log_format != "json" {
             bail!("log_format must be \"text\" or \"json\"");
         }
-        Ok(Self { data_dir, database_url, listen, log_format, web })
+        let storage = env("TSUNAGU_STORAGE").or(file.storage.clone()).unwrap_or_else(|| "local".into());
+        let s3 = match storage.as_str() {
+            "local" => None,
+            "s3" => {
+                let secret = match env("TSUNAGU_S3_SECRET_ACCESS_KEY_FILE")
+                    .map(PathBuf::from)
+                    .or(file.s3_secret_access_key_file.clone())
+                {
+                    Some(p) => read_secret_file(&p)?,
+                    None => env("TSUNAGU_S3_SECRET_ACCESS_KEY").unwrap_or_default(),
+                };
+                let bucket = env("TSUNAGU_S3_BUCKET").or(file.s3_bucket.clone()).unwrap_or_default();
+                if bucket.is_empty() {
+                    bail!("storage = \"s3\" needs s3_bucket (TSUNAGU_S3_BUCKET)");
+                }
+                Some(tsunagu_blobs::S3Config {
+                    endpoint: env("TSUNAGU_S3_ENDPOINT").or(file.s3_endpoint.clone()).unwrap_or_default(),
+                    bucket,
+                    region: env("TSUNAGU_S3_REGION").or(file.s3_region.clone()).unwrap_or_default(),
+                    access_key_id: env("TSUNAGU_S3_ACCESS_KEY_ID")
+                        .or(file.s3_access_key_id.clone())
+                        .unwrap_or_default(),
+                    secret_access_key: secret,
+                    path_style: parse_env::<bool>(env, "TSUNAGU_S3_PATH_STYLE")?.or(file.s3_path_style).unwrap_or(true),
+                    allow_http: parse_env::<bool>(env, "TSUNAGU_S3_ALLOW_HTTP")?
+                        .or(file.s3_allow_http)
+                        .unwrap_or(false),
+                    prefix: env("TSUNAGU_S3_PREFIX").or(file.s3_prefix.clone()).unwrap_or_default(),
+                })
+            }
+            other => bail!("storage must be \"local\" or \"s3\", not {other:?}"),
+        };
+        Ok(Self { data_dir, database_url, listen, log_format, web, s3 })
     }
 
-    /// Where attachments are kept: `objects/` in the data directory.
-    pub fn blobs(&self) -> tsunagu_blobs::Blobs {
-        tsunagu_blobs::Blobs::Local(tsunagu_blobs::LocalBlobs::new(self.data_dir.join("objects")))
+    /// Where attachments are kept: `objects/` in the data directory, or S3.
+    pub fn blob_config(&self) -> tsunagu_blobs::BlobConfig {
+        match &self.s3 {
+            Some(c) => tsunagu_blobs::BlobConfig::S3(c.clone()),
+            None => tsunagu_blobs::BlobConfig::Local { root: self.data_dir.join("objects") },
+        }
     }
 
     /// The database URL in force: explicit, or SQLite in the data directory.

@@ -5,10 +5,14 @@
 //! つなぐ市 does not exist; it is drawn in the style of the Shonai area of Yamagata) and
 //! deterministic: the tables below are constants and the patients are derived from
 //! their index by arithmetic, so every run writes the same region. Only the ids differ
-//! between stores, as they come from the store's own `IdGen`.
+//! between stores, as they come from the store's own `IdGen`, and the dates the chart
+//! entries name, which count back from the day of seeding.
 //!
 //! The seed goes through the ordinary store API (registration, consent, team, key
-//! persons), so the demo data is audited like real data and the audit chain verifies.
+//! persons, chart entries), so the demo data is audited like real data and the audit
+//! chain verifies. What the charts say is in [`course`].
+
+mod course;
 
 use anyhow::{Context, bail};
 use std::collections::HashMap;
@@ -17,7 +21,7 @@ use tsunagu_domain::org::{Capabilities, InstitutionCode, OrgKind, OrgStatus};
 use tsunagu_domain::patient::{ConsentStatus, KeyPerson, NewPatient, PatientForm, TeamRole};
 use tsunagu_domain::person::{Email, Profession};
 use tsunagu_domain::policy::{ChartAction, Principal};
-use tsunagu_domain::{OrgId, UserId};
+use tsunagu_domain::{OrgId, PatientId, UserId};
 use tsunagu_store::{AuditCtx, NewOrg, NewUser, Registered, Store};
 
 /// The password of every demo login; printed by `tsunagu demo`, typed by the tests.
@@ -40,6 +44,8 @@ pub struct DemoSummary {
     pub orgs: usize,
     pub users: usize,
     pub patients: usize,
+    /// Chart entries written (corrections are new versions, not counted).
+    pub entries: usize,
     pub logins: Vec<DemoLogin>,
 }
 
@@ -671,15 +677,26 @@ pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<DemoSumm
 
     let today = store.clock().today_jst();
     let patients = demo_patients()?;
+    let mut charts: Vec<(&PatientSpec, PatientId)> = Vec::new();
     for spec in &patients {
         let (who, signer) =
             registrars.get(&spec.owner).with_context(|| format!("no registrar for {:?}", spec.owner))?;
-        seed_patient(store, who, signer, spec, &org_id, today, &ctx)
+        let pid = seed_patient(store, who, signer, spec, &org_id, today, &ctx)
             .await
             .with_context(|| format!("seeding patient {} {}", spec.form.family_name, spec.form.given_name))?;
+        charts.push((spec, pid));
     }
 
-    Ok(DemoSummary { orgs: orgs.len(), users: users.len(), patients: patients.len(), logins: demo_logins() })
+    // Everyone who writes in the charts, as they would sign in.
+    let mut people: HashMap<&'static str, Principal> = HashMap::new();
+    for s in &STAFF {
+        let (user, org) = users.get(s.email).copied().with_context(|| format!("{} was not created", s.email))?;
+        people.insert(s.email, store.principal(user, org).await.with_context(|| format!("principal {}", s.email))?);
+    }
+    let pen = course::Pen { store, people: &people, orgs: &orgs, ctx: &ctx };
+    let entries = pen.write_all(&charts, course::Days::ending(today)).await?;
+
+    Ok(DemoSummary { orgs: orgs.len(), users: users.len(), patients: patients.len(), entries, logins: demo_logins() })
 }
 
 async fn seed_patient(
@@ -690,7 +707,7 @@ async fn seed_patient(
     org_id: &impl Fn(Site) -> anyhow::Result<OrgId>,
     today: Date,
     ctx: &AuditCtx,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<PatientId> {
     let new = NewPatient::parse(&spec.form, today)?;
     // Confirmed new: the demo names are distinct, and duplicate detection would only
     // stop the seed.
@@ -714,7 +731,7 @@ async fn seed_patient(
             store.add_key_person(&write, &k, ctx).await?;
         }
     }
-    Ok(())
+    Ok(pid)
 }
 
 #[cfg(test)]
@@ -724,7 +741,7 @@ mod tests {
     use std::sync::Arc;
     use time::macros::{date, datetime};
     use tsunagu_domain::clock::{ManualClock, SeededIdGen};
-    use tsunagu_store::{OpenMode, SearchQuery};
+    use tsunagu_store::{OpenMode, SearchQuery, TimelineFilter};
 
     #[test]
     fn logins_cover_every_profession_with_unique_emails() {
@@ -813,7 +830,9 @@ mod tests {
         .unwrap();
         store.migrate().await.unwrap();
 
+        let started = std::time::Instant::now();
         let summary = seed_if_empty(&store, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").await.unwrap().unwrap();
+        println!("seeded {} chart entries in {:?}", summary.entries, started.elapsed());
         assert_eq!(summary.orgs, 9);
         assert_eq!(summary.users, STAFF.len());
         assert_eq!(summary.patients, 36);
@@ -838,8 +857,27 @@ mod tests {
         let outsider = principal_of("kobayashi@umibe.example.jp").await;
         assert!(store.search_patients(&outsider, &q(None), &ctx).await.unwrap().is_empty());
 
+        // 山田 花子's chart as her home physician sees it: two weeks from every
+        // organization on the team, with a correction and an entry entered in error.
+        let suzuki = principal_of("suzuki@midori.example.jp").await;
+        let g = store.open_chart(&suzuki, found[0].id, ChartAction::Read, "chart.read", &ctx).await.unwrap();
+        let timeline = store.timeline(&g, &TimelineFilter { limit: 500, ..Default::default() }).await.unwrap();
+        assert!(timeline.len() >= 30, "{}", timeline.len());
+        let orgs: HashSet<_> = timeline.iter().map(|e| e.author_org_name.as_str()).collect();
+        assert_eq!(orgs.len(), 5, "{orgs:?}");
+        let corrected: Vec<_> = timeline.iter().filter(|e| e.is_corrected()).collect();
+        assert_eq!(corrected.len(), 1);
+        assert!(corrected[0].body.text().contains("1回（長男さんの記録表で確認）"));
+        assert!(corrected[0].correction_reason.is_some());
+        assert_eq!(timeline.iter().filter(|e| e.in_error.is_some()).count(), 1);
+        // Written oldest first, so the newest entry is today's and the oldest day 1's.
+        assert!(timeline[0].body.text().contains("11/24（火）"), "{:?}", timeline[0].body);
+        assert!(timeline.last().unwrap().body.text().contains("11/11（水） 本日11時に退院"));
+        let all = summary.entries;
+        assert!((130..=200).contains(&all), "{all}");
+
         let report = store.verify_audit().await.unwrap();
         assert_eq!(report.first_break, None);
-        assert!(report.rows > 36);
+        assert!(report.rows > 36 + all as i64);
     }
 }

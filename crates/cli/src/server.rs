@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::net::TcpListener;
 use tsunagu_blobs::{Blobs, LocalBlobs};
 use tsunagu_domain::clock::RandomIdGen;
+use tsunagu_search::SearchIndex;
 use tsunagu_store::Store;
 use tsunagu_web::{AppState, WebConfig};
 
@@ -22,17 +23,25 @@ fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
 }
 
 /// State for tests and tools: attachments go to a directory under the system's
-/// temporary directory (content-addressed, so apps may share it).
+/// temporary directory (content-addressed, so apps may share it); the search index is
+/// in memory.
+#[allow(
+    clippy::expect_used,
+    reason = "a helper for tests and tools; an in-memory index fails only when no thread can be started"
+)]
 pub fn state(store: Store, web: WebConfig) -> AppState {
     let blobs = Blobs::Local(LocalBlobs::new(std::env::temp_dir().join("tsunagu-test-blobs")));
-    state_with(store, web, blobs)
+    let search = SearchIndex::in_memory().expect("an in-memory search index");
+    state_with(store, web, blobs, Arc::new(search))
 }
 
-/// State of a real server: attachments in the configured store.
-pub fn state_with(store: Store, web: WebConfig, blobs: Blobs) -> AppState {
+/// State of a real server: attachments in the configured store, the search index in
+/// the data directory.
+pub fn state_with(store: Store, web: WebConfig, blobs: Blobs, search: Arc<SearchIndex>) -> AppState {
     AppState {
         store,
         blobs: Arc::new(blobs),
+        search,
         config: Arc::new(web),
         ids: Arc::new(RandomIdGen),
         metrics: metrics_handle(),

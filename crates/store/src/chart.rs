@@ -90,6 +90,35 @@ pub struct AttachmentRow {
     pub filename: String,
 }
 
+/// The current version of one entry, as the full-text index takes it.
+#[derive(Debug, Clone)]
+pub struct EntryForIndex {
+    pub patient_id: PatientId,
+    pub entry_id: String,
+    pub version_id: String,
+    pub kind: EntryKind,
+    /// When the entry was first written (a corrected entry keeps its place).
+    pub entry_recorded_at: String,
+    /// What the entry says, as [`EntryBody::text`] gave it when the version was written.
+    pub search_text: String,
+}
+
+/// One full-text search hit the searcher may see: the patient and the entry's current
+/// version.
+#[derive(Debug, Clone, Serialize)]
+pub struct FulltextRow {
+    pub patient_id: PatientId,
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub entry: EntryView,
+}
+
+/// No newer version of `e` exists.
+const CURRENT_VERSION: &str =
+    "NOT EXISTS (SELECT 1 FROM entries n WHERE n.patient_id = e.patient_id AND n.supersedes = e.id)";
+
 const ENTRY_SELECT: &str = "SELECT e.id, e.entry_id, e.version, e.supersedes, e.kind, e.body, e.author_id, u.display_name AS author_name, \
      e.author_profession, e.author_org_id, o.name AS author_org_name, e.recorded_at, e.entry_recorded_at, e.correction_reason, \
      e.content_hash, m.reason AS mark_reason, mu.display_name AS mark_by, m.at AS mark_at \
@@ -470,7 +499,7 @@ impl Store {
             "SELECT p.id, p.family_name, p.given_name, p.family_kana, p.given_kana, p.owner_org_id, p.consent_status, \
              COALESCE(v.last_seen_at, t.since) AS seen, \
              (SELECT COUNT(*) FROM entries e WHERE e.patient_id = p.id AND e.author_id <> $1 AND e.recorded_at > COALESCE(v.last_seen_at, t.since)) AS unread, \
-             (SELECT COUNT(*) FROM mentions m WHERE m.patient_id = p.id AND (m.user_id = $1 OR m.org_id = $2) AND m.at > COALESCE(v.last_seen_at, t.since)) AS mentioned, \
+             (SELECT COUNT(*) FROM mentions m WHERE m.patient_id = p.id AND (m.user_id = $1 OR m.org_id = $2) AND m.at > COALESCE(v.last_seen_at, t.since) AND NOT EXISTS (SELECT 1 FROM entries me WHERE me.patient_id = m.patient_id AND me.id = m.entry_version_id AND me.author_id = $1)) AS mentioned, \
              (SELECT MAX(e.recorded_at) FROM entries e WHERE e.patient_id = p.id) AS last_activity \
              FROM care_team t JOIN patients p ON p.id = t.patient_id \
              LEFT JOIN chart_views v ON v.user_id = $1 AND v.patient_id = p.id \
@@ -515,6 +544,135 @@ impl Store {
             outcome: Outcome::Allowed,
             patient: None,
             target: format!("{} patient(s)", out.len()),
+            detail: serde_json::json!({ "shown": shown }).to_string(),
+        };
+        self.audit(&ev, ctx).await?;
+        Ok(out)
+    }
+
+    /// A page of the current version of every entry of every patient, ordered by
+    /// (patient id, entry id), after the `after` pair: what a rebuild of the full-text
+    /// index reads.
+    ///
+    /// A system path: it bypasses the access policy and writes no audit record, because
+    /// what it returns only feeds the search index and is never shown to anyone. People
+    /// reach the index through [`Store::fulltext_results`], which applies the policy.
+    pub async fn system_current_entries_for_index(
+        &self,
+        after: Option<(String, String)>,
+        limit: i64,
+    ) -> Result<Vec<EntryForIndex>> {
+        let mut sql = format!(
+            "SELECT e.patient_id, e.entry_id, e.id, e.kind, e.entry_recorded_at, e.search_text FROM entries e WHERE {CURRENT_VERSION}"
+        );
+        if after.is_some() {
+            sql.push_str(" AND (e.patient_id > $1 OR (e.patient_id = $1 AND e.entry_id > $2))");
+        }
+        let limit = limit.clamp(1, 10_000);
+        sql.push_str(&format!(" ORDER BY e.patient_id, e.entry_id LIMIT {limit}"));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        if let Some((p, e)) = after {
+            q = q.bind(p).bind(e);
+        }
+        let rows = q.fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                Ok(EntryForIndex {
+                    patient_id: parse_uuid(&r.try_get::<String, _>("patient_id")?)?,
+                    entry_id: r.try_get("entry_id")?,
+                    version_id: r.try_get("id")?,
+                    kind: EntryKind::parse(&kind).map_err(|_| StoreError::Corrupt(format!("entry kind {kind}")))?,
+                    entry_recorded_at: r.try_get("entry_recorded_at")?,
+                    search_text: r.try_get("search_text")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many entries there are (current versions), for a rebuild's progress. A
+    /// system path like [`Store::system_current_entries_for_index`].
+    pub async fn system_count_current_entries(&self) -> Result<i64> {
+        let r = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM entries e WHERE {CURRENT_VERSION}")))
+            .fetch_one(&self.read)
+            .await?;
+        Ok(r.try_get("n")?)
+    }
+
+    /// What a person sees of full-text search hits. `hits` are (patient, version id)
+    /// pairs from the index, best first; the index may be behind or hold patients
+    /// outside the person's reach, so each hit is checked here: kept only when the
+    /// policy lets the person read the patient's chart and the version is still the
+    /// entry's current one (a correction the index missed is not shown with the old
+    /// text). At most `limit` rows, in the order of `hits`.
+    ///
+    /// One audit record `fulltext.search` lists the patients shown, like
+    /// `patient.search`. It does not hold the query: what people type into a search box
+    /// of clinical notes is often a name, a diagnosis or another identifying detail,
+    /// and the audit chain can never be edited or purged, so it must not become a
+    /// second copy of such data (the patient search does not record its query either).
+    pub async fn fulltext_results(
+        &self,
+        who: &Principal,
+        hits: &[(PatientId, String)],
+        limit: usize,
+        ctx: &AuditCtx,
+    ) -> Result<Vec<FulltextRow>> {
+        let readable = self.readable_patient_ids(who).await?;
+        let mut names: std::collections::HashMap<PatientId, (String, String, String, String)> =
+            std::collections::HashMap::new();
+        let mut out: Vec<FulltextRow> = Vec::new();
+        for (pid, version_id) in hits {
+            if out.len() >= limit {
+                break;
+            }
+            if !readable.contains(pid) {
+                continue;
+            }
+            let Some(r) = sqlx::query(AssertSqlSafe(format!(
+                "{ENTRY_SELECT} WHERE e.patient_id = $1 AND e.id = $2 AND {CURRENT_VERSION}"
+            )))
+            .bind(pid.to_string())
+            .bind(version_id)
+            .fetch_optional(&self.read)
+            .await?
+            else {
+                continue;
+            };
+            let entry = entry_from_row(&r)?;
+            if !names.contains_key(pid) {
+                let p =
+                    sqlx::query("SELECT family_name, given_name, family_kana, given_kana FROM patients WHERE id = $1")
+                        .bind(pid.to_string())
+                        .fetch_one(&self.read)
+                        .await?;
+                names.insert(
+                    *pid,
+                    (
+                        p.try_get("family_name")?,
+                        p.try_get("given_name")?,
+                        p.try_get("family_kana")?,
+                        p.try_get("given_kana")?,
+                    ),
+                );
+            }
+            let (family_name, given_name, family_kana, given_kana) = names.get(pid).cloned().unwrap_or_default();
+            out.push(FulltextRow { patient_id: *pid, family_name, given_name, family_kana, given_kana, entry });
+        }
+        let mut shown: Vec<String> = Vec::new();
+        for r in &out {
+            let id = r.patient_id.to_string();
+            if !shown.contains(&id) {
+                shown.push(id);
+            }
+        }
+        let ev = AuditEvent {
+            actor_user: Some(who.user),
+            actor_org: Some(who.org),
+            action: "fulltext.search".into(),
+            outcome: Outcome::Allowed,
+            patient: None,
+            target: format!("{} result(s)", out.len()),
             detail: serde_json::json!({ "shown": shown }).to_string(),
         };
         self.audit(&ev, ctx).await?;

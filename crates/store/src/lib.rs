@@ -15,7 +15,7 @@ mod patients;
 mod users;
 
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
-pub use chart::{AttachmentRow, EntryView, ErrorMark, InboxRow, Mention, TimelineFilter};
+pub use chart::{AttachmentRow, EntryForIndex, EntryView, ErrorMark, FulltextRow, InboxRow, Mention, TimelineFilter};
 pub use db::{Backend, OpenMode, Store, redact_url};
 pub use error::StoreError;
 pub use migrate::{LATEST_VERSION, MigrationStatus};

@@ -408,6 +408,27 @@ impl Store {
         Ok(())
     }
 
+    /// Every patient whose chart the principal may read: narrowed in SQL like
+    /// [`Store::search_patients`], then each decided by the policy. Writes no audit record:
+    /// the caller records what it shows (full-text search writes `fulltext.search`).
+    pub async fn readable_patient_ids(&self, who: &Principal) -> Result<HashSet<PatientId>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT p.id, p.owner_org_id, p.consent_status, \
+             CASE WHEN EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.org_id = $1 AND t.ended_at IS NULL) THEN 1 ELSE 0 END AS is_member \
+             FROM patients p WHERE {SUMMARY_REACH}"
+        )))
+        .bind(who.org.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = HashSet::with_capacity(rows.len());
+        for r in &rows {
+            if row_allowed(r, who)? {
+                out.insert(parse_uuid(&r.try_get::<String, _>("id")?)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Search the registry within the principal's reach. One audit record lists the
     /// patients the result showed.
     pub async fn search_patients(

@@ -119,6 +119,7 @@ pub async fn add_entry(
     let mentions =
         if matches!(body, EntryBody::Message(_)) { checked_mentions(&state, &g, &b.mentions).await? } else { vec![] };
     let e = state.store.add_entry(&g, body, &mentions, &ctx.audit()).await?;
+    crate::pages::search::index_version(&state, pid, &e).await;
     Ok(reply(StatusCode::CREATED, json!(e)))
 }
 
@@ -142,6 +143,7 @@ pub async fn post_message(
     let mentions = checked_mentions(&state, &g, &b.mentions).await?;
     let body = EntryBody::Message(tsunagu_domain::chart::Message { text: b.text, attachments: vec![] });
     let e = state.store.add_entry(&g, body, &mentions, &ctx.audit()).await?;
+    crate::pages::search::index_version(&state, pid, &e).await;
     Ok(reply(StatusCode::CREATED, json!(e)))
 }
 
@@ -188,6 +190,7 @@ pub async fn correct(
         return Err(AppError::Conflict(tsunagu_domain::FieldError::new("version", "err-entry-stale")));
     }
     let e = state.store.correct_entry(&g, &b.version_id, body, &b.reason, &ctx.audit()).await?;
+    crate::pages::search::index_version(&state, pid, &e).await;
     Ok(reply(StatusCode::CREATED, json!(e)))
 }
 
@@ -270,6 +273,7 @@ pub async fn upload(
         .store
         .add_entry(&g, EntryBody::Document(Document { attachments: vec![att], ..probe }), &[], &ctx.audit())
         .await?;
+    crate::pages::search::index_version(&state, pid, &e).await;
     Ok(reply(StatusCode::CREATED, json!(e)))
 }
 

@@ -74,6 +74,7 @@ fn table() -> Table {
         .add("POST", "/patients/{patient}/key-persons", Patient, post(pages::patients::add_key_person))
         .add("POST", "/patients/{patient}/identifiers", Patient, post(pages::patients::add_identifier))
         .add("GET", "/inbox", Authenticated, get(pages::chart::inbox))
+        .add("GET", "/search", Authenticated, get(pages::search::search))
         .add("GET", "/patients/{patient}/timeline", Patient, get(pages::chart::timeline))
         .add("GET", "/patients/{patient}/live", Patient, get(pages::chart::live))
         .add("POST", "/patients/{patient}/entries", Patient, post(pages::chart::add_entry))

@@ -11,6 +11,8 @@ pub struct AppState {
     pub store: Store,
     /// Attachments' bytes (local directory or S3).
     pub blobs: Arc<Blobs>,
+    /// Full-text index of the chart entries (derived; rebuilt by `tsunagu reindex`).
+    pub search: Arc<tsunagu_search::SearchIndex>,
     pub config: Arc<WebConfig>,
     pub ids: Arc<dyn IdGen>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,

@@ -7,8 +7,14 @@
 //! patient again from the list by typing half-width katakana, open the chart, and read
 //! it in English.
 //!
-//! Screenshots go to `target/screenshots/` for a person to look at; on failure the test
-//! also saves `failure.png` and prints the tail of the page source.
+//! The second story is the shared chart (issue 3): a visiting nurse records vital signs,
+//! a nursing note and a photo on 山田 花子's chart; the home physician, at another
+//! organization, reads them and replies in the thread naming her; her inbox shows the
+//! mention and the chart the reply, on a phone too.
+//!
+//! Screenshots go to `target/screenshots/` for a person to look at; on failure a test
+//! also saves `failure.png` (`failure-chart.png` for the chart story) and prints the
+//! tail of the page source. The tests take turns with the browser.
 //!
 //! Needs `chromedriver` and `chromium` (Debian packages); `CHROMEDRIVER` and
 //! `CHROME_BIN` override the paths.
@@ -34,9 +40,16 @@ const POLL: Duration = Duration::from_millis(100);
 
 const DESKTOP: (u32, u32) = (1280, 900);
 const TABLET: (u32, u32) = (820, 1180);
+const PHONE: (u32, u32) = (390, 844);
 
 const SATO: &str = "sato@hospital.example.jp";
 const HOSPITAL: &str = "つなぐ市立総合病院";
+const NURSE: &str = "takahashi@station.example.jp";
+const NURSE_NAME: &str = "高橋 順子";
+const STATION: &str = "つなぐ訪問看護ステーション";
+const PHYSICIAN: &str = "suzuki@midori.example.jp";
+const PHYSICIAN_NAME: &str = "鈴木 誠";
+const HANAKO: &str = "山田 花子";
 
 // ---------------------------------------------------------------------------------------
 // chromedriver
@@ -247,10 +260,12 @@ fn shots_dir() -> Result<PathBuf> {
     Ok(dir.canonicalize().unwrap_or(dir))
 }
 
-/// A screenshot of the whole page at the given width: the window is stretched to the
-/// page's height for the shot, then put back.
+/// A screenshot of the whole page at the given width (its first 8000 px): the window is
+/// stretched to the page's height for the shot, then put back. The page is scrolled to
+/// its top first (after a post, the chart is at its `#timeline`).
 async fn shot(c: &Client, name: &str, (width, height): (u32, u32)) -> Result<PathBuf> {
     c.set_window_size(width, height).await?;
+    c.execute("window.scrollTo(0, 0)", vec![]).await?;
     let sizes = c
         .execute("return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]", vec![])
         .await?;
@@ -421,10 +436,10 @@ async fn story(c: &Client, base: &str) -> Result<()> {
 }
 
 /// On failure: a screenshot and the end of the page source, to see what went wrong.
-async fn report_failure(c: &Client, err: &anyhow::Error) {
+async fn report_failure(c: &Client, err: &anyhow::Error, shot_name: &str) {
     eprintln!("browser story failed at {}: {err:?}", url_of(c).await);
     match c.screenshot().await {
-        Ok(png) => match shots_dir().map(|d| d.join("failure.png")) {
+        Ok(png) => match shots_dir().map(|d| d.join(shot_name)) {
             Ok(path) => {
                 if std::fs::write(&path, png).is_ok() {
                     eprintln!("failure screenshot: {}", path.display());
@@ -440,22 +455,27 @@ async fn report_failure(c: &Client, err: &anyhow::Error) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn walking_skeleton_in_a_browser() {
+/// One story at a time: each starts a browser, and the machine is small.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Seed an app, start chromedriver and a browser, run `story`, and end all of them
+/// whatever the story did; the story's error comes back after the failure report.
+async fn in_browser(failure_shot: &str, story: impl AsyncFnOnce(&Client, &str) -> Result<()>) -> Result<()> {
+    let _turn = BROWSER.lock().await;
     // A failure shot from an earlier run would mislead whoever looks at the directory.
-    let _ = std::fs::remove_file(shots_dir().unwrap().join("failure.png"));
-    let tmp = tempfile::tempdir().unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let app = start_app(tmp.path()).await.unwrap();
+    let _ = std::fs::remove_file(shots_dir()?.join(failure_shot));
+    let tmp = tempfile::tempdir()?;
+    let profile = tempfile::tempdir()?;
+    let app = start_app(tmp.path()).await?;
     let base = format!("http://{}", app.addr);
 
-    let mut driver = Driver::start(tmp.path()).unwrap();
-    driver.ready().await.unwrap();
-    let client = connect(&driver, profile.path()).await.unwrap();
+    let mut driver = Driver::start(tmp.path())?;
+    driver.ready().await?;
+    let client = connect(&driver, profile.path()).await?;
 
     let result = story(&client, &base).await;
     if let Err(e) = &result {
-        report_failure(&client, e).await;
+        report_failure(&client, e, failure_shot).await;
     }
 
     // Closing the session ends the browser; then the guard ends chromedriver.
@@ -463,8 +483,310 @@ async fn walking_skeleton_in_a_browser() {
     drop(driver);
     let _ = app.shutdown.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), app.task).await;
+    result
+}
 
-    if let Err(e) = result {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walking_skeleton_in_a_browser() {
+    if let Err(e) = in_browser("failure.png", story).await {
         panic!("browser story failed: {e:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nurse_and_physician_share_the_chart_in_a_browser() {
+    if let Err(e) = in_browser("failure-chart.png", chart_story).await {
+        panic!("browser story failed: {e:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared chart
+
+async fn sign_in(c: &Client, base: &str, email: &str, name: &str) -> Result<()> {
+    goto(c, base, "/signin").await?;
+    fill(c, "#email", email).await?;
+    fill(c, "#password", DEMO_PASSWORD).await?;
+    find(c, "#signin-submit").await?.click().await?;
+    wait_path(c, &format!("{email} leaving /signin"), |p| p != "/signin").await?;
+    if let Ok(e) = c.find(Locator::Css("#signin-error")).await {
+        bail!("sign-in of {email} refused: {}", e.text().await.unwrap_or_default());
+    }
+    wait_text(c, "header.top .who", name).await.with_context(|| format!("{email} is not shown as signed in"))?;
+    Ok(())
+}
+
+async fn sign_out(c: &Client) -> Result<()> {
+    find(c, "#signout").await?.click().await?;
+    wait_path(c, "the sign-in page after signing out", |p| p == "/signin").await?;
+    Ok(())
+}
+
+/// Find a patient from the list by typing `query`, open the chart, and return its path.
+async fn open_chart_by_search(c: &Client, base: &str, query: &str, name: &str) -> Result<String> {
+    goto(c, base, "/patients").await?;
+    fill(c, "#q", query).await?;
+    // The live search swaps the results in; once every link is the patient, click the
+    // first (a click on a link being swapped out fails and is tried again).
+    wait_until(&format!("the search for {query} to list only {name}, and a click on it"), || async move {
+        let links = c.find_all(Locator::Css("a.patient-link")).await?;
+        let mut texts = Vec::new();
+        for l in &links {
+            texts.push(l.text().await?);
+        }
+        if texts.is_empty() || !texts.iter().all(|t| t.contains(name)) {
+            return Ok(None);
+        }
+        let Some(first) = links.first() else { return Ok(None) };
+        Ok(first.click().await.ok())
+    })
+    .await?;
+    let path = wait_path(c, &format!("the chart of {name}"), |p| {
+        p.strip_prefix("/patients/").is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+    })
+    .await?;
+    wait_text(c, "#patient-name", name).await?;
+    Ok(path)
+}
+
+/// Open a composer tab (`details#tab-…`) and wait until `field` can be typed into.
+async fn open_tab(c: &Client, tab: &str, field: &str) -> Result<()> {
+    find(c, &format!("details#{tab} > summary")).await?.click().await?;
+    wait_until(&format!("`{field}` to show in the {tab} tab"), || async move {
+        Ok(c.find(Locator::Css(field)).await?.is_displayed().await?.then_some(()))
+    })
+    .await
+}
+
+/// Press a submit button and wait for the page the post leads to. The old document is
+/// marked first: the new one has the same address (the chart), so only the mark tells
+/// them apart. A form shown again with errors fails the story with the errors.
+async fn submit(c: &Client, button: &str) -> Result<()> {
+    c.execute("document.documentElement.dataset.submitted = '1'", vec![]).await?;
+    find(c, button).await?.click().await.with_context(|| format!("pressing `{button}`"))?;
+    wait_until(&format!("the page after pressing `{button}`"), || async move {
+        // While the page changes, the script may fail: that is "not yet".
+        let fresh = c
+            .execute("return document.readyState === 'complete' && !document.documentElement.dataset.submitted", vec![])
+            .await;
+        Ok(matches!(fresh, Ok(v) if v == json!(true)).then_some(()))
+    })
+    .await?;
+    if let Ok(e) = c.find(Locator::Css("#form-errors")).await {
+        bail!("`{button}` was refused: {}", e.text().await.unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// The class and text of the `n`-th entry of the timeline, newest first.
+async fn entry(c: &Client, n: usize) -> Result<(String, String)> {
+    let all = c.find_all(Locator::Css("#timeline-entries article.entry")).await?;
+    let el = all.get(n).with_context(|| format!("the timeline has {} entries, not {}", all.len(), n + 1))?;
+    Ok((el.attr("class").await?.unwrap_or_default(), el.text().await?))
+}
+
+/// Wait until the `n`-th entry (newest first) is of `kind` and says every one of
+/// `needles`; on timeout the error shows what the entry was.
+async fn expect_entry(c: &Client, n: usize, kind: &str, needles: &[&str]) -> Result<String> {
+    let class = format!("kind-{kind}");
+    let what = format!("entry #{} to be a {kind} saying {needles:?}", n + 1);
+    let found = wait_until(&what, || {
+        let class = &class;
+        async move {
+            let (classes, text) = entry(c, n).await?;
+            let ok = classes.split_whitespace().any(|k| k == class) && needles.iter().all(|w| text.contains(w));
+            Ok(ok.then_some(text))
+        }
+    })
+    .await;
+    match found {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let seen = entry(c, n).await.map(|(k, t)| format!("[{k}] {t}")).unwrap_or_else(|e| e.to_string());
+            Err(e.context(format!("entry #{} is: {seen}", n + 1)))
+        }
+    }
+}
+
+/// Wait until the photo of the `n`-th entry has loaded from the server.
+async fn expect_photo(c: &Client, n: usize) -> Result<()> {
+    let script = "const a = document.querySelectorAll('#timeline-entries article.entry')[arguments[0]]; \
+                  const img = a && a.querySelector('img.preview'); \
+                  return img ? [img.complete, img.naturalWidth] : null;";
+    let shown = wait_until(&format!("the photo of entry #{} to load", n + 1), || async move {
+        let v = c.execute(script, vec![json!(n)]).await?;
+        let loaded = v.pointer("/0") == Some(&json!(true)) && v.pointer("/1").and_then(|w| w.as_u64()) > Some(0);
+        Ok(loaded.then_some(v))
+    })
+    .await?;
+    println!("photo shown: {shown}");
+    Ok(())
+}
+
+/// A small PNG: skin with a red patch, as a photo of redness over the sacrum would be.
+/// Stored (uncompressed) deflate, so no image library is needed.
+fn sacrum_png() -> Result<Vec<u8>> {
+    const W: u32 = 160;
+    const H: u32 = 120;
+    let mut raw = Vec::new();
+    for y in 0..H {
+        raw.push(0); // no filter
+        for x in 0..W {
+            let (dx, dy) = (f64::from(x) - 84.0, f64::from(y) - 64.0);
+            let r = (dx * dx) / (38.0 * 38.0) + (dy * dy) / (26.0 * 26.0);
+            raw.extend_from_slice(if r < 0.6 {
+                &[206, 96, 92]
+            } else if r < 1.0 {
+                &[222, 142, 126]
+            } else {
+                &[236, 200, 174]
+            });
+        }
+    }
+    let len = u16::try_from(raw.len()).context("the image is too large for one stored block")?;
+    let mut zlib = vec![0x78, 0x01, 1];
+    zlib.extend_from_slice(&len.to_le_bytes());
+    zlib.extend_from_slice(&(!len).to_le_bytes());
+    zlib.extend_from_slice(&raw);
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in &raw {
+        a = (a + u32::from(*byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&W.to_be_bytes());
+    ihdr.extend_from_slice(&H.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    for (kind, data) in [(b"IHDR", ihdr.as_slice()), (b"IDAT", zlib.as_slice()), (b"IEND", &[])] {
+        png.extend_from_slice(&u32::try_from(data.len())?.to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        let crc = crc32(png.get(start..).unwrap_or_default());
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    Ok(png)
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+const NURSING_TEXT: &str = "訪問時、仙骨部の発赤が拡大（約3×4cm、指押しで消退せず）。写真を添付します。\
+                            エアマットレスの設定を確認し、2時間ごとの体位変換を長男さんと継続。";
+const REPLY_TEXT: &str = "高橋さん、記録と写真を確認しました。仙骨部の発赤は褥瘡の初期（d1）と考えます。\
+                          フィルム材で保護を続けてください。37.6℃の発熱もあり、明日の訪問で診察します。";
+
+async fn chart_story(c: &Client, base: &str) -> Result<()> {
+    let files = tempfile::tempdir()?;
+    let photo = files.path().join("sacrum.png");
+    std::fs::write(&photo, sacrum_png()?)?;
+
+    // 1. The visiting nurse opens 山田 花子's chart, which the team has written in.
+    sign_in(c, base, NURSE, NURSE_NAME).await?;
+    let chart = open_chart_by_search(c, base, "ﾔﾏﾀﾞ", HANAKO).await?;
+    wait_text(c, "#timeline-entries", "鈴木 誠").await.context("the demo chart has no entries")?;
+
+    // 2. Vital signs.
+    open_tab(c, "tab-vitals", "#v-t").await?;
+    for (field, value) in
+        [("#v-t", "37.6"), ("#v-p", "92"), ("#v-bs", "118"), ("#v-bd", "70"), ("#v-s", "93"), ("#v-pain", "5")]
+    {
+        fill(c, field, value).await?;
+    }
+    submit(c, "#save-vitals").await?;
+    let vitals = ["SpO2 93", "37.6", "92", "118/70", "NRS 5", NURSE_NAME];
+    expect_entry(c, 0, "vital_signs", &vitals).await?;
+
+    // 3. A nursing record.
+    open_tab(c, "tab-nursing", "#nr-text").await?;
+    fill(c, "#nr-text", NURSING_TEXT).await?;
+    submit(c, "#save-nursing").await?;
+    expect_entry(c, 0, "nursing_record", &["仙骨部の発赤が拡大", NURSE_NAME]).await?;
+
+    // 4. A photo, through the document tab.
+    open_tab(c, "tab-document", "#d-title").await?;
+    let path = photo.to_str().context("the temporary path is not UTF-8")?;
+    find(c, "#d-file").await?.send_keys(path).await.context("choosing the photo")?;
+    find(c, "#d-type").await?.select_by_value("photo").await?;
+    fill(c, "#d-title", "仙骨部の写真").await?;
+    submit(c, "#save-document").await?;
+    expect_entry(c, 0, "document", &["仙骨部の写真", "sacrum.png", NURSE_NAME]).await?;
+    expect_photo(c, 0).await?;
+
+    // All three on the timeline, newest first.
+    expect_entry(c, 1, "nursing_record", &["仙骨部の発赤"]).await?;
+    expect_entry(c, 2, "vital_signs", &vitals).await?;
+    shot(c, "chart-nurse.png", DESKTOP).await?;
+    sign_out(c).await?;
+
+    // 5. The home physician, at another organization, sees them with her name and
+    //    organization, and replies to her.
+    sign_in(c, base, PHYSICIAN, PHYSICIAN_NAME).await?;
+    let seen = open_chart_by_search(c, base, "ﾔﾏﾀﾞ", HANAKO).await?;
+    ensure!(seen == chart, "the physician opened {seen}, the nurse wrote in {chart}");
+    expect_entry(c, 0, "document", &["仙骨部の写真", NURSE_NAME, STATION]).await?;
+    expect_photo(c, 0).await?;
+    expect_entry(c, 1, "nursing_record", &["仙骨部の発赤が拡大", NURSE_NAME, STATION]).await?;
+    expect_entry(c, 2, "vital_signs", &["SpO2 93", NURSE_NAME, STATION]).await?;
+
+    open_tab(c, "tab-message", "#m-text").await?;
+    fill(c, "#m-text", REPLY_TEXT).await?;
+    let mut options = Vec::new();
+    for o in c.find_all(Locator::Css("#m-mention option")).await? {
+        let text = o.text().await?;
+        if text.contains(NURSE_NAME) {
+            o.click().await.with_context(|| format!("choosing {text:?} to mention"))?;
+            ensure!(o.is_selected().await?, "{text:?} was clicked but is not selected");
+        }
+        options.push(text);
+    }
+    ensure!(options.iter().any(|o| o.contains(NURSE_NAME)), "{NURSE_NAME} cannot be mentioned; options: {options:?}");
+    submit(c, "#save-message").await?;
+    expect_entry(c, 0, "message", &["褥瘡の初期（d1）", PHYSICIAN_NAME]).await?;
+    shot(c, "chart-physician.png", DESKTOP).await?;
+    sign_out(c).await?;
+
+    // 6. The nurse's inbox shows the mention; the chart shows the reply.
+    sign_in(c, base, NURSE, NURSE_NAME).await?;
+    goto(c, base, "/inbox").await?;
+    let mentions = wait_until(&format!("a mention on {HANAKO}'s row of the inbox"), || async move {
+        for row in c.find_all(Locator::Css("#inbox tbody tr")).await? {
+            if !row.text().await?.contains(HANAKO) {
+                continue;
+            }
+            let Ok(count) = row.find(Locator::Css("[data-mentions]")).await else { return Ok(None) };
+            let n: u32 = count.attr("data-mentions").await?.unwrap_or_default().parse()?;
+            return Ok((n >= 1).then_some(n));
+        }
+        bail!("{HANAKO} is not in the inbox")
+    })
+    .await?;
+    println!("inbox: {mentions} mention(s) on {HANAKO}'s chart");
+    shot(c, "inbox-nurse.png", DESKTOP).await?;
+
+    let link = format!("#inbox a.patient-link[href='{chart}']");
+    find(c, &link).await?.click().await?;
+    wait_path(c, "the chart from the inbox", |p| p == chart).await?;
+    expect_entry(c, 0, "message", &["褥瘡の初期（d1）", PHYSICIAN_NAME, "みどり在宅クリニック"]).await?;
+
+    // 7. The same chart on a phone.
+    c.set_window_size(PHONE.0, PHONE.1).await?;
+    let width = c.execute("return window.innerWidth", vec![]).await?;
+    ensure!(width == json!(PHONE.0), "the window is {width} px wide, not {} (a phone)", PHONE.0);
+    let overflow =
+        c.execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth", vec![]).await?;
+    ensure!(overflow == json!(0), "on a phone the chart is {overflow} px wider than the screen");
+    shot(c, "chart-phone.png", PHONE).await?;
+    Ok(())
 }

@@ -128,6 +128,16 @@ async fn drop_pg(db: &PgDb) {
 
 impl TestApp {
     pub async fn start() -> TestApp {
+        Self::start_inner(None).await
+    }
+
+    /// Like [`TestApp::start`], with attachments kept in `blobs` (a directory of the
+    /// test's own, or an S3 bucket) instead of the shared temporary directory.
+    pub async fn start_with_blobs(blobs: tsunagu_blobs::Blobs) -> TestApp {
+        Self::start_inner(Some(blobs)).await
+    }
+
+    async fn start_inner(blobs: Option<tsunagu_blobs::Blobs>) -> TestApp {
         let (url, pg, dir) = fresh_database().await;
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 01:00 UTC)));
         let store = Store::open(&url, OpenMode::CreateIfMissing, clock.clone(), Arc::new(RandomIdGen)).await.unwrap();
@@ -135,7 +145,11 @@ impl TestApp {
         let c = web_config();
         let hash = hash_password(demo::DEMO_PASSWORD, c.argon2_m_kib, c.argon2_t, c.argon2_p).unwrap();
         demo::seed(&store, &hash).await.unwrap();
-        let running = server::spawn(server::state(store.clone(), c), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let mut state = server::state(store.clone(), c);
+        if let Some(b) = blobs {
+            state.blobs = Arc::new(b);
+        }
+        let running = server::spawn(state, "127.0.0.1:0".parse().unwrap()).await.unwrap();
         TestApp {
             base: format!("http://{}", running.addr),
             url,
@@ -158,9 +172,12 @@ impl TestApp {
 
     /// A client with a cookie store that does not follow redirects (tests look at them).
     pub fn client(&self) -> Client {
+        // No idle connection reuse: a server that refuses an oversize body closes the
+        // connection, and a pooled one would then fail the next request at random.
         Client::builder()
             .cookie_store(true)
             .redirect(redirect::Policy::none())
+            .pool_max_idle_per_host(0)
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap()
@@ -168,7 +185,12 @@ impl TestApp {
 
     /// A client without cookies (for the API and for replaying old cookies by hand).
     pub fn bare_client(&self) -> Client {
-        Client::builder().redirect(redirect::Policy::none()).timeout(Duration::from_secs(30)).build().unwrap()
+        Client::builder()
+            .redirect(redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
     }
 
     /// Sign in with the demo password; returns the session cookie value too.

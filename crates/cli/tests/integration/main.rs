@@ -9,9 +9,14 @@
 mod access;
 mod api;
 mod audit;
+mod chart;
+mod chart_inbox;
+mod chart_validation;
 mod cli;
+mod fulltext;
 mod harness;
 mod headers;
 mod input;
 mod registry;
 mod signin;
+mod uploads;

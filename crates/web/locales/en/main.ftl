@@ -377,3 +377,16 @@ err-mention = Mention only people and organizations on this patient's care team.
 err-use-document-upload = Send documents and photos to /documents (their content is checked there).
 field-mentions = Mentions
 field-body = Body
+
+nav-fulltext = Search notes
+fulltext-title = Search notes
+fulltext-label = Words in the notes
+fulltext-placeholder = e.g. 褥瘡, 疼痛 レスキュー
+fulltext-hint = Only the notes of patients you may see are searched. Type words of at least 2 characters; separated by spaces, every word must appear. Hiragana and katakana match each other.
+fulltext-count = { $count } note(s) found
+fulltext-none = No notes found.
+fulltext-too-short = A single character cannot be searched. Type at least 2 characters (e.g. 疼痛 rather than 痛).
+fulltext-too-long = The search is too long: at most 200 characters and 10 words.
+fulltext-unavailable = Searching notes is unavailable at the moment. Please try again later.
+fulltext-open-entry = Open this entry (version history)
+audit-fulltext-search = Full-text search of notes

@@ -377,3 +377,16 @@ err-mention = 宛先はこの患者のケアチームの人・組織から選ん
 err-use-document-upload = 文書や写真は /documents から送信してください（ファイルの中身を確認するため）。
 field-mentions = 宛先
 field-body = 本文
+
+nav-fulltext = 記録検索
+fulltext-title = 記録の全文検索
+fulltext-label = 記録に含まれる言葉
+fulltext-placeholder = 例: 褥瘡、疼痛 レスキュー
+fulltext-hint = 閲覧を許可された患者の記録だけを検索します。2文字以上の言葉を入力してください。空白で区切ると、すべての言葉を含む記録を探します。ひらがなとカタカナは区別しません。
+fulltext-count = { $count } 件の記録が見つかりました
+fulltext-none = 該当する記録は見つかりませんでした。
+fulltext-too-short = 1文字の言葉では検索できません。2文字以上で入力してください（例: 「痛」ではなく「疼痛」）。
+fulltext-too-long = 検索語が長すぎます。200文字・10語までにしてください。
+fulltext-unavailable = 記録検索は現在利用できません。しばらくしてからもう一度お試しください。
+fulltext-open-entry = この記録を開く（版の履歴）
+audit-fulltext-search = 記録の全文検索

@@ -344,7 +344,8 @@ pub async fn add_entry(
         let b = body_from_form(kind, &pairs, None)?;
         let c = composer(&state, &g, &ctx.tr()).await?;
         let mentions = if kind == EntryKind::Message { mentions_from(&pairs, &c) } else { vec![] };
-        state.store.add_entry(&g, b, &mentions, &ctx.audit()).await?;
+        let e = state.store.add_entry(&g, b, &mentions, &ctx.audit()).await?;
+        super::search::index_version(&state, pid, &e).await;
         Ok(())
     }
     .await;
@@ -433,7 +434,8 @@ pub async fn upload_document(
             .add_attachment(&g, &stored.sha256, stored.size as i64, media.mime(), &filename, &ctx.audit())
             .await?;
         let doc = Document { attachments: vec![att], ..probe };
-        state.store.add_entry(&g, EntryBody::Document(doc), &[], &ctx.audit()).await?;
+        let e = state.store.add_entry(&g, EntryBody::Document(doc), &[], &ctx.audit()).await?;
+        super::search::index_version(&state, pid, &e).await;
         Ok(())
     }
     .await;
@@ -617,7 +619,8 @@ pub async fn correct(
         };
         let b = body_from_form(current.kind, &pairs, existing_doc)?;
         let version_id = get(&pairs, "version_id");
-        state.store.correct_entry(&g, version_id, b, get(&pairs, "reason"), &ctx.audit()).await?;
+        let e = state.store.correct_entry(&g, version_id, b, get(&pairs, "reason"), &ctx.audit()).await?;
+        super::search::index_version(&state, pid, &e).await;
         Ok(())
     }
     .await;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod chart;
 pub mod operator;
 pub mod patients;
+pub mod search;
 pub mod signin;
 pub mod system;
 

@@ -1,0 +1,773 @@
+//! Full-text search of chart entries: a tantivy index of the current version of every
+//! entry, for finding a word in the notes of the patients a person may see.
+//!
+//! Japanese has no spaces between words and clinical terms are often two kanji (褥瘡,
+//! 疼痛, 浮腫), so the text is cut into overlapping character bigrams after a light
+//! normalization (full-width ASCII to ASCII, half-width katakana to full-width, hiragana
+//! to katakana, lower case). A query word is cut the same way and must match as a run of
+//! consecutive bigrams (a phrase query), that is as a substring of the note; several
+//! words must all match. A word of one character cannot be looked up this way and is
+//! refused with [`SearchError::QueryTooShort`].
+//!
+//! The index is derived data: the chart in the database is the record. The index knows
+//! nothing about who may read what; callers filter by patient (see
+//! [`SearchIndex::search_patients`]) and check the policy again on what they show.
+//!
+//! Writes are rare next to reads: each [`SearchIndex::index_entry`] commits and reloads
+//! the reader at once (a few milliseconds; tantivy merges the small segments in the
+//! background), so that a note is findable as soon as its write returned.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, TermQuery, TermSetQuery};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+
+/// The shortest query word, in characters (one bigram).
+pub const MIN_QUERY_CHARS: usize = 2;
+/// The longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Words of a query beyond this many are refused.
+pub const MAX_QUERY_WORDS: usize = 10;
+
+/// The tokenizer's name is part of the schema: change it whenever the normalization or
+/// the bigrams change, so that an index built by an older program is found incompatible
+/// and rebuilt rather than silently missing words.
+const TOKENIZER: &str = "tsunagu_ja_bigram_v1";
+/// Indexing memory of a server's writer (one indexing thread).
+const WRITER_HEAP: usize = 50_000_000;
+/// The smallest budget tantivy accepts; enough for the in-memory indexes of tests.
+const WRITER_HEAP_IN_MEMORY: usize = 15_000_000;
+
+/// Characters of context shown before the first match in a snippet, and the snippet's
+/// whole length.
+const SNIPPET_BEFORE: usize = 30;
+const SNIPPET_CHARS: usize = 120;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// A word of the query is shorter than [`MIN_QUERY_CHARS`], or the query is empty.
+    #[error("each search word needs at least {MIN_QUERY_CHARS} characters")]
+    QueryTooShort,
+    /// The query is longer than [`MAX_QUERY_CHARS`] or has more than [`MAX_QUERY_WORDS`] words.
+    #[error("the search is too long")]
+    QueryTooLong,
+    /// Another writer (another process) holds the index directory.
+    #[error("the search index is in use by another process (is the server running?)")]
+    Locked,
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl SearchError {
+    /// True for errors in what the person typed (shown as a message, not a failure).
+    pub fn is_query_error(&self) -> bool {
+        matches!(self, SearchError::QueryTooShort | SearchError::QueryTooLong)
+    }
+}
+
+pub type Result<T, E = SearchError> = std::result::Result<T, E>;
+
+/// What the index keeps of one entry: its current version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedEntry {
+    pub patient_id: String,
+    pub entry_id: String,
+    pub version_id: String,
+    pub kind: String,
+    pub recorded_at: String,
+    pub text: String,
+}
+
+/// One matching entry, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub patient_id: String,
+    pub entry_id: String,
+    pub version_id: String,
+    pub kind: String,
+    pub recorded_at: String,
+    pub score: f32,
+    /// A window of the text around the first match, HTML-escaped, with every match
+    /// in the window wrapped in `<mark>`. Safe to insert into a page as is.
+    pub snippet: String,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    patient_id: Field,
+    entry_id: Field,
+    version_id: Field,
+    kind: Field,
+    recorded_at: Field,
+    text: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text_options = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        patient_id: b.add_text_field("patient_id", STRING | STORED),
+        entry_id: b.add_text_field("entry_id", STRING | STORED),
+        version_id: b.add_text_field("version_id", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED),
+        recorded_at: b.add_text_field("recorded_at", STORED),
+        text: b.add_text_field("text", text_options),
+    };
+    (b.build(), fields)
+}
+
+/// The full-text index. Share it behind an `Arc`; every method takes `&self`. The
+/// methods block (disk I/O): call them from `spawn_blocking` in async code.
+pub struct SearchIndex {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").field("docs", &self.num_docs()).finish()
+    }
+}
+
+fn writer_error(e: tantivy::TantivyError) -> SearchError {
+    match e {
+        tantivy::TantivyError::LockFailure(..) => SearchError::Locked,
+        other => SearchError::Index(other),
+    }
+}
+
+impl SearchIndex {
+    /// Open the index in `dir`, creating the directory and an empty index if missing.
+    /// An index built with another schema (an older or newer program) is derived data:
+    /// it is emptied and recreated, and [`SearchIndex::num_docs`] is then 0 so that the
+    /// caller rebuilds it. Fails with [`SearchError::Locked`] when another process
+    /// writes to the directory.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, fields) = schema();
+        let existing = {
+            let d = MmapDirectory::open(dir).map_err(|e| SearchError::Index(e.into()))?;
+            Index::exists(&d).map_err(|e| SearchError::Index(e.into()))?
+        };
+        if existing {
+            let d = MmapDirectory::open(dir).map_err(|e| SearchError::Index(e.into()))?;
+            let old = Index::open(d)?;
+            if old.schema() != schema {
+                // Take the old index's lock first, so that a running server's index is
+                // never pulled from under it.
+                let w: IndexWriter = old.writer_with_num_threads(1, WRITER_HEAP_IN_MEMORY).map_err(writer_error)?;
+                drop(w);
+                drop(old);
+                tracing::warn!(dir = %dir.display(), "the search index was built by another version; recreating it");
+                for e in std::fs::read_dir(dir)? {
+                    let p = e?.path();
+                    if p.is_dir() { std::fs::remove_dir_all(&p)? } else { std::fs::remove_file(&p)? }
+                }
+            }
+        }
+        let d = MmapDirectory::open(dir).map_err(|e| SearchError::Index(e.into()))?;
+        let index = Index::open_or_create(d, schema)?;
+        Self::with_index(index, fields, WRITER_HEAP)
+    }
+
+    /// An index in memory (tests, and servers that rebuild at every start).
+    pub fn in_memory() -> Result<Self> {
+        let (schema, fields) = schema();
+        Self::with_index(Index::create_in_ram(schema), fields, WRITER_HEAP_IN_MEMORY)
+    }
+
+    fn with_index(index: Index, fields: Fields, heap: usize) -> Result<Self> {
+        index.tokenizers().register(TOKENIZER, TextAnalyzer::from(JaBigram));
+        let writer = index.writer_with_num_threads(1, heap).map_err(writer_error)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(SearchIndex { reader, writer: Mutex::new(writer), fields })
+    }
+
+    fn writer(&self) -> MutexGuard<'_, IndexWriter> {
+        // A panic while holding the lock leaves nothing half-done that the next
+        // commit or rollback would not settle.
+        self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn document(&self, e: &IndexedEntry) -> TantivyDocument {
+        let f = self.fields;
+        doc!(
+            f.patient_id => e.patient_id.as_str(),
+            f.entry_id => e.entry_id.as_str(),
+            f.version_id => e.version_id.as_str(),
+            f.kind => e.kind.as_str(),
+            f.recorded_at => e.recorded_at.as_str(),
+            f.text => e.text.as_str(),
+        )
+    }
+
+    /// Index the current version of an entry, replacing any earlier version of the same
+    /// entry (a correction), and commit. An entry marked "entered in error" stays in the
+    /// index: it is still part of the chart, shown struck through.
+    pub fn index_entry(&self, e: &IndexedEntry) -> Result<()> {
+        let mut w = self.writer();
+        w.delete_term(Term::from_field_text(self.fields.entry_id, &e.entry_id));
+        w.add_document(self.document(e))?;
+        w.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Remove an entry from the index (all its versions) and commit. The chart never
+    /// deletes an entry; this exists for tools that repair the index.
+    pub fn remove_entry(&self, entry_id: &str) -> Result<()> {
+        let mut w = self.writer();
+        w.delete_term(Term::from_field_text(self.fields.entry_id, entry_id));
+        w.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Commit whatever is pending and make it visible to searches.
+    pub fn commit(&self) -> Result<()> {
+        self.writer().commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Entries in the index (as of the last commit).
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Start replacing the whole index. Searches see the old index until
+    /// [`Rebuild::finish`]; a rebuild dropped unfinished is rolled back. Writes of single
+    /// entries meanwhile still work, but their commit also publishes the rebuild's
+    /// progress so far (acceptable for the rare rebuild; `tsunagu reindex` runs while the
+    /// server is stopped).
+    pub fn begin_rebuild(&self) -> Result<Rebuild<'_>> {
+        self.writer().delete_all_documents()?;
+        Ok(Rebuild { index: self, added: 0, finished: false })
+    }
+
+    /// Replace the whole index with `entries` (current versions only) and commit.
+    /// Returns how many were indexed.
+    pub fn rebuild<I: IntoIterator<Item = IndexedEntry>>(&self, entries: I) -> Result<usize> {
+        let mut r = self.begin_rebuild()?;
+        let batch: Vec<IndexedEntry> = entries.into_iter().collect();
+        r.add(&batch)?;
+        r.finish()
+    }
+
+    /// Search every patient's entries (system use and tests; people search through
+    /// [`SearchIndex::search_patients`]).
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
+        let words = query_words(query)?;
+        self.run(&words, None, limit)
+    }
+
+    /// Search the entries of the given patients only, best first. The query is checked
+    /// even when `patients` is empty, so that a person without patients gets the same
+    /// message for a one-character word as anyone.
+    pub fn search_patients(&self, query: &str, patients: &[String], limit: usize) -> Result<Vec<Hit>> {
+        let words = query_words(query)?;
+        if patients.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run(&words, Some(patients), limit)
+    }
+
+    fn run(&self, words: &[Vec<char>], patients: Option<&[String]>, limit: usize) -> Result<Vec<Hit>> {
+        if limit == 0 || words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for w in words {
+            let terms: Vec<Term> =
+                bigrams(w).into_iter().map(|(_, text)| Term::from_field_text(f.text, &text)).collect();
+            let q: Box<dyn Query> = match terms.len() {
+                0 => return Err(SearchError::QueryTooShort),
+                1 => Box::new(TermQuery::new(
+                    terms.into_iter().next().ok_or(SearchError::QueryTooShort)?,
+                    IndexRecordOption::WithFreqs,
+                )),
+                _ => Box::new(PhraseQuery::new(terms)),
+            };
+            clauses.push((Occur::Must, q));
+        }
+        if let Some(p) = patients {
+            let set = TermSetQuery::new(p.iter().map(|id| Term::from_field_text(f.patient_id, id)));
+            clauses.push((Occur::Must, Box::new(set)));
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let d: TantivyDocument = searcher.doc(addr)?;
+            let get = |field: Field| d.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let text = get(f.text);
+            hits.push(Hit {
+                patient_id: get(f.patient_id),
+                entry_id: get(f.entry_id),
+                version_id: get(f.version_id),
+                kind: get(f.kind),
+                recorded_at: get(f.recorded_at),
+                score,
+                snippet: snippet(&text, words),
+            });
+        }
+        Ok(hits)
+    }
+}
+
+/// A rebuild in progress (see [`SearchIndex::begin_rebuild`]).
+pub struct Rebuild<'a> {
+    index: &'a SearchIndex,
+    added: usize,
+    finished: bool,
+}
+
+impl Rebuild<'_> {
+    /// Add a batch of current versions. Each replaces what the index holds for the
+    /// same entry, so that an entry a concurrent write indexed meanwhile is not doubled.
+    pub fn add(&mut self, batch: &[IndexedEntry]) -> Result<()> {
+        let w = self.index.writer();
+        for e in batch {
+            w.delete_term(Term::from_field_text(self.index.fields.entry_id, &e.entry_id));
+            w.add_document(self.index.document(e))?;
+        }
+        self.added += batch.len();
+        Ok(())
+    }
+
+    pub fn added(&self) -> usize {
+        self.added
+    }
+
+    /// Commit the new index and make it visible. Returns how many entries it holds.
+    pub fn finish(mut self) -> Result<usize> {
+        self.finished = true;
+        self.index.commit()?;
+        Ok(self.added)
+    }
+}
+
+impl Drop for Rebuild<'_> {
+    fn drop(&mut self) {
+        if !self.finished
+            && let Err(e) = self.index.writer().rollback()
+        {
+            tracing::warn!(error = %e, "rolling back an unfinished search index rebuild failed");
+        }
+    }
+}
+
+// --- normalization and bigrams ---------------------------------------------------------
+
+/// Half-width katakana U+FF66..=U+FF9D mapped to full-width.
+const HALF_KATAKANA: &[char] = &[
+    'ヲ', 'ァ', 'ィ', 'ゥ', 'ェ', 'ォ', 'ャ', 'ュ', 'ョ', 'ッ', 'ー', 'ア', 'イ', 'ウ', 'エ', 'オ', 'カ', 'キ', 'ク',
+    'ケ', 'コ', 'サ', 'シ', 'ス', 'セ', 'ソ', 'タ', 'チ', 'ツ', 'テ', 'ト', 'ナ', 'ニ', 'ヌ', 'ネ', 'ノ', 'ハ', 'ヒ',
+    'フ', 'ヘ', 'ホ', 'マ', 'ミ', 'ム', 'メ', 'モ', 'ヤ', 'ユ', 'ヨ', 'ラ', 'リ', 'ル', 'レ', 'ロ', 'ワ', 'ン',
+];
+
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{3000}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{FF61}' => '。',
+        '\u{FF62}' => '「',
+        '\u{FF63}' => '」',
+        '\u{FF64}' => '、',
+        '\u{FF65}' => '・',
+        '\u{FF66}'..='\u{FF9D}' => HALF_KATAKANA.get(c as usize - 0xFF66).copied().unwrap_or(c),
+        // Hiragana to katakana.
+        '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+        _ => c,
+    }
+}
+
+/// A voiced (dakuten) or semi-voiced (handakuten) mark applied to the katakana before it.
+fn with_mark(base: char, semi: bool) -> Option<char> {
+    let b = base as u32;
+    let voiced_plus_one = matches!(base, 'カ'..='ト') && (b - 'カ' as u32).is_multiple_of(2) && base != 'ッ'
+        || matches!(base, 'ツ' | 'テ' | 'ト');
+    if !semi {
+        if base == 'ウ' {
+            return Some('ヴ');
+        }
+        if voiced_plus_one || matches!(base, 'ハ' | 'ヒ' | 'フ' | 'ヘ' | 'ホ') {
+            return char::from_u32(b + 1);
+        }
+    } else if matches!(base, 'ハ' | 'ヒ' | 'フ' | 'ヘ' | 'ホ') {
+        return char::from_u32(b + 2);
+    }
+    None
+}
+
+/// One character of normalized text with the byte range of the original it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NormChar {
+    c: char,
+    from: usize,
+    to: usize,
+}
+
+/// Normalize for matching: widths folded, kana to katakana (a separate voiced mark
+/// joined to its kana), lower case. Keeps where each character came from, for
+/// highlighting the original text.
+fn normalize(text: &str) -> Vec<NormChar> {
+    let mut out: Vec<NormChar> = Vec::with_capacity(text.len() / 2);
+    for (i, c) in text.char_indices() {
+        let end = i + c.len_utf8();
+        let mark = match c {
+            '\u{FF9E}' | '\u{309B}' | '\u{3099}' => Some(false),
+            '\u{FF9F}' | '\u{309C}' | '\u{309A}' => Some(true),
+            _ => None,
+        };
+        if let Some(semi) = mark
+            && let Some(prev) = out.last_mut()
+            && let Some(m) = with_mark(prev.c, semi)
+        {
+            prev.c = m;
+            prev.to = end;
+            continue;
+        }
+        for l in fold_char(c).to_lowercase() {
+            out.push(NormChar { c: l, from: i, to: end });
+        }
+    }
+    out
+}
+
+/// The bigrams of normalized text with their positions (the index of their first
+/// character). Bigrams across whitespace are left out; positions still count them, so
+/// that consecutive bigrams have consecutive positions.
+fn bigrams(chars: &[char]) -> Vec<(usize, String)> {
+    chars
+        .windows(2)
+        .enumerate()
+        .filter_map(|(i, w)| match w {
+            [a, b] if !a.is_whitespace() && !b.is_whitespace() => Some((i, [*a, *b].iter().collect())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Split a query into normalized words; each must have at least two characters.
+fn query_words(query: &str) -> Result<Vec<Vec<char>>> {
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(SearchError::QueryTooLong);
+    }
+    let norm: Vec<char> = normalize(query).into_iter().map(|n| n.c).collect();
+    let words: Vec<Vec<char>> =
+        norm.split(|c| c.is_whitespace()).filter(|w| !w.is_empty()).map(<[char]>::to_vec).collect();
+    if words.is_empty() || words.iter().any(|w| w.len() < MIN_QUERY_CHARS) {
+        return Err(SearchError::QueryTooShort);
+    }
+    if words.len() > MAX_QUERY_WORDS {
+        return Err(SearchError::QueryTooLong);
+    }
+    Ok(words)
+}
+
+/// The tokenizer of the text field: normalized character bigrams with positions and
+/// the byte offsets of the original text.
+#[derive(Clone, Copy, Debug, Default)]
+struct JaBigram;
+
+struct BigramStream {
+    tokens: Vec<Token>,
+    next: usize,
+    current: Token,
+}
+
+impl Tokenizer for JaBigram {
+    type TokenStream<'a> = BigramStream;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> BigramStream {
+        let norm = normalize(text);
+        let chars: Vec<char> = norm.iter().map(|n| n.c).collect();
+        let tokens = bigrams(&chars)
+            .into_iter()
+            .filter_map(|(i, t)| {
+                let (a, b) = (norm.get(i)?, norm.get(i + 1)?);
+                Some(Token { offset_from: a.from, offset_to: b.to, position: i, text: t, position_length: 1 })
+            })
+            .collect();
+        BigramStream { tokens, next: 0, current: Token::default() }
+    }
+}
+
+impl TokenStream for BigramStream {
+    fn advance(&mut self) -> bool {
+        match self.tokens.get_mut(self.next) {
+            Some(t) => {
+                self.current = std::mem::take(t);
+                self.next += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.current
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.current
+    }
+}
+
+// --- snippets --------------------------------------------------------------------------
+
+fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// Byte ranges of the original text where a query word matches, sorted and merged.
+fn match_ranges(text: &str, words: &[Vec<char>]) -> Vec<(usize, usize)> {
+    let norm = normalize(text);
+    let chars: Vec<char> = norm.iter().map(|n| n.c).collect();
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for w in words {
+        if w.is_empty() {
+            continue;
+        }
+        for (i, window) in chars.windows(w.len()).enumerate() {
+            if window == w.as_slice()
+                && let (Some(a), Some(b)) = (norm.get(i), norm.get(i + w.len() - 1))
+            {
+                ranges.push((a.from, b.to));
+            }
+        }
+    }
+    ranges.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in ranges {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+}
+
+/// A window of `text` around the first match, escaped, with matches in `<mark>`.
+fn snippet(text: &str, words: &[Vec<char>]) -> String {
+    let ranges = match_ranges(text, words);
+    let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let first = ranges.first().map(|r| r.0).unwrap_or(0);
+    let first_char = starts.partition_point(|&b| b < first);
+    let from_char = first_char.saturating_sub(SNIPPET_BEFORE);
+    let to_char = (from_char + SNIPPET_CHARS).min(starts.len());
+    let from = starts.get(from_char).copied().unwrap_or(text.len());
+    let to = starts.get(to_char).copied().unwrap_or(text.len());
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    let mut at = from;
+    for (a, b) in ranges {
+        let (a, b) = (a.max(from), b.min(to));
+        if a >= b || a < at {
+            continue;
+        }
+        escape_into(&mut out, text.get(at..a).unwrap_or(""));
+        out.push_str("<mark>");
+        escape_into(&mut out, text.get(a..b).unwrap_or(""));
+        out.push_str("</mark>");
+        at = b;
+    }
+    escape_into(&mut out, text.get(at..to).unwrap_or(""));
+    if to < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+
+    fn entry(patient: &str, entry: &str, version: &str, text: &str) -> IndexedEntry {
+        IndexedEntry {
+            patient_id: patient.into(),
+            entry_id: entry.into(),
+            version_id: version.into(),
+            kind: "progress_note".into(),
+            recorded_at: "2026-11-24T01:00:00.000000Z".into(),
+            text: text.into(),
+        }
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<&str> {
+        hits.iter().map(|h| h.entry_id.as_str()).collect()
+    }
+
+    fn sample() -> SearchIndex {
+        let ix = SearchIndex::in_memory().unwrap();
+        ix.index_entry(&entry("p1", "e1", "v1", "仙骨部に褥瘡あり。DESIGN-R 12点。")).unwrap();
+        ix.index_entry(&entry("p1", "e2", "v2", "腰部の疼痛はNRS 3/10、レスキュー1回使用。")).unwrap();
+        ix.index_entry(&entry("p2", "e3", "v3", "ふらつきあり、転倒リスク高い。家族に説明した。")).unwrap();
+        ix
+    }
+
+    #[test]
+    fn two_kanji_terms_are_found() {
+        let ix = sample();
+        assert_eq!(ids(&ix.search("褥瘡", 10).unwrap()), ["e1"]);
+        assert_eq!(ids(&ix.search("疼痛", 10).unwrap()), ["e2"]);
+        assert!(ix.search("浮腫", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn longer_words_match_as_substrings_not_as_bags_of_bigrams() {
+        let ix = SearchIndex::in_memory().unwrap();
+        ix.index_entry(&entry("p1", "e1", "v1", "疼痛緩和のため")).unwrap();
+        ix.index_entry(&entry("p1", "e2", "v2", "緩和ケア病棟へ。疼痛なし")).unwrap();
+        assert_eq!(ids(&ix.search("疼痛緩和", 10).unwrap()), ["e1"]);
+        let hits = ix.search("疼痛 緩和", 10).unwrap();
+        let mut both = ids(&hits);
+        both.sort_unstable();
+        assert_eq!(both, ["e1", "e2"], "separate words must all match, anywhere");
+    }
+
+    #[test]
+    fn kana_and_kanji_mixed_text_and_kana_folding() {
+        let ix = sample();
+        assert_eq!(ids(&ix.search("転倒リスク", 10).unwrap()), ["e3"]);
+        assert_eq!(ids(&ix.search("ふらつき", 10).unwrap()), ["e3"]);
+        // Katakana, half-width katakana and hiragana find one another.
+        assert_eq!(ids(&ix.search("フラツキ", 10).unwrap()), ["e3"]);
+        assert_eq!(ids(&ix.search("ﾌﾗﾂｷ", 10).unwrap()), ["e3"]);
+        assert_eq!(ids(&ix.search("りすく", 10).unwrap()), ["e3"]);
+        assert_eq!(ids(&ix.search("れすきゅー", 10).unwrap()), ["e2"]);
+        // A voiced mark typed separately (half-width) joins its kana.
+        assert_eq!(ids(&ix.search("ﾚｽｷｭｰ", 10).unwrap()), ["e2"]);
+        // Full-width and case-folded ASCII.
+        assert_eq!(ids(&ix.search("ｎｒｓ", 10).unwrap()), ["e2"]);
+        assert_eq!(ids(&ix.search("design-r", 10).unwrap()), ["e1"]);
+    }
+
+    #[test]
+    fn a_correction_replaces_the_old_version() {
+        let ix = sample();
+        ix.index_entry(&entry("p1", "e1", "v1b", "仙骨部に発赤のみ。")).unwrap();
+        assert!(ix.search("褥瘡", 10).unwrap().is_empty(), "the old text is no longer found");
+        let hits = ix.search("発赤", 10).unwrap();
+        assert_eq!(ids(&hits), ["e1"]);
+        assert_eq!(hits[0].version_id, "v1b");
+        assert_eq!(ix.num_docs(), 3);
+    }
+
+    #[test]
+    fn one_character_and_empty_queries_are_refused() {
+        let ix = sample();
+        for q in ["痛", "", "   ", "褥瘡 痛", "a"] {
+            let e = ix.search(q, 10).unwrap_err();
+            assert!(matches!(e, SearchError::QueryTooShort), "{q:?}: {e}");
+            assert!(e.is_query_error());
+        }
+        let long = "あ".repeat(MAX_QUERY_CHARS + 1);
+        assert!(matches!(ix.search(&long, 10), Err(SearchError::QueryTooLong)));
+    }
+
+    #[test]
+    fn search_is_limited_to_the_given_patients() {
+        let ix = sample();
+        ix.index_entry(&entry("p2", "e4", "v4", "踵に褥瘡の疑い")).unwrap();
+        assert_eq!(ids(&ix.search_patients("褥瘡", &["p2".into()], 10).unwrap()), ["e4"]);
+        assert!(ix.search_patients("褥瘡", &["p9".into()], 10).unwrap().is_empty());
+        assert!(ix.search_patients("褥瘡", &[], 10).unwrap().is_empty());
+        assert!(matches!(ix.search_patients("褥", &[], 10), Err(SearchError::QueryTooShort)));
+    }
+
+    #[test]
+    fn snippets_are_escaped_and_marked() {
+        let ix = SearchIndex::in_memory().unwrap();
+        let long_before = "経過観察。".repeat(20);
+        let text = format!("{long_before}<script>褥瘡</script> & 疼痛\n次回訪問");
+        ix.index_entry(&entry("p1", "e1", "v1", &text)).unwrap();
+        let s = &ix.search("褥瘡", 10).unwrap()[0].snippet;
+        assert!(s.contains("&lt;script&gt;<mark>褥瘡</mark>&lt;/script&gt;"), "{s}");
+        assert!(s.starts_with('…'), "a long text is cut before the match: {s}");
+        assert!(!s.contains('<') || !s.replace("<mark>", "").replace("</mark>", "").contains('<'), "{s}");
+        let s = &ix.search("疼痛 褥瘡", 10).unwrap()[0].snippet;
+        assert!(s.contains("<mark>疼痛</mark>") && s.contains("<mark>褥瘡</mark>"), "{s}");
+        // Highlighting maps back to the original text (half-width kana here).
+        let ix = SearchIndex::in_memory().unwrap();
+        ix.index_entry(&entry("p1", "e1", "v1", "ﾚｽｷｭｰ使用")).unwrap();
+        assert_eq!(ix.search("レスキュー", 10).unwrap()[0].snippet, "<mark>ﾚｽｷｭｰ</mark>使用");
+    }
+
+    #[test]
+    fn rebuild_replaces_everything_and_persists_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let ix = SearchIndex::open(dir.path()).unwrap();
+            ix.index_entry(&entry("p1", "old", "v0", "褥瘡")).unwrap();
+            let n = ix.rebuild(vec![entry("p1", "e1", "v1", "疼痛"), entry("p2", "e2", "v2", "褥瘡の処置")]).unwrap();
+            assert_eq!(n, 2);
+            assert_eq!(ids(&ix.search("褥瘡", 10).unwrap()), ["e2"]);
+            // A second writer on the same directory is refused while the first lives.
+            assert!(matches!(SearchIndex::open(dir.path()), Err(SearchError::Locked)));
+        }
+        let ix = SearchIndex::open(dir.path()).unwrap();
+        assert_eq!(ix.num_docs(), 2);
+        assert_eq!(ids(&ix.search("疼痛", 10).unwrap()), ["e1"]);
+    }
+
+    #[test]
+    fn an_index_of_another_schema_is_recreated_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut b = Schema::builder();
+            let body = b.add_text_field("body", tantivy::schema::TEXT);
+            let index = Index::create_in_dir(dir.path(), b.build()).unwrap();
+            let mut w: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP_IN_MEMORY).unwrap();
+            w.add_document(doc!(body => "old")).unwrap();
+            w.commit().unwrap();
+        }
+        let ix = SearchIndex::open(dir.path()).unwrap();
+        assert_eq!(ix.num_docs(), 0, "the caller sees an empty index and rebuilds it");
+        ix.index_entry(&entry("p1", "e1", "v1", "褥瘡")).unwrap();
+        assert_eq!(ids(&ix.search("褥瘡", 10).unwrap()), ["e1"]);
+    }
+
+    #[test]
+    fn an_unfinished_rebuild_is_rolled_back() {
+        let ix = sample();
+        {
+            let mut r = ix.begin_rebuild().unwrap();
+            r.add(&[entry("p9", "x", "x", "別の文")]).unwrap();
+        }
+        ix.commit().unwrap();
+        assert_eq!(ix.num_docs(), 3);
+        assert_eq!(ids(&ix.search("褥瘡", 10).unwrap()), ["e1"]);
+    }
+}
