@@ -23,7 +23,7 @@ fn half_width_katakana(c: char) -> Option<char> {
 }
 
 /// Apply a voiced (dakuten) or semi-voiced (handakuten) mark to the kana before it.
-fn with_mark(base: char, semi: bool) -> Option<char> {
+pub fn with_mark(base: char, semi: bool) -> Option<char> {
     let b = base as u32;
     let voiced_plus_one = matches!(base, 'カ'..='ト') && (b - 'カ' as u32).is_multiple_of(2) && base != 'ッ'
         || matches!(base, 'ツ' | 'テ' | 'ト');
@@ -40,17 +40,32 @@ fn with_mark(base: char, semi: bool) -> Option<char> {
     None
 }
 
+/// A separate voiced mark (half-width, spacing or combining): `Some(false)` for the
+/// dakuten, `Some(true)` for the handakuten, to be joined to the kana before it.
+pub fn voicing_mark(c: char) -> Option<bool> {
+    match c {
+        '\u{FF9E}' | '\u{309B}' | '\u{3099}' => Some(false),
+        '\u{FF9F}' | '\u{309C}' | '\u{309A}' => Some(true),
+        _ => None,
+    }
+}
+
+/// One character with its width folded: full-width ASCII to ASCII, half-width katakana
+/// to full-width, the ideographic space to a space. Voiced marks are not joined here.
+pub fn fold_char(c: char) -> char {
+    match c {
+        '\u{3000}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => half_width_katakana(c).unwrap_or(c),
+    }
+}
+
 /// Fold widths: full-width ASCII to ASCII, half-width katakana (with its separate voiced
 /// marks) to full-width katakana, the ideographic space to a space. Kanji untouched.
 pub fn fold_width(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        let mark = match c {
-            '\u{FF9E}' | '\u{309B}' | '\u{3099}' => Some(false),
-            '\u{FF9F}' | '\u{309C}' | '\u{309A}' => Some(true),
-            _ => None,
-        };
-        if let Some(semi) = mark {
+        if let Some(semi) = voicing_mark(c) {
             if let Some(prev) = out.pop() {
                 match with_mark(prev, semi) {
                     Some(m) => out.push(m),
@@ -59,18 +74,13 @@ pub fn fold_width(s: &str) -> String {
             }
             continue;
         }
-        let c = match c {
-            '\u{3000}' => ' ',
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            _ => half_width_katakana(c).unwrap_or(c),
-        };
-        out.push(c);
+        out.push(fold_char(c));
     }
     out
 }
 
 /// Hiragana to katakana (ぁ..ゖ are katakana minus 0x60).
-fn to_katakana(c: char) -> char {
+pub fn to_katakana(c: char) -> char {
     match c {
         '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
         _ => c,

@@ -25,6 +25,7 @@ use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, TermQuery, TermSet
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tsunagu_domain::kana;
 
 /// The shortest query word, in characters (one bigram).
 pub const MIN_QUERY_CHARS: usize = 2;
@@ -376,45 +377,9 @@ impl Drop for Rebuild<'_> {
 
 // --- normalization and bigrams ---------------------------------------------------------
 
-/// Half-width katakana U+FF66..=U+FF9D mapped to full-width.
-const HALF_KATAKANA: &[char] = &[
-    'ヲ', 'ァ', 'ィ', 'ゥ', 'ェ', 'ォ', 'ャ', 'ュ', 'ョ', 'ッ', 'ー', 'ア', 'イ', 'ウ', 'エ', 'オ', 'カ', 'キ', 'ク',
-    'ケ', 'コ', 'サ', 'シ', 'ス', 'セ', 'ソ', 'タ', 'チ', 'ツ', 'テ', 'ト', 'ナ', 'ニ', 'ヌ', 'ネ', 'ノ', 'ハ', 'ヒ',
-    'フ', 'ヘ', 'ホ', 'マ', 'ミ', 'ム', 'メ', 'モ', 'ヤ', 'ユ', 'ヨ', 'ラ', 'リ', 'ル', 'レ', 'ロ', 'ワ', 'ン',
-];
-
+/// Width folding and kana to katakana, the same rules as the patient registry's search.
 fn fold_char(c: char) -> char {
-    match c {
-        '\u{3000}' => ' ',
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-        '\u{FF61}' => '。',
-        '\u{FF62}' => '「',
-        '\u{FF63}' => '」',
-        '\u{FF64}' => '、',
-        '\u{FF65}' => '・',
-        '\u{FF66}'..='\u{FF9D}' => HALF_KATAKANA.get(c as usize - 0xFF66).copied().unwrap_or(c),
-        // Hiragana to katakana.
-        '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
-        _ => c,
-    }
-}
-
-/// A voiced (dakuten) or semi-voiced (handakuten) mark applied to the katakana before it.
-fn with_mark(base: char, semi: bool) -> Option<char> {
-    let b = base as u32;
-    let voiced_plus_one = matches!(base, 'カ'..='ト') && (b - 'カ' as u32).is_multiple_of(2) && base != 'ッ'
-        || matches!(base, 'ツ' | 'テ' | 'ト');
-    if !semi {
-        if base == 'ウ' {
-            return Some('ヴ');
-        }
-        if voiced_plus_one || matches!(base, 'ハ' | 'ヒ' | 'フ' | 'ヘ' | 'ホ') {
-            return char::from_u32(b + 1);
-        }
-    } else if matches!(base, 'ハ' | 'ヒ' | 'フ' | 'ヘ' | 'ホ') {
-        return char::from_u32(b + 2);
-    }
-    None
+    kana::to_katakana(kana::fold_char(c))
 }
 
 /// One character of normalized text with the byte range of the original it came from.
@@ -432,14 +397,10 @@ fn normalize(text: &str) -> Vec<NormChar> {
     let mut out: Vec<NormChar> = Vec::with_capacity(text.len() / 2);
     for (i, c) in text.char_indices() {
         let end = i + c.len_utf8();
-        let mark = match c {
-            '\u{FF9E}' | '\u{309B}' | '\u{3099}' => Some(false),
-            '\u{FF9F}' | '\u{309C}' | '\u{309A}' => Some(true),
-            _ => None,
-        };
+        let mark = kana::voicing_mark(c);
         if let Some(semi) = mark
             && let Some(prev) = out.last_mut()
-            && let Some(m) = with_mark(prev.c, semi)
+            && let Some(m) = kana::with_mark(prev.c, semi)
         {
             prev.c = m;
             prev.to = end;

@@ -422,7 +422,14 @@ impl Store {
         .bind(&now)
         .bind(&hash)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match StoreError::from_write(e) {
+            // Someone marked it in the same moment: the unique index kept one mark.
+            StoreError::Db(sqlx::Error::Database(d)) if d.message().to_lowercase().contains("unique") => {
+                StoreError::Conflict { field: "entry", key: "err-entry-in-error" }
+            }
+            other => other,
+        })?;
         let ev =
             self.chart_event(g, "entry.entered_in_error", entry_id.to_string(), format!("{{\"hash\":\"{hash}\"}}"));
         self.append_audit(&mut tx, &ev, ctx).await?;
@@ -452,9 +459,10 @@ impl Store {
             add(&mut sql, " AND e.kind = $N", k.as_str().to_string());
         }
         if let Some((at, id)) = &f.before {
-            add(&mut sql, " AND (e.entry_recorded_at < $N", at.clone());
-            add(&mut sql, " OR (e.entry_recorded_at = $N", at.clone());
-            add(&mut sql, " AND e.entry_id < $N))", id.clone());
+            // A row value is an index range on entries_timeline on both databases; the
+            // equivalent OR form only filters a backward scan, so deep pages got slower.
+            add(&mut sql, " AND (e.entry_recorded_at, e.entry_id) < ($N", at.clone());
+            add(&mut sql, ", $N)", id.clone());
         }
         let limit = if f.limit <= 0 { 50 } else { f.limit.min(500) };
         sql.push_str(&format!(" ORDER BY e.entry_recorded_at DESC, e.entry_id DESC LIMIT {limit}"));

@@ -29,15 +29,27 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0002_chart.sqlite.sql"),
         postgres: include_str!("../migrations/0002_chart.postgres.sql"),
     },
+    Migration {
+        version: 3,
+        name: "one_error_mark_per_entry",
+        common: include_str!("../migrations/0003_marks.sql"),
+        sqlite: include_str!("../migrations/0003_marks.sqlite.sql"),
+        postgres: include_str!("../migrations/0003_marks.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 2;
+pub const LATEST_VERSION: i64 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {
     pub before: i64,
     pub after: i64,
     pub applied: Vec<String>,
+}
+
+/// False for a file of comments only (a step with nothing dialect-specific).
+fn has_statements(sql: &str) -> bool {
+    sql.lines().map(str::trim).any(|l| !l.is_empty() && !l.starts_with("--"))
 }
 
 impl Store {
@@ -90,7 +102,9 @@ impl Store {
                 Backend::Sqlite => m.sqlite,
                 Backend::Postgres => m.postgres,
             };
-            sqlx::raw_sql(dialect).execute(&mut *tx).await?;
+            if has_statements(dialect) {
+                sqlx::raw_sql(dialect).execute(&mut *tx).await?;
+            }
             sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
                 .bind(m.version)
                 .bind(m.name)

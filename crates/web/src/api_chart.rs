@@ -5,7 +5,7 @@
 use crate::auth::ApiCaller;
 use crate::error::{AppError, AppResult};
 use crate::middleware::RequestCtx;
-use crate::pages::chart::{MAX_UPLOAD_BYTES, TimelineQuery};
+use crate::pages::chart::TimelineQuery;
 use crate::pages::patients::patient_id;
 use crate::state::AppState;
 use axum::Json;
@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tsunagu_domain::chart::{Document, DocumentType, EntryBody};
-use tsunagu_domain::media::{clean_filename, sniff};
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_domain::{Invalid, OrgId, UserId};
 use tsunagu_store::Mention;
@@ -240,40 +239,9 @@ pub async fn upload(
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
     let g = state.store.open_chart(&caller.principal, pid, ChartAction::Write, "entry.create", &ctx.audit()).await?;
-    if body.len() > MAX_UPLOAD_BYTES {
-        return Err(Invalid::one("file", "err-file-too-large").into());
-    }
-    if body.is_empty() {
-        return Err(Invalid::one("file", "err-file-required").into());
-    }
-    let media = sniff(&body).ok_or(Invalid::one("file", "err-file-type"))?;
     let doc_type = DocumentType::parse(&q.doc_type)?;
-    let filename = clean_filename(&q.filename);
-    let title = if q.title.trim().is_empty() { filename.clone() } else { q.title.clone() };
-    let note = Some(q.note.clone()).filter(|n| !n.trim().is_empty());
-    let probe = Document {
-        title,
-        doc_type,
-        note,
-        attachments: vec![tsunagu_domain::chart::AttachmentRef {
-            id: String::new(),
-            sha256: String::new(),
-            size: 0,
-            media_type: String::new(),
-            filename: filename.clone(),
-        }],
-    };
-    EntryBody::Document(probe.clone()).validate()?;
-    let stored = state.blobs.put(&body).await.map_err(|e| AppError::Internal(e.to_string()))?;
-    let att = state
-        .store
-        .add_attachment(&g, &stored.sha256, stored.size as i64, media.mime(), &filename, &ctx.audit())
-        .await?;
-    let e = state
-        .store
-        .add_entry(&g, EntryBody::Document(Document { attachments: vec![att], ..probe }), &[], &ctx.audit())
-        .await?;
-    crate::pages::search::index_version(&state, pid, &e).await;
+    let (title, note) = (Some(q.title.clone()), Some(q.note.clone()));
+    let e = crate::pages::chart::store_document(&state, &g, &body, &q.filename, doc_type, title, note, &ctx).await?;
     Ok(reply(StatusCode::CREATED, json!(e)))
 }
 

@@ -408,34 +408,18 @@ pub async fn upload_document(
             return Err(Invalid::one("file", "err-file-too-large").into());
         }
         let (filename, bytes) = file.ok_or(Invalid::one("file", "err-file-required"))?;
-        let media = sniff(&bytes).ok_or(Invalid::one("file", "err-file-type"))?;
         let doc_type = DocumentType::parse(get(&pairs, "doc_type"))?;
-        let title = match opt_text(&pairs, "title") {
-            Some(t) => t,
-            None => filename.clone(),
-        };
-        // Validate the entry before the bytes are stored.
-        let probe = Document {
-            title: title.clone(),
+        store_document(
+            &state,
+            &g,
+            &bytes,
+            &filename,
             doc_type,
-            note: opt_text(&pairs, "note"),
-            attachments: vec![tsunagu_domain::chart::AttachmentRef {
-                id: String::new(),
-                sha256: String::new(),
-                size: 0,
-                media_type: String::new(),
-                filename: filename.clone(),
-            }],
-        };
-        EntryBody::Document(probe.clone()).validate()?;
-        let stored = state.blobs.put(&bytes).await.map_err(|e| AppError::Internal(e.to_string()))?;
-        let att = state
-            .store
-            .add_attachment(&g, &stored.sha256, stored.size as i64, media.mime(), &filename, &ctx.audit())
-            .await?;
-        let doc = Document { attachments: vec![att], ..probe };
-        let e = state.store.add_entry(&g, EntryBody::Document(doc), &[], &ctx.audit()).await?;
-        super::search::index_version(&state, pid, &e).await;
+            opt_text(&pairs, "title"),
+            opt_text(&pairs, "note"),
+            &ctx,
+        )
+        .await?;
         Ok(())
     }
     .await;
@@ -454,6 +438,52 @@ pub async fn upload_document(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Store a document or photo on the chart, for the page and the API alike: the type
+/// is told from the bytes, the entry is validated before anything is stored, then the
+/// bytes, the attachment record and the entry are written, and the entry is indexed.
+#[allow(clippy::too_many_arguments)]
+pub async fn store_document(
+    state: &AppState,
+    g: &ChartGrant,
+    bytes: &[u8],
+    filename: &str,
+    doc_type: DocumentType,
+    title: Option<String>,
+    note: Option<String>,
+    ctx: &RequestCtx,
+) -> AppResult<EntryView> {
+    if bytes.is_empty() {
+        return Err(Invalid::one("file", "err-file-required").into());
+    }
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(Invalid::one("file", "err-file-too-large").into());
+    }
+    let media = sniff(bytes).ok_or(Invalid::one("file", "err-file-type"))?;
+    let filename = clean_filename(filename);
+    let title = title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| filename.clone());
+    let note = note.filter(|n| !n.trim().is_empty());
+    let placeholder = tsunagu_domain::chart::AttachmentRef {
+        id: String::new(),
+        sha256: String::new(),
+        size: 0,
+        media_type: String::new(),
+        filename: filename.clone(),
+    };
+    let probe = Document { title, doc_type, note, attachments: vec![placeholder] };
+    EntryBody::Document(probe.clone()).validate()?;
+    let stored = state.blobs.put(bytes).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    let att = state
+        .store
+        .add_attachment(g, &stored.sha256, stored.size as i64, media.mime(), &filename, &ctx.audit())
+        .await?;
+    let e = state
+        .store
+        .add_entry(g, EntryBody::Document(Document { attachments: vec![att], ..probe }), &[], &ctx.audit())
+        .await?;
+    super::search::index_version(state, g.patient(), &e).await;
+    Ok(e)
 }
 
 #[derive(Deserialize)]
