@@ -181,6 +181,29 @@ impl Store {
         Ok(seq)
     }
 
+    /// One record for a list of patients shown to someone (search results, the inbox):
+    /// which patients, never the query that found them.
+    pub(crate) async fn audit_shown(
+        &self,
+        who: &tsunagu_domain::policy::Principal,
+        action: &str,
+        target: String,
+        shown: Vec<String>,
+        ctx: &AuditCtx,
+    ) -> Result<()> {
+        let ev = AuditEvent {
+            actor_user: Some(who.user),
+            actor_org: Some(who.org),
+            action: action.to_string(),
+            outcome: Outcome::Allowed,
+            patient: None,
+            target,
+            detail: serde_json::json!({ "shown": shown }).to_string(),
+        };
+        self.audit(&ev, ctx).await?;
+        Ok(())
+    }
+
     /// Walk the whole chain in order and check every link and hash, then the head.
     pub async fn verify_audit(&self) -> Result<VerifyReport> {
         let mut prev = GENESIS_HASH.to_string();

@@ -5,7 +5,7 @@
 use crate::db::{Store, ts};
 use crate::orgs::parse_uuid;
 use crate::patients::ChartGrant;
-use crate::{AuditCtx, AuditEvent, Outcome, Result, StoreError};
+use crate::{AuditCtx, Result, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -180,18 +180,6 @@ fn content_hash(
 }
 
 impl Store {
-    fn chart_event(&self, g: &ChartGrant, action: &str, target: String, detail: String) -> AuditEvent {
-        AuditEvent {
-            actor_user: Some(g.principal().user),
-            actor_org: Some(g.principal().org),
-            action: action.to_string(),
-            outcome: Outcome::Allowed,
-            patient: Some(g.patient()),
-            target,
-            detail,
-        }
-    }
-
     async fn author_profession(&self, user: UserId) -> Result<Profession> {
         Ok(self.user_by_id(user).await?.profession)
     }
@@ -287,7 +275,7 @@ impl Store {
                 .await?;
         }
         let action = if version == 1 { "entry.create" } else { "entry.correct" };
-        let ev = self.chart_event(
+        let ev = self.write_event(
             g,
             action,
             id.to_string(),
@@ -431,7 +419,7 @@ impl Store {
             other => other,
         })?;
         let ev =
-            self.chart_event(g, "entry.entered_in_error", entry_id.to_string(), format!("{{\"hash\":\"{hash}\"}}"));
+            self.write_event(g, "entry.entered_in_error", entry_id.to_string(), format!("{{\"hash\":\"{hash}\"}}"));
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
         Ok(())
@@ -505,7 +493,7 @@ impl Store {
     pub async fn inbox(&self, who: &Principal, ctx: &AuditCtx) -> Result<Vec<InboxRow>> {
         let rows = sqlx::query(
             "SELECT p.id, p.family_name, p.given_name, p.family_kana, p.given_kana, p.owner_org_id, p.consent_status, \
-             COALESCE(v.last_seen_at, t.since) AS seen, \
+             1 AS is_member, COALESCE(v.last_seen_at, t.since) AS seen, \
              (SELECT COUNT(*) FROM entries e WHERE e.patient_id = p.id AND e.author_id <> $1 AND e.recorded_at > COALESCE(v.last_seen_at, t.since)) AS unread, \
              (SELECT COUNT(*) FROM mentions m WHERE m.patient_id = p.id AND (m.user_id = $1 OR m.org_id = $2) AND m.at > COALESCE(v.last_seen_at, t.since) AND NOT EXISTS (SELECT 1 FROM entries me WHERE me.patient_id = m.patient_id AND me.id = m.entry_version_id AND me.author_id = $1)) AS mentioned, \
              (SELECT MAX(e.recorded_at) FROM entries e WHERE e.patient_id = p.id) AS last_activity \
@@ -519,15 +507,8 @@ impl Store {
         .await?;
         let mut out = Vec::new();
         for r in &rows {
-            let owner: OrgId = parse_uuid(&r.try_get::<String, _>("owner_org_id")?)?;
-            let consent: String = r.try_get("consent_status")?;
-            let facts = tsunagu_domain::policy::ChartFacts {
-                owner,
-                team: std::iter::once(who.org).collect(),
-                consent: tsunagu_domain::patient::ConsentStatus::parse(&consent)
-                    .map_err(|_| StoreError::Corrupt(consent.clone()))?,
-            };
-            if !tsunagu_domain::policy::decide(who, ChartAction::Read, &facts).allowed() {
+            // Every row is a current team membership of the reader's organization.
+            if !crate::patients::row_allowed(r, who)? {
                 continue;
             }
             out.push(InboxRow {
@@ -544,17 +525,8 @@ impl Store {
         out.sort_by(|a, b| {
             (b.mentions, b.unread, b.last_activity.clone()).cmp(&(a.mentions, a.unread, a.last_activity.clone()))
         });
-        let shown: Vec<String> = out.iter().map(|r| r.patient_id.to_string()).collect();
-        let ev = AuditEvent {
-            actor_user: Some(who.user),
-            actor_org: Some(who.org),
-            action: "inbox.read".into(),
-            outcome: Outcome::Allowed,
-            patient: None,
-            target: format!("{} patient(s)", out.len()),
-            detail: serde_json::json!({ "shown": shown }).to_string(),
-        };
-        self.audit(&ev, ctx).await?;
+        let shown = out.iter().map(|r| r.patient_id.to_string()).collect();
+        self.audit_shown(who, "inbox.read", format!("{} patient(s)", out.len()), shown, ctx).await?;
         Ok(out)
     }
 
@@ -674,16 +646,7 @@ impl Store {
                 shown.push(id);
             }
         }
-        let ev = AuditEvent {
-            actor_user: Some(who.user),
-            actor_org: Some(who.org),
-            action: "fulltext.search".into(),
-            outcome: Outcome::Allowed,
-            patient: None,
-            target: format!("{} result(s)", out.len()),
-            detail: serde_json::json!({ "shown": shown }).to_string(),
-        };
-        self.audit(&ev, ctx).await?;
+        self.audit_shown(who, "fulltext.search", format!("{} result(s)", out.len()), shown, ctx).await?;
         Ok(out)
     }
 
@@ -714,7 +677,7 @@ impl Store {
             .bind(ts(self.now()))
             .execute(&mut *tx)
             .await?;
-        let ev = self.chart_event(
+        let ev = self.write_event(
             g,
             "attachment.upload",
             id.clone(),

@@ -186,7 +186,7 @@ const SUMMARY_SELECT: &str = "SELECT p.id, p.family_name, p.given_name, p.family
 const SUMMARY_REACH: &str = "(p.owner_org_id = $1 OR (p.consent_status = 'given' AND EXISTS \
      (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.org_id = $1 AND t.ended_at IS NULL)))";
 
-fn row_allowed(r: &AnyRow, who: &Principal) -> Result<bool> {
+pub(crate) fn row_allowed(r: &AnyRow, who: &Principal) -> Result<bool> {
     let owner: OrgId = parse_uuid(&r.try_get::<String, _>("owner_org_id")?)?;
     let consent: String = r.try_get("consent_status")?;
     let mut team = HashSet::new();
@@ -474,17 +474,8 @@ impl Store {
                 out.push(summary_from_row(r, who)?);
             }
         }
-        let shown: Vec<String> = out.iter().map(|p| p.id.to_string()).collect();
-        let ev = AuditEvent {
-            actor_user: Some(who.user),
-            actor_org: Some(who.org),
-            action: "patient.search".into(),
-            outcome: Outcome::Allowed,
-            patient: None,
-            target: format!("{} result(s)", out.len()),
-            detail: serde_json::json!({ "shown": shown }).to_string(),
-        };
-        self.audit(&ev, ctx).await?;
+        let shown = out.iter().map(|p| p.id.to_string()).collect();
+        self.audit_shown(who, "patient.search", format!("{} result(s)", out.len()), shown, ctx).await?;
         Ok(out)
     }
 
@@ -640,7 +631,8 @@ impl Store {
 
     // --- writes through a grant -------------------------------------------------
 
-    fn write_event(&self, g: &ChartGrant, action: &str, target: String, detail: String) -> AuditEvent {
+    /// The audit event of an allowed write through a grant.
+    pub(crate) fn write_event(&self, g: &ChartGrant, action: &str, target: String, detail: String) -> AuditEvent {
         AuditEvent {
             actor_user: Some(g.principal.user),
             actor_org: Some(g.principal.org),

@@ -151,28 +151,14 @@ pub async fn add_staff(
     };
     let profession = inv.merge(Profession::parse(&f.profession));
     inv.merge(check_new_password(&f.password));
-    let (Some(email), Some(name), Some(kana), Some(profession)) = (email, name, kana, profession) else {
-        let p = admin_page(
-            &state,
-            &ctx,
-            &me,
-            FormErrors(field_messages(&tr, &inv.0)),
-            StaffForm { password: String::new(), ..f },
-        )
-        .await?;
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    let (email, name, kana, profession) = match (email, name, kana, profession) {
+        (Some(email), Some(name), Some(kana), Some(profession)) if inv.is_empty() => (email, name, kana, profession),
+        _ => {
+            let errors = FormErrors(field_messages(&tr, &inv.0));
+            let p = admin_page(&state, &ctx, &me, errors, StaffForm { password: String::new(), ..f }).await?;
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+        }
     };
-    if !inv.is_empty() {
-        let p = admin_page(
-            &state,
-            &ctx,
-            &me,
-            FormErrors(field_messages(&tr, &inv.0)),
-            StaffForm { password: String::new(), ..f },
-        )
-        .await?;
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
-    }
     let (m, t, p) = (state.config.argon2_m_kib, state.config.argon2_t, state.config.argon2_p);
     let pw = f.password.clone();
     let hash = tokio::task::spawn_blocking(move || hash_password(&pw, m, t, p))

@@ -324,6 +324,26 @@ fn mentions_from(pairs: &[(String, String)], c: &Composer) -> Vec<Mention> {
         .collect()
 }
 
+/// After a write form on the chart: back to the timeline, or the chart again with the
+/// messages and what was typed (nothing was saved).
+async fn back_to_chart(
+    state: &AppState,
+    ctx: &RequestCtx,
+    me: &Signed,
+    pid: tsunagu_domain::PatientId,
+    result: AppResult<()>,
+    typed: Option<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/patients/{pid}#timeline")).into_response()),
+        Err(AppError::Invalid(inv)) => {
+            let errors = FormErrors(field_messages(&ctx.tr(), &inv.0));
+            super::patients::show_with_errors(state, ctx, me, pid, errors, typed).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `POST /patients/{id}/entries`: write a note, nursing record, vitals, medication
 /// list or message. Invalid input re-renders the page with the messages; nothing saved.
 pub async fn add_entry(
@@ -349,21 +369,7 @@ pub async fn add_entry(
         Ok(())
     }
     .await;
-    match result {
-        Ok(()) => Ok(Redirect::to(&format!("/patients/{pid}#timeline")).into_response()),
-        Err(AppError::Invalid(inv)) => {
-            super::patients::show_with_errors(
-                &state,
-                &ctx,
-                &me,
-                pid,
-                FormErrors(field_messages(&ctx.tr(), &inv.0)),
-                Some(pairs),
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    }
+    back_to_chart(&state, &ctx, &me, pid, result, Some(pairs)).await
 }
 
 /// `POST /patients/{id}/documents` (multipart): a PDF or photo, its type told from its
@@ -423,21 +429,7 @@ pub async fn upload_document(
         Ok(())
     }
     .await;
-    match result {
-        Ok(()) => Ok(Redirect::to(&format!("/patients/{pid}#timeline")).into_response()),
-        Err(AppError::Invalid(inv)) => {
-            super::patients::show_with_errors(
-                &state,
-                &ctx,
-                &me,
-                pid,
-                FormErrors(field_messages(&ctx.tr(), &inv.0)),
-                None,
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    }
+    back_to_chart(&state, &ctx, &me, pid, result, None).await
 }
 
 /// Store a document or photo on the chart, for the page and the API alike: the type
