@@ -17,6 +17,11 @@ use tsunagu_domain::patient::{NewPatient, PatientForm};
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_store::Registered;
 
+/// A JSON reply with its own status; marked so the error frame keeps the body.
+pub(crate) fn reply(status: StatusCode, v: Value) -> Response {
+    (status, axum::Extension(crate::view::Rendered), Json(v)).into_response()
+}
+
 pub async fn me(State(state): State<AppState>, caller: ApiCaller) -> AppResult<Json<Value>> {
     let user = state.store.user_by_id(caller.principal.user).await?;
     let org = state.store.get_org(caller.principal.org).await?;
@@ -55,12 +60,10 @@ pub async fn register_patient(
     let p = NewPatient::parse(&b.patient, state.store.clock().today_jst())?;
     match state.store.register_patient(&caller.principal, &p, b.confirm_new, &ctx.audit()).await? {
         Registered::Created(id) => Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response()),
-        Registered::PossibleDuplicates(d) => Ok((
+        Registered::PossibleDuplicates(d) => Ok(reply(
             StatusCode::CONFLICT,
-            axum::Extension(crate::view::Rendered), // a body of its own: the error frame must keep it
-            Json(json!({ "title": ctx.tr().t("patient-duplicates-title"), "possible_duplicates": d })),
-        )
-            .into_response()),
+            json!({ "title": ctx.tr().t("patient-duplicates-title"), "possible_duplicates": d }),
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! marking them entered in error, documents up and down, thread posts, the inbox.
 //! Same policy and audit as the pages; errors as problem+json.
 
+use crate::api::reply;
 use crate::auth::ApiCaller;
 use crate::error::{AppError, AppResult};
 use crate::middleware::RequestCtx;
@@ -19,11 +20,6 @@ use tsunagu_domain::chart::{Document, DocumentType, EntryBody};
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_domain::{Invalid, OrgId, UserId};
 use tsunagu_store::Mention;
-
-/// A JSON reply with its own status; marked so the error frame keeps the body.
-fn reply(status: StatusCode, v: Value) -> Response {
-    (status, axum::Extension(crate::view::Rendered), Json(v)).into_response()
-}
 
 #[derive(Debug, Deserialize)]
 pub struct EntriesQuery {
