@@ -214,8 +214,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let hash = hash_password(demo::DEMO_PASSWORD, m, t, p)?;
             match demo::seed_if_empty(&store, &hash).await? {
                 Some(s) => println!(
-                    "seeded the demo region: {} organizations, {} people, {} patients, {} chart entries",
-                    s.orgs, s.users, s.patients, s.entries
+                    "seeded the demo region: {} organizations, {} people, {} patients, {} chart entries, {} letters",
+                    s.orgs, s.users, s.patients, s.entries, s.letters
                 ),
                 None => println!("the data directory already holds data; not seeding"),
             }

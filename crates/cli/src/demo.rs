@@ -13,6 +13,7 @@
 //! chain verifies. What the charts say is in [`course`].
 
 mod course;
+mod letters;
 
 use anyhow::{Context, bail};
 use std::collections::HashMap;
@@ -46,6 +47,8 @@ pub struct DemoSummary {
     pub patients: usize,
     /// Chart entries written (corrections are new versions, not counted).
     pub entries: usize,
+    /// Letters sent between organizations.
+    pub letters: usize,
     pub logins: Vec<DemoLogin>,
 }
 
@@ -695,8 +698,17 @@ pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<DemoSumm
     }
     let pen = course::Pen { store, people: &people, orgs: &orgs, ctx: &ctx };
     let entries = pen.write_all(&charts, course::Days::ending(today)).await?;
+    let post = letters::Post { store, people: &people, orgs: &orgs, ctx: &ctx };
+    let letters = post.write_all(&charts).await.context("seeding letters")?;
 
-    Ok(DemoSummary { orgs: orgs.len(), users: users.len(), patients: patients.len(), entries, logins: demo_logins() })
+    Ok(DemoSummary {
+        orgs: orgs.len(),
+        users: users.len(),
+        patients: patients.len(),
+        entries,
+        letters,
+        logins: demo_logins(),
+    })
 }
 
 async fn seed_patient(

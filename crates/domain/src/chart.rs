@@ -113,6 +113,7 @@ pub enum DocumentType {
     DischargeSummary,
     ConferenceSheet,
     ReferralLetter,
+    NursingInstruction,
     Photo,
     ScannedPaper,
     LabReport,
@@ -120,10 +121,11 @@ pub enum DocumentType {
 }
 
 impl DocumentType {
-    pub const ALL: [DocumentType; 7] = [
+    pub const ALL: [DocumentType; 8] = [
         DocumentType::DischargeSummary,
         DocumentType::ConferenceSheet,
         DocumentType::ReferralLetter,
+        DocumentType::NursingInstruction,
         DocumentType::Photo,
         DocumentType::ScannedPaper,
         DocumentType::LabReport,
@@ -134,6 +136,7 @@ impl DocumentType {
             DocumentType::DischargeSummary => "discharge_summary",
             DocumentType::ConferenceSheet => "conference_sheet",
             DocumentType::ReferralLetter => "referral_letter",
+            DocumentType::NursingInstruction => "nursing_instruction",
             DocumentType::Photo => "photo",
             DocumentType::ScannedPaper => "scanned_paper",
             DocumentType::LabReport => "lab_report",

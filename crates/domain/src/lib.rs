@@ -8,6 +8,7 @@ pub mod diff;
 pub mod era;
 pub mod ids;
 pub mod kana;
+pub mod letter;
 pub mod media;
 pub mod org;
 pub mod patient;

@@ -42,6 +42,10 @@ pub enum ChartAction {
     Leave,
     /// See who accessed the chart.
     ReadAccessLog,
+    /// Send a letter (referral, nursing instruction, reply) from the chart. Sending adds
+    /// the recipient organization to the care team (DOMAIN.md §4: a referral opens the
+    /// chart), so it is its own action rather than a plain write.
+    Refer,
 }
 
 impl ChartAction {
@@ -52,6 +56,7 @@ impl ChartAction {
             ChartAction::Govern => "govern",
             ChartAction::Leave => "leave",
             ChartAction::ReadAccessLog => "read_access_log",
+            ChartAction::Refer => "refer",
         }
     }
 }
@@ -106,8 +111,9 @@ impl Decision {
 /// 2. Any other organization must be on the team, and the patient's consent to
 ///    regional sharing must be recorded and not withdrawn; withdrawal stops all sharing
 ///    except for the owner, deleting nothing.
-/// 3. A team member reads, writes, sees the access log and may leave; governing the
-///    team and consent stays with the owner.
+/// 3. A team member reads, writes, sees the access log, refers (which brings the
+///    recipient onto the team) and may leave; removing members and recording consent
+///    stay with the owner.
 /// 4. Nobody else, operator included, reaches the chart.
 pub fn decide(who: &Principal, action: ChartAction, chart: &ChartFacts) -> Decision {
     if who.org == chart.owner {
@@ -125,9 +131,11 @@ pub fn decide(who: &Principal, action: ChartAction, chart: &ChartFacts) -> Decis
         ConsentStatus::Given => {}
     }
     match action {
-        ChartAction::Read | ChartAction::Write | ChartAction::ReadAccessLog | ChartAction::Leave => {
-            Decision::Allow(Reason::TeamMember)
-        }
+        ChartAction::Read
+        | ChartAction::Write
+        | ChartAction::ReadAccessLog
+        | ChartAction::Leave
+        | ChartAction::Refer => Decision::Allow(Reason::TeamMember),
         ChartAction::Govern => Decision::Deny(Reason::OwnerOnly),
     }
 }
@@ -163,7 +171,9 @@ mod tests {
     #[test]
     fn owner_does_everything_but_leave() {
         let c = chart(1, &[2], ConsentStatus::NotRecorded);
-        for a in [ChartAction::Read, ChartAction::Write, ChartAction::Govern, ChartAction::ReadAccessLog] {
+        for a in
+            [ChartAction::Read, ChartAction::Write, ChartAction::Govern, ChartAction::ReadAccessLog, ChartAction::Refer]
+        {
             assert_eq!(decide(&who(1), a, &c), Decision::Allow(Reason::Owner));
         }
         assert_eq!(decide(&who(1), ChartAction::Leave, &c), Decision::Deny(Reason::OwnerCannotLeave));
@@ -195,9 +205,14 @@ mod tests {
         let mut op = who(3);
         op.operator = true;
         op.org_admin = true;
-        for a in
-            [ChartAction::Read, ChartAction::Write, ChartAction::Govern, ChartAction::ReadAccessLog, ChartAction::Leave]
-        {
+        for a in [
+            ChartAction::Read,
+            ChartAction::Write,
+            ChartAction::Govern,
+            ChartAction::ReadAccessLog,
+            ChartAction::Leave,
+            ChartAction::Refer,
+        ] {
             assert_eq!(decide(&who(3), a, &c), Decision::Deny(Reason::NotOnTeam));
             assert_eq!(decide(&op, a, &c), Decision::Deny(Reason::NotOnTeam));
         }
@@ -209,7 +224,8 @@ mod tests {
             Just(ChartAction::Write),
             Just(ChartAction::Govern),
             Just(ChartAction::Leave),
-            Just(ChartAction::ReadAccessLog)
+            Just(ChartAction::ReadAccessLog),
+            Just(ChartAction::Refer)
         ]
     }
     fn consent() -> impl Strategy<Value = ConsentStatus> {
@@ -229,6 +245,14 @@ mod tests {
         fn withdrawal_leaves_only_the_owner(me in 0u128..6, owner in 0u128..6, team in proptest::collection::vec(0u128..6, 0..4), a in action()) {
             let d = decide(&who(me), a, &chart(owner, &team, ConsentStatus::Withdrawn));
             prop_assert_eq!(d.allowed(), me == owner && a != ChartAction::Leave);
+        }
+
+        /// Referring is exactly as open as writing: whoever may write on the chart may
+        /// send a letter from it, and nobody else.
+        #[test]
+        fn refer_follows_write(me in 0u128..6, owner in 0u128..6, team in proptest::collection::vec(0u128..6, 0..4), c in consent()) {
+            let ch = chart(owner, &team, c);
+            prop_assert_eq!(decide(&who(me), ChartAction::Refer, &ch).allowed(), decide(&who(me), ChartAction::Write, &ch).allowed());
         }
 
         /// Reading is never allowed where writing is allowed and reading is not.

@@ -9,6 +9,7 @@ mod audit;
 mod chart;
 mod db;
 mod error;
+mod letters;
 mod migrate;
 mod orgs;
 mod patients;
@@ -18,6 +19,7 @@ pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
 pub use chart::{AttachmentRow, EntryForIndex, EntryView, ErrorMark, FulltextRow, InboxRow, Mention, TimelineFilter};
 pub use db::{Backend, OpenMode, Store, redact_url};
 pub use error::StoreError;
+pub use letters::{LetterAttachment, LetterBoxRow, LetterContent, LetterEventRow, LetterSummary, LetterView, Sent};
 pub use migrate::{LATEST_VERSION, MigrationStatus};
 pub use orgs::{NewOrg, OrgRow, OrgUpdate};
 pub use patients::{

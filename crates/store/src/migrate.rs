@@ -36,9 +36,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0003_marks.sqlite.sql"),
         postgres: include_str!("../migrations/0003_marks.postgres.sql"),
     },
+    Migration {
+        version: 4,
+        name: "letters",
+        common: include_str!("../migrations/0004_letters.sql"),
+        sqlite: include_str!("../migrations/0004_letters.sqlite.sql"),
+        postgres: include_str!("../migrations/0004_letters.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 3;
+pub const LATEST_VERSION: i64 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

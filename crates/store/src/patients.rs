@@ -42,7 +42,7 @@ impl ChartGrant {
     pub fn is_owner(&self) -> bool {
         self.reason == Reason::Owner
     }
-    fn require(&self, allowed: &[ChartAction]) -> Result<()> {
+    pub(crate) fn require(&self, allowed: &[ChartAction]) -> Result<()> {
         if allowed.contains(&self.action) { Ok(()) } else { Err(StoreError::Forbidden) }
     }
 }
@@ -282,6 +282,12 @@ impl Store {
         }
     }
 
+    /// Whether the policy would let the grant's holder also do `action` on the same
+    /// chart (to offer a button or not). Decides only; records nothing.
+    pub async fn allows(&self, g: &ChartGrant, action: ChartAction) -> Result<bool> {
+        Ok(self.chart_facts(g.patient).await?.is_some_and(|f| decide(&g.principal, action, &f).allowed()))
+    }
+
     /// Patients the principal may see with the same birth date and the same kana or
     /// kanji name: shown before a second chart is opened for one person.
     pub async fn possible_duplicates(&self, who: &Principal, p: &NewPatient) -> Result<Vec<PatientSummary>> {
@@ -363,7 +369,7 @@ impl Store {
         Ok(Registered::Created(pid))
     }
 
-    async fn insert_team_row(
+    pub(crate) async fn insert_team_row(
         &self,
         conn: &mut AnyConnection,
         patient: &str,

@@ -383,3 +383,58 @@ mod chart {
         db.finish().await;
     }
 }
+
+mod letters {
+    use super::*;
+    use tsunagu_domain::letter::{LetterBody, LetterKind, LetterState};
+    use tsunagu_store::LetterContent;
+
+    fn referral(to: OrgId) -> LetterContent {
+        let mut body = LetterBody::empty(LetterKind::Referral);
+        body.set("purpose", "在宅緩和ケアのお願い".into()).unwrap();
+        body.set("diagnoses", "膵癌".into()).unwrap();
+        body.set("present_illness", "黄疸で発症".into()).unwrap();
+        LetterContent { to_org: to, to_person: None, role: TeamRole::HomePhysician, body, attachments: vec![] }
+    }
+
+    /// Two people pressing "send" on one draft at once: one letter is sent, the other
+    /// press is refused, and the recipient joins the team once.
+    #[tokio::test]
+    async fn a_draft_is_sent_once_and_its_recipient_joins_once() {
+        let db = fresh().await;
+        let s = &db.store;
+        let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
+        let (pa, pa2) = (person(s, a, "a@x.jp").await, person(s, a, "a2@x.jp").await);
+        let pb = person(s, b, "b@x.jp").await;
+        let pid = register(s, &pa).await;
+        let ctx = AuditCtx::default();
+        let govern = s.open_chart(&pa, pid, ChartAction::Govern, "consent.record", &ctx).await.unwrap();
+        s.record_consent(&govern, ConsentStatus::Given, Some("本人"), None, &ctx).await.unwrap();
+
+        let g1 = s.open_chart(&pa, pid, ChartAction::Refer, "letter.create", &ctx).await.unwrap();
+        let g2 = s.open_chart(&pa2, pid, ChartAction::Refer, "letter.send", &ctx).await.unwrap();
+        let id = s.create_letter(&g1, referral(b), None, &ctx).await.unwrap();
+        assert!(matches!(
+            s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let (r1, r2) = tokio::join!(s.send_letter(&g1, &id, &ctx), s.send_letter(&g2, &id, &ctx));
+        assert_eq!(
+            [r1.is_ok(), r2.is_ok()].iter().filter(|ok| **ok).count(),
+            1,
+            "exactly one send wins: {r1:?} {r2:?}"
+        );
+        let loser = if r1.is_ok() { r2 } else { r1 };
+        assert!(matches!(loser, Err(StoreError::Conflict { key: "err-letter-state", .. })), "{loser:?}");
+
+        let g = s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await.unwrap();
+        let members: Vec<_> = s.team(&g).await.unwrap().into_iter().filter(|m| m.org_id == b).collect();
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].role, TeamRole::HomePhysician);
+        let l = s.letter(&g, &id).await.unwrap();
+        assert_eq!(l.summary.state, LetterState::Sent);
+        assert_eq!(l.events.iter().filter(|e| e.event == "send").count(), 1);
+        db.finish().await;
+    }
+}

@@ -115,7 +115,7 @@ pub async fn openapi() -> Json<Value> {
     let err = |d: &str| json!({ "description": d, "content": { "application/problem+json": { "schema": problem } } });
     let pid =
         json!({ "name": "patient", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } });
-    Json(json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": { "title": "tsunagu API", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Regional shared care record. A patient outside the caller's reach answers exactly like a missing one (404)." },
@@ -200,5 +200,11 @@ pub async fn openapi() -> Json<Value> {
                           "parameters": [pid, { "name": "attachment", "in": "path", "required": true, "schema": { "type": "string" } }],
                           "responses": { "200": { "description": "the bytes" }, "404": err("missing or outside reach") } } }
         }
-    }))
+    });
+    if let (Some(paths), Value::Object(more)) =
+        (doc.get_mut("paths").and_then(Value::as_object_mut), crate::api_letters::openapi_paths(&pid, &err))
+    {
+        paths.extend(more);
+    }
+    Json(doc)
 }

@@ -6,10 +6,12 @@
 
 pub mod api;
 pub mod api_chart;
+pub mod api_letters;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod i18n;
+pub mod letters;
 pub mod middleware;
 pub mod pages;
 pub mod password;

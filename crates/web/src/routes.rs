@@ -3,10 +3,10 @@
 //! covered).
 
 use crate::state::AppState;
-use crate::{api, api_chart, auth, middleware, pages};
+use crate::{api, api_chart, api_letters, auth, middleware, pages};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -90,6 +90,19 @@ fn table() -> Table {
         .add("GET", "/patients/{patient}/entries/{entry}/correct", Patient, get(pages::chart::correct_form))
         .add("POST", "/patients/{patient}/entries/{entry}/correct", Patient, post(pages::chart::correct))
         .add("POST", "/patients/{patient}/entries/{entry}/error", Patient, post(pages::chart::mark_error))
+        .add("GET", "/letters", Authenticated, get(pages::letters::letter_box))
+        .add("GET", "/letters/badge", Authenticated, get(pages::letters::badge))
+        .add("GET", "/patients/{patient}/letters", Patient, get(pages::letters::chart_letters))
+        .add("POST", "/patients/{patient}/letters", Patient, post(pages::letters::create))
+        .add("GET", "/patients/{patient}/letters/new", Patient, get(pages::letters::new_form))
+        .add("GET", "/patients/{patient}/letters/{letter}", Patient, get(pages::letters::show))
+        .add("POST", "/patients/{patient}/letters/{letter}", Patient, post(pages::letters::update))
+        .add("POST", "/patients/{patient}/letters/{letter}/receive", Patient, post(pages::letters::receive))
+        .add("POST", "/patients/{patient}/letters/{letter}/decline", Patient, post(pages::letters::decline))
+        .add("POST", "/patients/{patient}/letters/{letter}/discard", Patient, post(pages::letters::discard))
+        .add("POST", "/patients/{patient}/letters/{letter}/reply", Patient, post(pages::letters::start_reply))
+        .add("GET", "/patients/{patient}/letters/{letter}/pdf", Patient, get(pages::letters::pdf))
+        .add("GET", "/patients/{patient}/letters/{letter}/fhir", Patient, get(pages::letters::fhir))
         .add("GET", "/admin/org", OrgAdmin, get(pages::admin::show))
         .add("POST", "/admin/org", OrgAdmin, post(pages::admin::update_org))
         .add("POST", "/admin/staff", OrgAdmin, post(pages::admin::add_staff))
@@ -123,6 +136,18 @@ fn table() -> Table {
             post(api_chart::upload).layer(DefaultBodyLimit::max(pages::chart::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .add("GET", "/api/v1/patients/{patient}/attachments/{attachment}", Patient, get(api_chart::download))
+        .add("GET", "/api/v1/letters", Authenticated, get(api_letters::letter_box))
+        .add("GET", "/api/v1/patients/{patient}/letters", Patient, get(api_letters::list))
+        .add("POST", "/api/v1/patients/{patient}/letters", Patient, post(api_letters::create))
+        .add("GET", "/api/v1/patients/{patient}/letters/{letter}", Patient, get(api_letters::show))
+        .add("PUT", "/api/v1/patients/{patient}/letters/{letter}", Patient, put(api_letters::save))
+        .add("POST", "/api/v1/patients/{patient}/letters/{letter}/send", Patient, post(api_letters::send))
+        .add("POST", "/api/v1/patients/{patient}/letters/{letter}/receive", Patient, post(api_letters::receive))
+        .add("POST", "/api/v1/patients/{patient}/letters/{letter}/decline", Patient, post(api_letters::decline))
+        .add("POST", "/api/v1/patients/{patient}/letters/{letter}/discard", Patient, post(api_letters::discard))
+        .add("POST", "/api/v1/patients/{patient}/letters/{letter}/reply", Patient, post(api_letters::start_reply))
+        .add("GET", "/api/v1/patients/{patient}/letters/{letter}/pdf", Patient, get(api_letters::pdf))
+        .add("GET", "/api/v1/patients/{patient}/letters/{letter}/fhir", Patient, get(api_letters::fhir))
 }
 
 /// Every route with its method and scope.

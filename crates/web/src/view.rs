@@ -46,6 +46,11 @@ pub fn urlencode(s: &str) -> String {
     out
 }
 
+/// Escape text for HTML built outside a template (small fragments).
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
 /// Render a template as an HTML response with the given status.
 pub fn render<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
     let body = t.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;

@@ -790,3 +790,115 @@ async fn chart_story(c: &Client, base: &str) -> Result<()> {
     shot(c, "chart-phone.png", PHONE).await?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------
+// Referral letters (issue 4)
+
+const CLINIC_DOCTOR: &str = "kobayashi@umibe.example.jp";
+const CLINIC_DOCTOR_NAME: &str = "小林 徹";
+const CLINIC: &str = "海辺クリニック";
+const PURPOSE: &str = "ご自宅での緩和ケアの継続をお願いいたします。";
+const REPLY_BODY: &str =
+    "ご紹介ありがとうございました。本日初回訪問し、疼痛は自制内です。今後は当院で在宅診療を担当いたします。";
+
+/// Press a button whose form asks for confirmation, accept the question, and wait for
+/// the page the post leads to.
+async fn submit_confirmed(c: &Client, button: &str) -> Result<()> {
+    c.execute("document.documentElement.dataset.submitted = '1'", vec![]).await?;
+    find(c, button).await?.click().await.with_context(|| format!("pressing `{button}`"))?;
+    wait_until(&format!("the confirmation asked by `{button}`"), || async move { Ok(c.accept_alert().await.ok()) })
+        .await?;
+    wait_until(&format!("the page after confirming `{button}`"), || async move {
+        let fresh = c
+            .execute("return document.readyState === 'complete' && !document.documentElement.dataset.submitted", vec![])
+            .await;
+        Ok(matches!(fresh, Ok(v) if v == json!(true)).then_some(()))
+    })
+    .await?;
+    if let Ok(e) = c.find(Locator::Css("#form-errors")).await {
+        bail!("`{button}` was refused: {}", e.text().await.unwrap_or_default());
+    }
+    Ok(())
+}
+
+async fn letters_story(c: &Client, base: &str) -> Result<()> {
+    // 1. The hospital physician writes a referral letter from 山田 花子's chart to a
+    //    clinic that is not on her team; the chart's medication list is already in it.
+    sign_in(c, base, SATO, "佐藤").await?;
+    let chart = open_chart_by_search(c, base, "ﾔﾏﾀﾞ", HANAKO).await?;
+    find(c, "#chart-letters-link").await?.click().await?;
+    wait_path(c, "the chart's letters", |p| p == format!("{chart}/letters")).await?;
+    find(c, "#new-referral").await?.click().await?;
+    wait_path(c, "a new referral letter", |p| p.ends_with("/letters/new")).await?;
+    let meds = find(c, "#f-medications").await?.prop("value").await?.unwrap_or_default();
+    ensure!(!meds.trim().is_empty(), "the chart's medications are not offered to the letter");
+    let mut chosen = false;
+    for o in c.find_all(Locator::Css("#to_org option")).await? {
+        if o.text().await?.contains(CLINIC) {
+            o.click().await?;
+            chosen = true;
+        }
+    }
+    ensure!(chosen, "{CLINIC} is not among the recipients");
+    fill(c, "#to_person", "小林 徹 先生").await?;
+    fill(c, "#f-purpose", PURPOSE).await?;
+    fill(c, "#f-diagnoses", "膵癌（肝転移）").await?;
+    fill(c, "#f-present_illness", "2026年8月に閉塞性黄疸で発症。本人の希望で化学療法は行わず、自宅療養を希望。")
+        .await?;
+    shot(c, "letter-write.png", DESKTOP).await?;
+    submit_confirmed(c, "#letter-send").await?;
+    let letter = wait_path(c, "the sent letter", |p| p.starts_with(&format!("{chart}/letters/"))).await?;
+    wait_text(c, "#letter-state", "送信済み").await?;
+    wait_text(c, "#letter-to", CLINIC).await?;
+    shot(c, "letter-sent.png", DESKTOP).await?;
+    sign_out(c).await?;
+
+    // 2. The clinic physician gets the alert, reads the letter, acknowledges it and
+    //    opens the chart, which is now shared with the clinic.
+    sign_in(c, base, CLINIC_DOCTOR, CLINIC_DOCTOR_NAME).await?;
+    wait_text(c, "#letters-new", "1").await.context("no alert of the new letter in the header")?;
+    goto(c, base, "/inbox").await?;
+    wait_text(c, "#inbox-letters", HANAKO).await.context("the new letter is not at the top of the inbox")?;
+    shot(c, "inbox-clinic-letter.png", DESKTOP).await?;
+    find(c, "#nav-letters").await?.click().await?;
+    wait_path(c, "the letter box", |p| p == "/letters").await?;
+    wait_text(c, "#letters-incoming", HANAKO).await?;
+    shot(c, "letters-box-clinic.png", DESKTOP).await?;
+    find(c, &format!("#letters-incoming a.letter-link[href='{letter}']")).await?.click().await?;
+    wait_path(c, "the letter", |p| p == letter).await?;
+    wait_text(c, "#letter-body", PURPOSE).await?;
+    submit(c, "#letter-receive").await?;
+    wait_text(c, "#letter-state", "受領済み").await?;
+    goto(c, base, &chart).await?;
+    wait_text(c, "#patient-name", HANAKO).await?;
+    wait_text(c, "#team", CLINIC).await.context("the clinic is not shown on the care team")?;
+
+    // 3. ... and writes the reply letter.
+    goto(c, base, &letter).await?;
+    submit(c, "#letter-reply").await?;
+    wait_text(c, "#letter-title", "返書").await?;
+    fill(c, "#f-body", REPLY_BODY).await?;
+    submit_confirmed(c, "#letter-send").await?;
+    wait_text(c, "#letter-state", "送信済み").await?;
+    shot(c, "letter-reply.png", DESKTOP).await?;
+    sign_out(c).await?;
+
+    // 4. The hospital sees the reply: the letter is replied, the reply one click away.
+    sign_in(c, base, SATO, "佐藤").await?;
+    goto(c, base, "/letters").await?;
+    wait_text(c, "#letters-outgoing", "返書済み").await?;
+    goto(c, base, &letter).await?;
+    wait_text(c, "#letter-state", "返書済み").await?;
+    find(c, "#letter-replies a").await?.click().await?;
+    wait_text(c, "#letter-body", "本日初回訪問し").await?;
+    wait_text(c, "#letter-head", CLINIC).await?;
+    shot(c, "letter-reply-seen.png", DESKTOP).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_letter_opens_the_chart_and_is_answered_in_a_browser() {
+    if let Err(e) = in_browser("failure-letters.png", letters_story).await {
+        panic!("browser story failed: {e:?}");
+    }
+}

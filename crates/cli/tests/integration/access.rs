@@ -70,6 +70,31 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
         &[("version_id", "1"), ("reason", "誤記"), ("subjective", "夜間の痛みが強い")],
     ),
     post("/patients/{patient}/entries/{entry}/error", &[("reason", "別の患者に記載")]),
+    // Letters.
+    get("/patients/{patient}/letters"),
+    post(
+        "/patients/{patient}/letters",
+        &[
+            ("kind", "referral"),
+            ("to_org", "{org}"),
+            ("purpose", "在宅緩和ケアのお願い"),
+            ("diagnoses", "膵癌"),
+            ("present_illness", "黄疸で発症"),
+            ("action", "send"),
+        ],
+    ),
+    get("/patients/{patient}/letters/new"),
+    get("/patients/{patient}/letters/{letter}"),
+    post(
+        "/patients/{patient}/letters/{letter}",
+        &[("kind", "referral"), ("purpose", "在宅緩和ケア"), ("action", "save")],
+    ),
+    post("/patients/{patient}/letters/{letter}/receive", &[]),
+    post("/patients/{patient}/letters/{letter}/decline", &[("reason", "訪問範囲外")]),
+    post("/patients/{patient}/letters/{letter}/discard", &[]),
+    post("/patients/{patient}/letters/{letter}/reply", &[]),
+    get("/patients/{patient}/letters/{letter}/pdf"),
+    get("/patients/{patient}/letters/{letter}/fhir"),
     // The JSON API.
     get("/api/v1/patients/{patient}"),
     get("/api/v1/patients/{patient}/team"),
@@ -98,6 +123,39 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
     },
     PatientRoute { method: "POST", path: "/api/v1/patients/{patient}/documents", call: Call::RawPdf },
     get("/api/v1/patients/{patient}/attachments/{attachment}"),
+    get("/api/v1/patients/{patient}/letters"),
+    PatientRoute {
+        method: "POST",
+        path: "/api/v1/patients/{patient}/letters",
+        call: Call::Json(
+            r#"{"kind":"referral","to_org":"00000000-0000-0000-0000-000000000001","fields":{"purpose":"在宅緩和ケア","diagnoses":"膵癌","present_illness":"黄疸"},"send":true}"#,
+        ),
+    },
+    get("/api/v1/patients/{patient}/letters/{letter}"),
+    PatientRoute {
+        method: "PUT",
+        path: "/api/v1/patients/{patient}/letters/{letter}",
+        call: Call::Json(r#"{"fields":{"purpose":"在宅緩和ケア"},"version":1}"#),
+    },
+    PatientRoute { method: "POST", path: "/api/v1/patients/{patient}/letters/{letter}/send", call: Call::Json("{}") },
+    PatientRoute {
+        method: "POST",
+        path: "/api/v1/patients/{patient}/letters/{letter}/receive",
+        call: Call::Json("{}"),
+    },
+    PatientRoute {
+        method: "POST",
+        path: "/api/v1/patients/{patient}/letters/{letter}/decline",
+        call: Call::Json(r#"{"reason":"訪問範囲外"}"#),
+    },
+    PatientRoute {
+        method: "POST",
+        path: "/api/v1/patients/{patient}/letters/{letter}/discard",
+        call: Call::Json("{}"),
+    },
+    PatientRoute { method: "POST", path: "/api/v1/patients/{patient}/letters/{letter}/reply", call: Call::Json("{}") },
+    get("/api/v1/patients/{patient}/letters/{letter}/pdf"),
+    get("/api/v1/patients/{patient}/letters/{letter}/fhir"),
 ];
 
 /// A tiny PDF, enough to pass a content sniffer.
@@ -184,7 +242,7 @@ async fn an_outsider_cannot_tell_a_hidden_patient_from_a_missing_one() {
                 }
                 (Call::Json(body), true) => {
                     Resp::of(
-                        api.post(app.at(&path))
+                        api.request(route.method.parse().unwrap(), app.at(&path))
                             .bearer_auth(&token)
                             .header("content-type", "application/json")
                             .body(*body)

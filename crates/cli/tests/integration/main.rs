@@ -17,6 +17,7 @@ mod fulltext;
 mod harness;
 mod headers;
 mod input;
+mod letters;
 mod registry;
 mod signin;
 mod uploads;

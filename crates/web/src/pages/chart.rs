@@ -164,9 +164,9 @@ pub async fn live(
     let body = if n > 0 {
         format!(
             "<p class=\"live-notice\" role=\"status\">{} <a href=\"/patients/{}#timeline\">{}</a></p>",
-            askama_escape(&tr.t1("chart-live-new", "count", &n.to_string())),
+            crate::view::escape(&tr.t1("chart-live-new", "count", &n.to_string())),
             pid,
-            askama_escape(&tr.t("chart-live-reload"))
+            crate::view::escape(&tr.t("chart-live-reload"))
         )
     } else {
         String::new()
@@ -174,10 +174,6 @@ pub async fn live(
     let mut r = body.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     Ok(r)
-}
-
-fn askama_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// Everything the write forms need: whom one can mention.
@@ -687,10 +683,18 @@ pub async fn mark_error(
 pub struct InboxPage {
     pub chrome: Chrome,
     pub rows: Vec<tsunagu_store::InboxRow>,
+    /// Letters to the organization that nobody there has acknowledged yet.
+    pub new_letters: Vec<tsunagu_store::LetterBoxRow>,
 }
 
-/// `GET /inbox`: what is new on my patients since I last looked.
+/// `GET /inbox`: new letters first, then what is new on my patients since I last looked.
 pub async fn inbox(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
+    let new_letters = if state.store.new_letter_count(&me.principal).await? > 0 {
+        let (incoming, _) = state.store.letter_box(&me.principal, &ctx.audit()).await?;
+        incoming.into_iter().filter(|r| r.letter.state == tsunagu_domain::letter::LetterState::Sent).collect()
+    } else {
+        Vec::new()
+    };
     let rows = state.store.inbox(&me.principal, &ctx.audit()).await?;
-    page(&InboxPage { chrome: me.chrome(&ctx, &state), rows })
+    page(&InboxPage { chrome: me.chrome(&ctx, &state), rows, new_letters })
 }
