@@ -438,3 +438,86 @@ mod letters {
         db.finish().await;
     }
 }
+
+/// docs/scaling.md: every table that holds patient data has `patient_id` in its primary
+/// key or first in an index, so a distributed engine can spread the schema by patient.
+/// Read from the live schema of each database, so a new table cannot slip through.
+#[tokio::test]
+async fn schema_keys_every_patient_table_by_patient() {
+    let db = fresh().await;
+    // (table, primary key columns, first columns of its indexes), for tables with patient_id.
+    let mut tables: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    if let Some((admin, name)) = &db.pg {
+        let base = admin.rsplit_once('/').unwrap().0;
+        let mut c = sqlx::PgConnection::connect(&format!("{base}/{name}")).await.unwrap();
+        let with_patient: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'patient_id'",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        for (t,) in with_patient {
+            let rows: Vec<(bool, i32, String)> = sqlx::query_as(
+                "SELECT i.indisprimary, k.ord::int4, a.attname::text FROM pg_index i \
+                 JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum \
+                 WHERE n.nspname = 'public' AND c.relname = $1",
+            )
+            .bind(&t)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+            let pk = rows.iter().filter(|r| r.0).map(|r| r.2.clone()).collect();
+            let leading = rows.iter().filter(|r| r.1 == 1).map(|r| r.2.clone()).collect();
+            tables.push((t, pk, leading));
+        }
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        let names: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&mut c).await.unwrap();
+        for (t,) in names {
+            let cols: Vec<(i64, String, String, i64, Option<String>, i64)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("PRAGMA table_info('{t}')")))
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap();
+            if !cols.iter().any(|col| col.1 == "patient_id") {
+                continue;
+            }
+            let pk = cols.iter().filter(|col| col.5 > 0).map(|col| col.1.clone()).collect();
+            let indexes: Vec<(i64, String, i64, String, i64)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("PRAGMA index_list('{t}')")))
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap();
+            let mut leading = Vec::new();
+            for ix in indexes {
+                let first: Option<(i64, i64, String)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("PRAGMA index_info('{}')", ix.1)))
+                        .fetch_optional(&mut c)
+                        .await
+                        .unwrap();
+                if let Some(f) = first {
+                    leading.push(f.2);
+                }
+            }
+            tables.push((t, pk, leading));
+        }
+    }
+    let names: Vec<&str> = tables.iter().map(|t| t.0.as_str()).collect();
+    for expected in ["entries", "care_team", "letters", "letter_versions", "letter_events", "chart_views"] {
+        assert!(names.contains(&expected), "{expected} was not read from the schema: {names:?}");
+    }
+    for (table, pk, leading) in &tables {
+        // The audit chain is one global sequence by design (docs/scaling.md).
+        if table == "audit" {
+            continue;
+        }
+        assert!(
+            pk.iter().any(|c| c == "patient_id") || leading.iter().any(|c| c == "patient_id"),
+            "{table} holds patient data but is keyed neither by patient_id in its primary key ({pk:?}) nor first in an index ({leading:?})"
+        );
+    }
+    db.finish().await;
+}

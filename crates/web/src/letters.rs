@@ -44,6 +44,20 @@ pub fn content_from_pairs(kind: LetterKind, pairs: &[(String, String)]) -> Resul
         // Only names taken from the kind's own fields: `set` cannot fail here.
         let _ = body.set(name, get(name).to_string());
     }
+    // Findings picked from the chart are added to the lab results, once each.
+    let mut labs = get("lab_results").to_string();
+    for (_, pick) in pairs.iter().filter(|(k, _)| k == "lab_pick") {
+        let pick = pick.trim();
+        if !pick.is_empty() && !labs.contains(pick) {
+            if !labs.trim().is_empty() {
+                labs.push('\n');
+            }
+            labs.push_str(pick);
+        }
+    }
+    if kind == LetterKind::Referral {
+        let _ = body.set("lab_results", labs);
+    }
     let attachments = pairs.iter().filter(|(k, _)| k == "attachment").map(|(_, v)| v.trim().to_string()).collect();
     inv.into_result()?;
     match (to_org, role) {
@@ -90,6 +104,51 @@ pub async fn prefill(
         }
     }
     Ok(body)
+}
+
+/// Findings on the chart a referral can quote as its lab results, one line each, newest
+/// first: recent vital signs and lab reports (structured lab results arrive with the
+/// SS-MIX2 import). Worded in Japanese, the language of the letter.
+pub async fn chart_findings(state: &AppState, g: &ChartGrant) -> AppResult<Vec<String>> {
+    let tr = Tr::new(Locale::Ja);
+    let mut out = Vec::new();
+    let day = |ts: &str| tr.datetime(ts).get(..10).unwrap_or_default().to_string();
+    let f = TimelineFilter { kind: Some(EntryKind::VitalSigns), limit: 5, ..TimelineFilter::default() };
+    for e in state.store.timeline(g, &f).await?.into_iter().filter(|e| e.in_error.is_none()) {
+        if let EntryBody::VitalSigns(v) = &e.body {
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(t) = v.temperature_c {
+                parts.push(format!("{} {t}℃", tr.t("field-temperature-c")));
+            }
+            if let Some(p) = v.pulse_bpm {
+                parts.push(format!("{} {p}", tr.t("field-pulse-bpm")));
+            }
+            if let (Some(s), Some(d)) = (v.bp_systolic, v.bp_diastolic) {
+                parts.push(format!("{} {s}/{d}", tr.t("letter-pick-bp")));
+            }
+            if let Some(r) = v.respiration_rate {
+                parts.push(format!("{} {r}", tr.t("field-respiration-rate")));
+            }
+            if let Some(o) = v.spo2 {
+                parts.push(format!("SpO2 {o}%"));
+            }
+            if let Some(n) = v.pain_nrs {
+                parts.push(format!("NRS {n}"));
+            }
+            if !parts.is_empty() {
+                out.push(format!("{} {}", day(&e.recorded_at), parts.join(" ")));
+            }
+        }
+    }
+    let f = TimelineFilter { kind: Some(EntryKind::Document), limit: 100, ..TimelineFilter::default() };
+    for e in state.store.timeline(g, &f).await?.into_iter().filter(|e| e.in_error.is_none()) {
+        if let EntryBody::Document(d) = &e.body
+            && d.doc_type == DocumentType::LabReport
+        {
+            out.push(format!("{} {}: {}", day(&e.recorded_at), tr.t("doc-type-lab-report"), d.title));
+        }
+    }
+    Ok(out)
 }
 
 /// The chart's current medication list (the newest one not entered in error), one

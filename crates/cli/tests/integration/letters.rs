@@ -518,3 +518,43 @@ async fn drafts_are_the_writers_own_and_instructions_bring_the_nurses_in() {
     assert_eq!(r.json()["errors"][0]["message"], msg("ja", "err-letter-consent").as_str());
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_referral_is_filled_from_the_chart() {
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let umibe = app.org_of(KOBAYASHI).await.id.to_string();
+    let hospital = app.signin(SATO).await;
+
+    // The form offers the chart's medication list and its recent vital signs.
+    let form = hospital.get(&format!("/patients/{yamada}/letters/new?kind=referral")).await;
+    assert_eq!(form.status, 200);
+    let meds = form.body.split("id=\"f-medications\"").nth(1).unwrap().split("</textarea>").next().unwrap().to_string();
+    assert!(meds.contains("オキシコンチン"), "the medication list is not pre-filled: {meds}");
+    let picks: Vec<String> =
+        form.body.split("name=\"lab_pick\" value=\"").skip(1).map(|s| unescape(s.split('"').next().unwrap())).collect();
+    let vitals = picks.iter().find(|p| p.contains("SpO2")).expect("recent vital signs are offered").clone();
+
+    // Picked findings go into the lab results, once.
+    let r = hospital
+        .post(
+            &format!("/patients/{yamada}/letters"),
+            &[
+                ("kind", "referral"),
+                ("to_org", &umibe),
+                ("purpose", "在宅緩和ケア"),
+                ("lab_results", "T-Bil 2.1"),
+                ("lab_pick", &vitals),
+                ("lab_pick", &vitals),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let id = r.location().rsplit('/').next().unwrap().to_string();
+    let api = Api::of(&app, SATO).await;
+    let letter = api.get(&app, &format!("/api/v1/patients/{yamada}/letters/{id}")).await.json();
+    assert_eq!(letter["letter"]["content"]["body"]["lab_results"], format!("T-Bil 2.1\n{vitals}"));
+    assert_eq!(letter["letter"]["state"], "draft");
+    app.finish().await;
+}

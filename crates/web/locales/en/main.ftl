@@ -503,3 +503,5 @@ audit-letter-document = Letter PDF filed on the chart
 audit-letters-read = Letters listed
 audit-letters-box = Letter box shown
 inbox-new-letters = New letters not yet acknowledged
+letter-pick-findings = Add from the chart (vital signs, lab reports)
+letter-pick-bp = BP

@@ -503,3 +503,5 @@ audit-letter-document = 文書PDFのカルテ保存
 audit-letters-read = 文書一覧の閲覧
 audit-letters-box = 受信箱の表示
 inbox-new-letters = 未確認の紹介状・指示書
+letter-pick-findings = カルテから選んで追加（バイタル・検査結果）
+letter-pick-bp = 血圧

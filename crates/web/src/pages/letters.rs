@@ -69,6 +69,8 @@ pub struct EditPage {
     pub roles: Vec<(&'static str, String, bool)>,
     pub fields: Vec<FormField>,
     pub documents: Vec<DocChoice>,
+    /// Findings on the chart that can be quoted as lab results (referrals).
+    pub findings: Vec<String>,
     pub errors: FormErrors,
 }
 
@@ -247,10 +249,13 @@ async fn edit_page(
             _ => None,
         })
         .collect();
+    let findings =
+        if kind == LetterKind::Referral { crate::letters::chart_findings(state, g).await? } else { Vec::new() };
     Ok(EditPage {
         chrome: me.chrome(ctx, state),
         patient,
         kind,
+        findings,
         title: tr.label("letter-title", kind.as_str()),
         letter,
         in_reply_to,
