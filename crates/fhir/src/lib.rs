@@ -112,24 +112,16 @@ fn reference(id: &str, kind: &str) -> Value {
 
 /// The document type and title of each kind of letter.
 fn doc_type(body: &LetterBody) -> (Value, &'static str, bool) {
+    let referral_note = || {
+        json!({ "coding": [
+            { "system": LOINC, "code": "57133-1", "display": "Referral note" },
+            { "system": "http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes", "code": "57133-1", "display": "診療情報提供書" }
+        ] })
+    };
     match body {
-        LetterBody::Referral(_) => (
-            json!({ "coding": [
-                { "system": LOINC, "code": "57133-1", "display": "Referral note" },
-                { "system": "http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes", "code": "57133-1", "display": "診療情報提供書" }
-            ] }),
-            "診療情報提供書",
-            true,
-        ),
+        LetterBody::Referral(_) => (referral_note(), "診療情報提供書", true),
         // A reply (返書) is itself a referral-type letter in Japan, answering one.
-        LetterBody::Reply(_) => (
-            json!({ "coding": [
-                { "system": LOINC, "code": "57133-1", "display": "Referral note" },
-                { "system": "http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes", "code": "57133-1", "display": "診療情報提供書" }
-            ] }),
-            "返書（診療情報提供書）",
-            true,
-        ),
+        LetterBody::Reply(_) => (referral_note(), "返書（診療情報提供書）", true),
         // No national FHIR profile exists for the visiting-nurse instruction; LOINC's
         // "Plan of care note" is what it is: a physician's plan handed to nurses.
         LetterBody::NursingInstruction(_) => (

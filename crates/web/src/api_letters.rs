@@ -5,7 +5,7 @@
 use crate::api::reply;
 use crate::auth::ApiCaller;
 use crate::error::AppResult;
-use crate::letters::content_from_pairs;
+use crate::letters::{Draft, content_from_pairs};
 use crate::middleware::RequestCtx;
 use crate::pages::patients::patient_id;
 use crate::state::AppState;
@@ -101,13 +101,7 @@ pub async fn create(
         return Err(Invalid::one("kind", "err-letter-reply-to").into());
     }
     let content = input.content(kind)?;
-    if input.send {
-        state.store.check_sendable(&g, &content).await?;
-    }
-    let id = state.store.create_letter(&g, content, None, &ctx.audit()).await?;
-    if input.send {
-        crate::letters::send(&state, &ctx, &caller.principal, pid, &id).await?;
-    }
+    let id = crate::letters::write(&state, &ctx, &caller.principal, &g, Draft::New, content, input.send).await?;
     Ok(reply(StatusCode::CREATED, letter_json(&state, &g, &id).await?))
 }
 
@@ -135,7 +129,8 @@ pub async fn save(
     let g = state.store.open_chart(&caller.principal, pid, ChartAction::Refer, "letter.save", &ctx.audit()).await?;
     let current = state.store.letter(&g, &id).await?;
     let content = input.content(current.summary.kind)?;
-    state.store.save_letter(&g, &id, content, input.version, &ctx.audit()).await?;
+    let draft = Draft::Saved { id: &id, expected_version: input.version, current: &current.content };
+    crate::letters::write(&state, &ctx, &caller.principal, &g, draft, content, false).await?;
     Ok(Json(letter_json(&state, &g, &id).await?))
 }
 

@@ -185,6 +185,47 @@ pub fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
+/// Which draft a form or API call writes.
+pub enum Draft<'a> {
+    New,
+    /// A saved draft: its id, the version the writer started from, its content now.
+    Saved {
+        id: &'a str,
+        expected_version: Option<i64>,
+        current: &'a LetterContent,
+    },
+}
+
+/// Save what the writer filled in (a new draft, or a new version of a saved one, unless
+/// nothing changed) and send it when asked. A letter that cannot be sent is not saved
+/// either: the send is checked first. For the page and the API alike.
+pub async fn write(
+    state: &AppState,
+    ctx: &RequestCtx,
+    who: &tsunagu_domain::policy::Principal,
+    g: &ChartGrant,
+    draft: Draft<'_>,
+    content: LetterContent,
+    and_send: bool,
+) -> AppResult<String> {
+    if and_send {
+        state.store.check_sendable(g, &content).await?;
+    }
+    let id = match draft {
+        Draft::New => state.store.create_letter(g, content, None, &ctx.audit()).await?,
+        Draft::Saved { id, expected_version, current } => {
+            if content != *current {
+                state.store.save_letter(g, id, content, expected_version, &ctx.audit()).await?;
+            }
+            id.to_string()
+        }
+    };
+    if and_send {
+        send(state, ctx, who, g.patient(), &id).await?;
+    }
+    Ok(id)
+}
+
 /// Send a draft, then file its PDF on the chart. The letter is sent (and the chart
 /// opened to the recipient) even if filing the PDF fails: the PDF can always be made
 /// again from the letter, and the failure is logged.

@@ -562,8 +562,18 @@ async fn open_tab(c: &Client, tab: &str, field: &str) -> Result<()> {
 /// marked first: the new one has the same address (the chart), so only the mark tells
 /// them apart. A form shown again with errors fails the story with the errors.
 async fn submit(c: &Client, button: &str) -> Result<()> {
+    press(c, button, false).await
+}
+
+/// Press `button`; when `confirm`, accept the question its form asks first. Then wait
+/// for the page the post leads to, and fail with the form's errors if it came back.
+async fn press(c: &Client, button: &str, confirm: bool) -> Result<()> {
     c.execute("document.documentElement.dataset.submitted = '1'", vec![]).await?;
     find(c, button).await?.click().await.with_context(|| format!("pressing `{button}`"))?;
+    if confirm {
+        wait_until(&format!("the confirmation asked by `{button}`"), || async move { Ok(c.accept_alert().await.ok()) })
+            .await?;
+    }
     wait_until(&format!("the page after pressing `{button}`"), || async move {
         // While the page changes, the script may fail: that is "not yet".
         let fresh = c
@@ -801,24 +811,9 @@ const PURPOSE: &str = "ご自宅での緩和ケアの継続をお願いいたし
 const REPLY_BODY: &str =
     "ご紹介ありがとうございました。本日初回訪問し、疼痛は自制内です。今後は当院で在宅診療を担当いたします。";
 
-/// Press a button whose form asks for confirmation, accept the question, and wait for
-/// the page the post leads to.
+/// Press a button whose form asks for confirmation, and accept the question.
 async fn submit_confirmed(c: &Client, button: &str) -> Result<()> {
-    c.execute("document.documentElement.dataset.submitted = '1'", vec![]).await?;
-    find(c, button).await?.click().await.with_context(|| format!("pressing `{button}`"))?;
-    wait_until(&format!("the confirmation asked by `{button}`"), || async move { Ok(c.accept_alert().await.ok()) })
-        .await?;
-    wait_until(&format!("the page after confirming `{button}`"), || async move {
-        let fresh = c
-            .execute("return document.readyState === 'complete' && !document.documentElement.dataset.submitted", vec![])
-            .await;
-        Ok(matches!(fresh, Ok(v) if v == json!(true)).then_some(()))
-    })
-    .await?;
-    if let Ok(e) = c.find(Locator::Css("#form-errors")).await {
-        bail!("`{button}` was refused: {}", e.text().await.unwrap_or_default());
-    }
-    Ok(())
+    press(c, button, true).await
 }
 
 async fn letters_story(c: &Client, base: &str) -> Result<()> {

@@ -6,7 +6,7 @@ use super::FormErrors;
 use super::patients::patient_id;
 use crate::auth::{Signed, form_urlencoded_pairs};
 use crate::error::{AppError, AppResult};
-use crate::letters::{content_from_pairs, prefill};
+use crate::letters::{Draft, content_from_pairs, prefill};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use crate::view::{Chrome, field_messages, page, render};
@@ -290,17 +290,9 @@ pub async fn create(
     if kind == LetterKind::Reply {
         return Err(AppError::NotFound);
     }
-    let send = wants_send(&pairs);
     let r: AppResult<String> = async {
         let content = content_from_pairs(kind, &pairs)?;
-        if send {
-            state.store.check_sendable(&g, &content).await?;
-        }
-        let id = state.store.create_letter(&g, content, None, &ctx.audit()).await?;
-        if send {
-            crate::letters::send(&state, &ctx, &me.principal, pid, &id).await?;
-        }
-        Ok(id)
+        crate::letters::write(&state, &ctx, &me.principal, &g, Draft::New, content, wants_send(&pairs)).await
     }
     .await;
     after_form(&state, &ctx, &me, &g, kind, None, &pairs, r).await
@@ -434,21 +426,11 @@ pub async fn update(
     let current = state.store.letter(&g, &id).await?;
     let kind = current.summary.kind;
     let pairs = form_urlencoded_pairs(&body);
-    let send = wants_send(&pairs);
     let r: AppResult<String> = async {
         let content = content_from_pairs(kind, &pairs)?;
-        if send {
-            state.store.check_sendable(&g, &content).await?;
-        }
-        let expected = pairs.iter().find(|(k, _)| k == "version").and_then(|(_, v)| v.parse().ok());
-        let unchanged = content == current.content;
-        if !unchanged {
-            state.store.save_letter(&g, &id, content, expected, &ctx.audit()).await?;
-        }
-        if send {
-            crate::letters::send(&state, &ctx, &me.principal, pid, &id).await?;
-        }
-        Ok(id.clone())
+        let expected_version = pairs.iter().find(|(k, _)| k == "version").and_then(|(_, v)| v.parse().ok());
+        let draft = Draft::Saved { id: &id, expected_version, current: &current.content };
+        crate::letters::write(&state, &ctx, &me.principal, &g, draft, content, wants_send(&pairs)).await
     }
     .await;
     after_form(&state, &ctx, &me, &g, kind, Some(current.summary), &pairs, r).await
