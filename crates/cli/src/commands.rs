@@ -65,6 +65,21 @@ pub enum Command {
     /// Rebuild the full-text search index (DIR/search-index) from the database; the
     /// server must be stopped
     Reindex,
+    /// Back up the SQLite database and every attachment into one file, while the server
+    /// runs (PostgreSQL: use pg_dump, see docs/operations.md)
+    Backup {
+        /// The backup file, or a directory to put a time-named backup file in
+        #[arg(long)]
+        to: PathBuf,
+        /// With a directory: keep only this many newest backup files there
+        #[arg(long)]
+        keep: Option<usize>,
+    },
+    /// Restore a backup file into an empty data directory, checking every hash
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,7 +175,7 @@ pub async fn open_store(cfg: &Config, mode: OpenMode) -> Result<Store> {
 
 /// The attachment store, checked before the server starts: a misconfigured bucket
 /// shows now, not at the first upload at a patient's bedside.
-async fn open_blobs(cfg: &Config) -> Result<tsunagu_blobs::Blobs> {
+pub(crate) async fn open_blobs(cfg: &Config) -> Result<tsunagu_blobs::Blobs> {
     let blobs = tsunagu_blobs::Blobs::from_config(&cfg.blob_config())?;
     blobs.check().await.with_context(|| format!("attachment storage {} is not usable", blobs.describe()))?;
     Ok(blobs)
@@ -350,6 +365,31 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 "reindexed {n} entries into {} in {:.1} s",
                 reindex::index_dir(&cfg.data_dir).display(),
                 started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Backup { to, keep } => {
+            let b = crate::backup::backup(&cfg, &to, keep).await?;
+            println!(
+                "backed up the database (schema {}, audit chain to record {}) and {} attachment(s) to {}",
+                b.manifest.schema_version,
+                b.manifest.audit_seq,
+                b.manifest.objects.len(),
+                b.file.display()
+            );
+            for r in &b.removed {
+                println!("removed the old backup {}", r.display());
+            }
+        }
+        Command::Restore { from } => {
+            let r = crate::backup::restore(&cfg, &from).await?;
+            println!(
+                "restored the backup of {} (schema {}, audit chain verified to record {}) and {} attachment(s) into {}; \
+                 run `tsunagu reindex` to rebuild the search index",
+                r.manifest.created_at,
+                r.manifest.schema_version,
+                r.manifest.audit_seq,
+                r.manifest.objects.len(),
+                cfg.data_dir.display()
             );
         }
         Command::Audit(AuditCommand::Verify) => {

@@ -1,5 +1,6 @@
 //! The `tsunagu` command: configuration, subcommands and the demo region.
 
+pub mod backup;
 pub mod commands;
 pub mod config;
 pub mod demo;

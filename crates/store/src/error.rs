@@ -21,6 +21,9 @@ pub enum StoreError {
     DatabaseMissing(String),
     #[error("unsupported database URL (use sqlite://PATH or postgres://...)")]
     UnsupportedUrl,
+    /// The operation does not apply to this database.
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

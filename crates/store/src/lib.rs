@@ -6,6 +6,7 @@
 //! the access (or the refusal) in the audit chain.
 
 mod audit;
+mod backup;
 mod chart;
 mod db;
 mod error;
@@ -17,7 +18,7 @@ mod users;
 
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
 pub use chart::{AttachmentRow, EntryForIndex, EntryView, ErrorMark, FulltextRow, InboxRow, Mention, TimelineFilter};
-pub use db::{Backend, OpenMode, Store, redact_url};
+pub use db::{Backend, OpenMode, Store, redact_url, ts};
 pub use error::StoreError;
 pub use letters::{LetterAttachment, LetterBoxRow, LetterContent, LetterEventRow, LetterSummary, LetterView, Sent};
 pub use migrate::{LATEST_VERSION, MigrationStatus};

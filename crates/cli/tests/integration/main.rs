@@ -9,6 +9,7 @@
 mod access;
 mod api;
 mod audit;
+mod backup;
 mod chart;
 mod chart_inbox;
 mod chart_validation;
