@@ -26,6 +26,9 @@ pub struct ChartFacts {
     /// Organizations currently on the care team (owner included or not; it is implied).
     pub team: HashSet<OrgId>,
     pub consent: ConsentStatus,
+    /// People (not organizations) holding unexpired emergency access to this chart
+    /// (break-the-glass): they may read it, nothing more, until it expires.
+    pub emergency: HashSet<UserId>,
 }
 
 /// What the principal wants to do.
@@ -73,6 +76,8 @@ pub enum Reason {
     ConsentNotRecorded,
     OwnerOnly,
     OwnerCannotLeave,
+    /// Read under break-the-glass emergency access: allowed, and flagged as such.
+    Emergency,
 }
 
 impl Reason {
@@ -85,6 +90,7 @@ impl Reason {
             Reason::ConsentNotRecorded => "consent_not_recorded",
             Reason::OwnerOnly => "owner_only",
             Reason::OwnerCannotLeave => "owner_cannot_leave",
+            Reason::Emergency => "emergency",
         }
     }
 }
@@ -114,8 +120,22 @@ impl Decision {
 /// 3. A team member reads, writes, sees the access log, refers (which brings the
 ///    recipient onto the team) and may leave; removing members and recording consent
 ///    stay with the owner.
-/// 4. Nobody else, operator included, reaches the chart.
+/// 4. Nobody else, operator included, reaches the chart, except:
+/// 5. A person holding unexpired emergency access (break-the-glass, with a stated
+///    reason) may read it, whatever the team and consent say: in an emergency the
+///    patient's life comes first (the APPI's exception for protecting life and body).
+///    The access is the person's, not their organization's, and it is flagged
+///    (`Reason::Emergency`) in every audit record it produces.
 pub fn decide(who: &Principal, action: ChartAction, chart: &ChartFacts) -> Decision {
+    match decide_by_team(who, action, chart) {
+        Decision::Deny(_) if action == ChartAction::Read && chart.emergency.contains(&who.user) => {
+            Decision::Allow(Reason::Emergency)
+        }
+        d => d,
+    }
+}
+
+fn decide_by_team(who: &Principal, action: ChartAction, chart: &ChartFacts) -> Decision {
     if who.org == chart.owner {
         return match action {
             ChartAction::Leave => Decision::Deny(Reason::OwnerCannotLeave),
@@ -165,7 +185,12 @@ mod tests {
         Principal { user: UserId(Uuid::from_u128(1000 + n)), org: org(n), org_admin: false, operator: false }
     }
     fn chart(owner: u128, team: &[u128], consent: ConsentStatus) -> ChartFacts {
-        ChartFacts { owner: org(owner), team: team.iter().map(|n| org(*n)).collect(), consent }
+        ChartFacts {
+            owner: org(owner),
+            team: team.iter().map(|n| org(*n)).collect(),
+            consent,
+            emergency: HashSet::new(),
+        }
     }
 
     #[test]
@@ -245,6 +270,18 @@ mod tests {
         fn withdrawal_leaves_only_the_owner(me in 0u128..6, owner in 0u128..6, team in proptest::collection::vec(0u128..6, 0..4), a in action()) {
             let d = decide(&who(me), a, &chart(owner, &team, ConsentStatus::Withdrawn));
             prop_assert_eq!(d.allowed(), me == owner && a != ChartAction::Leave);
+        }
+
+        /// Emergency access opens reading to that one person, and nothing else to anyone.
+        #[test]
+        fn emergency_access_is_reading_for_that_person_only(me in 0u128..6, owner in 0u128..6, team in proptest::collection::vec(0u128..6, 0..4), a in action(), c in consent()) {
+            prop_assume!(me != owner && !team.contains(&me));
+            let mut ch = chart(owner, &team, c);
+            ch.emergency.insert(who(me).user);
+            prop_assert_eq!(decide(&who(me), a, &ch).allowed(), a == ChartAction::Read);
+            // A colleague of the same organization is not covered.
+            let colleague = Principal { user: UserId(Uuid::from_u128(5000 + me)), ..who(me) };
+            prop_assert!(!decide(&colleague, a, &ch).allowed());
         }
 
         /// Referring is exactly as open as writing: whoever may write on the chart may

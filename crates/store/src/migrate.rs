@@ -43,9 +43,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0004_letters.sqlite.sql"),
         postgres: include_str!("../migrations/0004_letters.postgres.sql"),
     },
+    Migration {
+        version: 5,
+        name: "emergency_access",
+        common: include_str!("../migrations/0005_emergency.sql"),
+        sqlite: include_str!("../migrations/0005_emergency.sqlite.sql"),
+        postgres: include_str!("../migrations/0005_emergency.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 4;
+pub const LATEST_VERSION: i64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -196,6 +196,9 @@ pub(crate) fn row_allowed(r: &AnyRow, who: &Principal) -> Result<bool> {
     let facts = ChartFacts {
         owner,
         team,
+        // Lists never show a patient through emergency access: it opens one chart,
+        // reached on purpose, not search results.
+        emergency: HashSet::new(),
         consent: ConsentStatus::parse(&consent).map_err(|_| StoreError::Corrupt(format!("consent {consent}")))?,
     };
     Ok(decide(who, ChartAction::Read, &facts).allowed())
@@ -220,10 +223,21 @@ impl Store {
         for t in team_rows {
             team.insert(parse_uuid::<OrgId>(&t.try_get::<String, _>("org_id")?)?);
         }
+        let emergency_rows =
+            sqlx::query("SELECT user_id FROM emergency_access WHERE patient_id = $1 AND expires_at > $2")
+                .bind(patient.to_string())
+                .bind(ts(self.now()))
+                .fetch_all(&self.read)
+                .await?;
+        let mut emergency = HashSet::new();
+        for e in emergency_rows {
+            emergency.insert(parse_uuid::<UserId>(&e.try_get::<String, _>("user_id")?)?);
+        }
         Ok(Some(ChartFacts {
             owner,
             team,
             consent: ConsentStatus::parse(&consent).map_err(|_| StoreError::Corrupt(format!("consent {consent}")))?,
+            emergency,
         }))
     }
 

@@ -14,6 +14,7 @@ mod chart;
 mod chart_inbox;
 mod chart_validation;
 mod cli;
+mod emergency;
 mod fulltext;
 mod harness;
 mod headers;

@@ -505,3 +505,27 @@ audit-letters-box = Letter box shown
 inbox-new-letters = New letters not yet acknowledged
 letter-pick-findings = Add from the chart (vital signs, lab reports)
 letter-pick-bp = BP
+
+# Emergency (break-the-glass) access
+nav-emergency = Emergency access
+nav-emergency-review = Emergency accesses
+emergency-title = Emergency access (break the glass)
+emergency-help = For a patient outside your care teams whose chart you must see now (an emergency admission, say). Only when the patient's full name (kanji or kana) and birth date match, you may read the chart for { $minutes } minutes. The access is recorded with your reason, and the patient's team and the operator are told.
+emergency-name = Patient's full name (kanji or kana)
+emergency-reason = Reason
+emergency-open = Open the chart in an emergency
+emergency-banner = You are reading this chart by emergency access (until { $until }). This is recorded and the team has been told.
+emergency-list = Emergency accesses
+emergency-alerts = Emergency accesses from outside the team (last 7 days)
+emergency-active = active
+emergency-none = No emergency accesses.
+emergency-review-title = Emergency accesses (operator)
+emergency-review-help = Every emergency access in the region. Review the reasons regularly.
+emergency-started = Started
+emergency-who = By
+emergency-patient-id = Patient id
+emergency-until = Until
+err-emergency-name = Enter the patient's name (at least 2 characters).
+err-emergency-no-match = No patient with this name and birth date was found.
+audit-emergency-open = Emergency access
+audit-emergency-alerts = Emergency alerts shown

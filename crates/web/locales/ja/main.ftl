@@ -505,3 +505,27 @@ audit-letters-box = 受信箱の表示
 inbox-new-letters = 未確認の紹介状・指示書
 letter-pick-findings = カルテから選んで追加（バイタル・検査結果）
 letter-pick-bp = 血圧
+
+# Emergency (break-the-glass) access
+nav-emergency = 緊急アクセス
+nav-emergency-review = 緊急アクセスの確認
+emergency-title = 緊急アクセス（ブレイクグラス）
+emergency-help = 救急搬送などで、ケアチーム外の患者さんのカルテを今すぐ見る必要がある場合に使います。患者さんの氏名（漢字またはカナ、全体）と生年月日が一致した場合に限り、{ $minutes }分間だけ閲覧できます。理由とともに記録され、その患者さんのチームと運営者に通知されます。
+emergency-name = 患者さんの氏名（漢字またはカナ）
+emergency-reason = 理由
+emergency-open = 緊急アクセスでカルテを開く
+emergency-banner = 緊急アクセスで閲覧中です（{ $until }まで）。この閲覧は記録され、チームに通知されています。
+emergency-list = 緊急アクセスの記録
+emergency-alerts = チーム外からの緊急アクセス（直近7日）
+emergency-active = 有効
+emergency-none = 緊急アクセスはありません。
+emergency-review-title = 緊急アクセスの確認（運営者）
+emergency-review-help = 地域内のすべての緊急アクセスです。理由が妥当か定期的に確認してください。
+emergency-started = 開始
+emergency-who = 利用者
+emergency-patient-id = 患者ID
+emergency-until = 期限
+err-emergency-name = 患者さんの氏名を2文字以上入力してください。
+err-emergency-no-match = 氏名と生年月日が一致する患者さんは見つかりませんでした。
+audit-emergency-open = 緊急アクセス
+audit-emergency-alerts = 緊急アクセス通知の表示

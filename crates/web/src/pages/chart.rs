@@ -685,6 +685,8 @@ pub struct InboxPage {
     pub rows: Vec<tsunagu_store::InboxRow>,
     /// Letters to the organization that nobody there has acknowledged yet.
     pub new_letters: Vec<tsunagu_store::LetterBoxRow>,
+    /// Emergency accesses to the organization's patients in the last week.
+    pub emergencies: Vec<tsunagu_store::EmergencyAlert>,
 }
 
 /// `GET /inbox`: new letters first, then what is new on my patients since I last looked.
@@ -695,6 +697,7 @@ pub async fn inbox(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -
     } else {
         Vec::new()
     };
+    let emergencies = state.store.emergency_alerts(&me.principal, 7, &ctx.audit()).await?;
     let rows = state.store.inbox(&me.principal, &ctx.audit()).await?;
-    page(&InboxPage { chrome: me.chrome(&ctx, &state), rows, new_letters })
+    page(&InboxPage { chrome: me.chrome(&ctx, &state), rows, new_letters, emergencies })
 }

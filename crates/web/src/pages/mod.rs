@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod chart;
+pub mod emergency;
 pub mod letters;
 pub mod operator;
 pub mod patients;

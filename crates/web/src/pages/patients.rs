@@ -217,6 +217,10 @@ pub struct ShowPage {
     /// What was typed into a write form that failed validation, to show it again.
     pub typed: Vec<(String, String)>,
     pub med_rows: Vec<usize>,
+    /// Set when the reader is here by emergency access: until when.
+    pub emergency_until: Option<String>,
+    /// Every emergency access to this chart, shown to all who read it.
+    pub emergencies: Vec<tsunagu_store::EmergencyRow>,
 }
 
 impl ShowPage {
@@ -307,6 +311,8 @@ async fn show_page_with(
         latest,
         typed,
         med_rows: (0..super::chart::MED_ROWS).collect(),
+        emergency_until: state.store.emergency_until(&g).await?,
+        emergencies: state.store.emergency_accesses(&g).await?,
     })
 }
 
