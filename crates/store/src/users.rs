@@ -208,6 +208,23 @@ impl Store {
         Ok(Principal { user, org, org_admin: m.org_admin, operator: u.operator })
     }
 
+    /// Active staff of an organization who have not signed in for `days` days (or never,
+    /// having been members that long): accounts to review and suspend (MHLW guideline:
+    /// individual accounts, no dormant ones).
+    pub async fn unused_accounts(&self, org: OrgId, days: i64) -> Result<Vec<UserId>> {
+        let before = crate::db::ts(self.now() - time::Duration::days(days));
+        let rows = sqlx::query(
+            "SELECT u.id FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = $1 AND u.status = 'active' AND m.created_at < $2 \
+             AND (u.last_signin_at IS NULL OR u.last_signin_at < $2)",
+        )
+        .bind(org.to_string())
+        .bind(&before)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| parse_uuid(&r.try_get::<String, _>("id")?)).collect()
+    }
+
     /// Staff of one organization (for its administrator).
     pub async fn staff(&self, org: OrgId) -> Result<Vec<(UserRow, bool)>> {
         let rows = sqlx::query(

@@ -529,3 +529,5 @@ err-emergency-name = Enter the patient's name (at least 2 characters).
 err-emergency-no-match = No patient with this name and birth date was found.
 audit-emergency-open = Emergency access
 audit-emergency-alerts = Emergency alerts shown
+staff-unused = unused for 90+ days
+staff-unused-count = { $count } active account(s) have not signed in for 90 days or more. Suspend those no longer needed.

@@ -529,3 +529,5 @@ err-emergency-name = 患者さんの氏名を2文字以上入力してくださ�
 err-emergency-no-match = 氏名と生年月日が一致する患者さんは見つかりませんでした。
 audit-emergency-open = 緊急アクセス
 audit-emergency-alerts = 緊急アクセス通知の表示
+staff-unused = 90日以上未使用
+staff-unused-count = 90日以上サインインしていない有効なアカウントが{ $count }件あります。不要であれば停止してください。

@@ -28,10 +28,15 @@ pub struct AdminPage {
     /// The administrator, who cannot suspend themselves.
     pub me: UserId,
     pub staff: Vec<(UserRow, bool)>,
+    /// Active accounts unused for [`UNUSED_DAYS`] days.
+    pub unused: Vec<UserId>,
     pub professions: Vec<(&'static str, String)>,
     pub errors: FormErrors,
     pub new_staff: StaffForm,
 }
+
+/// After how many days without a sign-in an account is shown as unused.
+pub const UNUSED_DAYS: i64 = 90;
 
 fn require_admin(me: &Signed) -> AppResult<()> {
     if me.principal.org_admin { Ok(()) } else { Err(AppError::NotFound) }
@@ -50,6 +55,7 @@ async fn admin_page(
         org: state.store.get_org(me.principal.org).await?,
         me: me.principal.user,
         staff: state.store.staff(me.principal.org).await?,
+        unused: state.store.unused_accounts(me.principal.org, UNUSED_DAYS).await?,
         professions: Profession::ALL.iter().map(|p| (p.as_str(), tr.label("profession", p.as_str()))).collect(),
         errors,
         new_staff,
