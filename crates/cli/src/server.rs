@@ -73,10 +73,29 @@ pub async fn spawn(state: AppState, listen: SocketAddr) -> Result<Running> {
     Ok(Running { addr, shutdown: tx, task })
 }
 
+/// Every hour, drop expired sessions and sign-in failures that no longer count: rows
+/// that would otherwise grow without end. Failures are logged and retried next hour.
+fn spawn_housekeeping(state: &AppState) {
+    let store = state.store.clone();
+    let window = time::Duration::seconds(i64::try_from(state.config.failure_window.as_secs()).unwrap_or(i64::MAX));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match store.purge_expired(window).await {
+                Ok((s, f)) if s + f > 0 => tracing::info!(sessions = s, signin_failures = f, "expired rows removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed; will retry"),
+            }
+        }
+    });
+}
+
 /// Serve in the foreground until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    spawn_housekeeping(&state);
     tracing::info!(%addr, "tsunagu is serving");
     let app = tsunagu_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;

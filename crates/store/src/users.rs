@@ -458,6 +458,23 @@ impl Store {
     }
 
     /// A successful sign-in clears the account's counter (not the address's).
+    /// Housekeeping: remove sessions past their absolute expiry and sign-in failures
+    /// older than `failure_window` (they no longer count toward any throttle). Neither
+    /// is patient data, and both would otherwise grow forever. Returns (sessions,
+    /// failures) removed.
+    pub async fn purge_expired(&self, failure_window: time::Duration) -> Result<(u64, u64)> {
+        let now = self.now();
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(crate::db::ts(now))
+            .execute(&self.write)
+            .await?;
+        let failures = sqlx::query("DELETE FROM signin_failures WHERE at <= $1")
+            .bind(crate::db::ts(now - failure_window))
+            .execute(&self.write)
+            .await?;
+        Ok((sessions.rows_affected(), failures.rows_affected()))
+    }
+
     pub async fn clear_signin_failures(&self, key: &str) -> Result<()> {
         sqlx::query("DELETE FROM signin_failures WHERE throttle_key = $1").bind(key).execute(&self.write).await?;
         Ok(())

@@ -46,3 +46,41 @@ async fn accounts_unused_for_ninety_days_are_shown_to_the_administrator() {
 fn row_of(body: &str, name: &str) -> String {
     body.split("<tr>").find(|r| r.contains(name)).unwrap_or_default().to_string()
 }
+
+/// Expired sessions and sign-in failures that no longer count are removed, and nothing
+/// else: a live session keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_removes_only_what_has_expired() {
+    let app = TestApp::start().await;
+    let old = app.signin(SATO).await;
+    let _ = app
+        .bare_client()
+        .post(app.at("/signin"))
+        .form(&[("email", SUZUKI), ("password", "wrong password")])
+        .send()
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let app = &app;
+        async move {
+            let mut c = app.raw_conn().await;
+            sqlx::query_as::<_, (i64,)>(sql).fetch_one(&mut c).await.unwrap().0
+        }
+    };
+    // One failure counts against the account and one against the address.
+    let recorded = count("SELECT COUNT(*) FROM signin_failures").await;
+    assert_eq!(recorded, 2);
+    let window = time::Duration::minutes(15);
+    assert_eq!(app.store.purge_expired(window).await.unwrap(), (0, 0), "nothing has expired yet");
+
+    // 13 hours on: the first session is past its absolute limit (12 h), the failure is
+    // long out of its window; a session started now stays.
+    app.clock.advance(Duration::hours(13));
+    let fresh = app.signin(TAKAHASHI).await;
+    let (sessions, failures) = app.store.purge_expired(window).await.unwrap();
+    assert_eq!((sessions, failures), (1, 2));
+    assert_eq!(count("SELECT COUNT(*) FROM signin_failures").await, 0);
+    assert_eq!(fresh.get("/patients").await.status, 200);
+    assert_eq!(old.get("/patients").await.status, 303);
+    app.finish().await;
+}
