@@ -183,6 +183,19 @@ impl Store {
 
     /// One record for a list of patients shown to someone (search results, the inbox):
     /// which patients, never the query that found them.
+    /// The distinct patients of a list, in order of first appearance: what
+    /// [`Store::audit_shown`] records.
+    pub(crate) fn distinct_patients<I: IntoIterator<Item = tsunagu_domain::PatientId>>(ids: I) -> Vec<String> {
+        let mut shown: Vec<String> = Vec::new();
+        for id in ids {
+            let id = id.to_string();
+            if !shown.contains(&id) {
+                shown.push(id);
+            }
+        }
+        shown
+    }
+
     pub(crate) async fn audit_shown(
         &self,
         who: &tsunagu_domain::policy::Principal,

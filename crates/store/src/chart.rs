@@ -639,13 +639,7 @@ impl Store {
             let (family_name, given_name, family_kana, given_kana) = names.get(pid).cloned().unwrap_or_default();
             out.push(FulltextRow { patient_id: *pid, family_name, given_name, family_kana, given_kana, entry });
         }
-        let mut shown: Vec<String> = Vec::new();
-        for r in &out {
-            let id = r.patient_id.to_string();
-            if !shown.contains(&id) {
-                shown.push(id);
-            }
-        }
+        let shown = Self::distinct_patients(out.iter().map(|r| r.patient_id));
         self.audit_shown(who, "fulltext.search", format!("{} result(s)", out.len()), shown, ctx).await?;
         Ok(out)
     }

@@ -30,6 +30,20 @@ pub struct EmergencyRow {
     pub active: bool,
 }
 
+/// The columns every emergency query selects (`e.patient_id, u.display_name, o.name,
+/// e.reason, e.started_at, e.expires_at, active`).
+fn emergency_from_row(r: &sqlx::any::AnyRow) -> Result<EmergencyRow> {
+    Ok(EmergencyRow {
+        patient_id: parse_uuid(&r.try_get::<String, _>("patient_id")?)?,
+        user_name: r.try_get("display_name")?,
+        org_name: r.try_get("name")?,
+        reason: r.try_get("reason")?,
+        started_at: r.try_get("started_at")?,
+        expires_at: r.try_get("expires_at")?,
+        active: r.try_get::<i64, _>("active")? != 0,
+    })
+}
+
 /// An emergency access on one of the organization's patients, for its inbox.
 #[derive(Debug, Clone, Serialize)]
 pub struct EmergencyAlert {
@@ -67,25 +81,11 @@ impl Store {
             out.push(EmergencyAlert {
                 family_name: r.try_get("family_name")?,
                 given_name: r.try_get("given_name")?,
-                access: EmergencyRow {
-                    patient_id: parse_uuid(&r.try_get::<String, _>("patient_id")?)?,
-                    user_name: r.try_get("display_name")?,
-                    org_name: r.try_get("name")?,
-                    reason: r.try_get("reason")?,
-                    started_at: r.try_get("started_at")?,
-                    expires_at: r.try_get("expires_at")?,
-                    active: r.try_get::<i64, _>("active")? != 0,
-                },
+                access: emergency_from_row(r)?,
             });
         }
         if !out.is_empty() {
-            let mut shown: Vec<String> = Vec::new();
-            for a in &out {
-                let id = a.access.patient_id.to_string();
-                if !shown.contains(&id) {
-                    shown.push(id);
-                }
-            }
+            let shown = Self::distinct_patients(out.iter().map(|a| a.access.patient_id));
             self.audit_shown(who, "emergency.alerts", format!("{} alert(s)", out.len()), shown, ctx).await?;
         }
         Ok(out)
@@ -197,20 +197,6 @@ impl Store {
         if let Some(p) = patient {
             q = q.bind(p.to_string());
         }
-        q.fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(EmergencyRow {
-                    patient_id: parse_uuid(&r.try_get::<String, _>("patient_id")?)?,
-                    user_name: r.try_get("display_name")?,
-                    org_name: r.try_get("name")?,
-                    reason: r.try_get("reason")?,
-                    started_at: r.try_get("started_at")?,
-                    expires_at: r.try_get("expires_at")?,
-                    active: r.try_get::<i64, _>("active")? != 0,
-                })
-            })
-            .collect()
+        q.fetch_all(&self.read).await?.iter().map(emergency_from_row).collect()
     }
 }

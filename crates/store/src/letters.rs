@@ -718,18 +718,13 @@ impl Store {
         .bind(who.org.to_string())
         .fetch_all(&self.read)
         .await?;
-        let mut shown: Vec<String> = Vec::new();
-        let mut pick = |rows: &[AnyRow]| -> Result<Vec<LetterBoxRow>> {
+        let pick = |rows: &[AnyRow]| -> Result<Vec<LetterBoxRow>> {
             let mut out = Vec::new();
             for r in rows {
                 if !crate::patients::row_allowed(r, who)? {
                     continue;
                 }
                 let letter = summary_from_row(r)?;
-                let pid = letter.patient_id.to_string();
-                if !shown.contains(&pid) {
-                    shown.push(pid);
-                }
                 out.push(LetterBoxRow {
                     family_name: r.try_get("family_name")?,
                     given_name: r.try_get("given_name")?,
@@ -742,6 +737,7 @@ impl Store {
         };
         let inc = pick(&incoming)?;
         let out = pick(&outgoing)?;
+        let shown = Self::distinct_patients(inc.iter().chain(&out).map(|r| r.letter.patient_id));
         self.audit_shown(who, "letters.box", format!("{} in, {} out", inc.len(), out.len()), shown, ctx).await?;
         Ok((inc, out))
     }
