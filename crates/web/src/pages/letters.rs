@@ -41,8 +41,10 @@ pub struct FormField {
     pub label: String,
     pub value: String,
     pub required: bool,
-    /// Dates get a date input; everything else a text area.
+    /// Dates get a date input; everything else a text area this many rows high (what
+    /// is already in it shows whole, up to a point).
     pub date: bool,
+    pub rows: usize,
     pub error: String,
 }
 
@@ -229,6 +231,7 @@ async fn edit_page(
             value: f.text.to_string(),
             required: required(kind, f.name),
             date: matches!(f.name, "period_from" | "period_to"),
+            rows: (f.text.lines().count() + 1).clamp(if required(kind, f.name) { 4 } else { 2 }, 14),
             error: errors.of(f.name),
         })
         .collect();
