@@ -109,6 +109,13 @@ pub enum UserCommand {
         #[arg(long)]
         operator: bool,
     },
+    /// Remove a person's authenticator and recovery codes (a lost phone and lost codes)
+    /// after checking who they are in person; they set up a new one at next sign-in.
+    /// Their sessions end. Recorded in the audit chain.
+    ResetSecondFactor {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +244,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             print_demo_logins(&cfg);
             let mut web = cfg.web.clone();
             web.demo_banner = true;
+            // The demo's made-up accounts may sign in with the password alone; a real
+            // server (`serve`) always requires the second factor.
+            web.second_factor_required = false;
             let blobs = open_blobs(&cfg).await?;
             let search = reindex::open_index(&cfg.data_dir)?;
             reindex::rebuild_in_background_if_empty(store.clone(), search.clone());
@@ -289,6 +299,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let id = store.create_user(&nu, org.id, admin, None, &cli_ctx()).await?;
             println!("created user {id} at {}", org.name);
+        }
+        Command::User(UserCommand::ResetSecondFactor { email }) => {
+            let store = open_current(&cfg).await?;
+            let email = Email::parse(&email).map_err(|_| anyhow!("--email: not a valid e-mail address"))?;
+            let user = store.user_by_email(&email).await.map_err(|_| anyhow!("no person with that e-mail address"))?;
+            if store.reset_second_factor(user.id, &cli_ctx()).await? {
+                println!("removed the authenticator of {}; they set up a new one at their next sign-in", user.email);
+            } else {
+                println!("{} had no authenticator; their sessions were ended", user.email);
+            }
         }
         Command::Org(OrgCommand::Create { code, kind, name, address, lat, lon }) => {
             let store = open_current(&cfg).await?;

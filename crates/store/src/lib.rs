@@ -15,6 +15,7 @@ mod letters;
 mod migrate;
 mod orgs;
 mod patients;
+mod second_factor;
 mod users;
 
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
@@ -29,6 +30,7 @@ pub use patients::{
     AccessLogRow, ChartGrant, ConsentRow, IdentifierRow, KeyPersonRow, PatientRow, PatientSummary, Registered,
     SearchQuery, TeamMemberRow,
 };
-pub use users::{Membership, NewUser, SessionRow, TokenInfo, UserRow};
+pub use second_factor::{SessionStage, TotpFactor};
+pub use users::{Membership, NewSession, NewUser, SessionRow, TokenInfo, UserRow};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

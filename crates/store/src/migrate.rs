@@ -50,9 +50,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0005_emergency.sqlite.sql"),
         postgres: include_str!("../migrations/0005_emergency.postgres.sql"),
     },
+    Migration {
+        version: 6,
+        name: "second_factor",
+        common: include_str!("../migrations/0006_second_factor.sql"),
+        sqlite: include_str!("../migrations/0006_second_factor.sqlite.sql"),
+        postgres: include_str!("../migrations/0006_second_factor.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 5;
+pub const LATEST_VERSION: i64 = 6;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -3,6 +3,7 @@
 
 use crate::db::{Store, parse_ts, ts};
 use crate::orgs::{OrgRow, parse_uuid};
+use crate::second_factor::SessionStage;
 use crate::{AuditCtx, AuditEvent, Outcome, Result, StoreError};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -74,6 +75,22 @@ pub struct SessionRow {
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    pub stage: SessionStage,
+    /// When the person last gave their password (and code): re-authentication.
+    pub authenticated_at: OffsetDateTime,
+}
+
+/// A session to store: the hash of its id, whose it is, its form token, when it ends,
+/// where it came from and how far in the person is.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub user: UserId,
+    pub org: OrgId,
+    pub csrf: &'a str,
+    pub expires_at: OffsetDateTime,
+    pub ip: Option<&'a str>,
+    pub stage: SessionStage,
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +291,40 @@ impl Store {
         Ok(())
     }
 
+    /// An organization administrator sets a new password for one of their staff (who
+    /// forgot theirs). The person's sessions end; their second factor is untouched.
+    pub async fn reset_password(
+        &self,
+        who: &Principal,
+        user: UserId,
+        password_hash: &str,
+        ctx: &AuditCtx,
+    ) -> Result<()> {
+        let staff = self.staff(who.org).await?;
+        if !who.org_admin || !staff.iter().any(|(u, _)| u.id == user) {
+            return Err(StoreError::NotFound);
+        }
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+        let ev = AuditEvent {
+            actor_user: Some(who.user),
+            actor_org: Some(who.org),
+            action: "user.password_reset".into(),
+            outcome: Outcome::Allowed,
+            patient: None,
+            target: user.to_string(),
+            detail: String::new(),
+        };
+        self.append_audit(&mut tx, &ev, ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn mark_signed_in(&self, user: UserId) -> Result<()> {
         sqlx::query("UPDATE users SET last_signin_at = $1 WHERE id = $2")
             .bind(ts(self.now()))
@@ -363,17 +414,10 @@ impl Store {
 
     // --- sessions ---------------------------------------------------------------
 
-    pub async fn create_session(
-        &self,
-        id_hash: &str,
-        user: UserId,
-        org: OrgId,
-        csrf: &str,
-        expires_at: OffsetDateTime,
-        ip: Option<&str>,
-    ) -> Result<()> {
+    pub async fn create_session(&self, s: &NewSession<'_>) -> Result<()> {
+        let NewSession { id_hash, user, org, csrf, expires_at, ip, stage } = *s;
         let now = ts(self.now());
-        sqlx::query("INSERT INTO sessions (id_hash, user_id, org_id, csrf_token, created_at, last_seen_at, expires_at, ip) VALUES ($1, $2, $3, $4, $5, $5, $6, $7)")
+        sqlx::query("INSERT INTO sessions (id_hash, user_id, org_id, csrf_token, created_at, last_seen_at, expires_at, ip, stage, authenticated_at) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $5)")
             .bind(id_hash)
             .bind(user.to_string())
             .bind(org.to_string())
@@ -381,6 +425,7 @@ impl Store {
             .bind(&now)
             .bind(ts(expires_at))
             .bind(ip)
+            .bind(stage.as_str())
             .execute(&self.write)
             .await?;
         Ok(())
@@ -388,7 +433,7 @@ impl Store {
 
     pub async fn session(&self, id_hash: &str) -> Result<SessionRow> {
         let r = sqlx::query(
-            "SELECT user_id, org_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE id_hash = $1",
+            "SELECT user_id, org_id, csrf_token, created_at, last_seen_at, expires_at, stage, authenticated_at FROM sessions WHERE id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(&self.read)
@@ -401,6 +446,11 @@ impl Store {
             created_at: parse_ts(&r.try_get::<String, _>("created_at")?)?,
             last_seen_at: parse_ts(&r.try_get::<String, _>("last_seen_at")?)?,
             expires_at: parse_ts(&r.try_get::<String, _>("expires_at")?)?,
+            stage: SessionStage::parse(&r.try_get::<String, _>("stage")?)?,
+            authenticated_at: match r.try_get::<Option<String>, _>("authenticated_at")? {
+                Some(t) => parse_ts(&t)?,
+                None => parse_ts(&r.try_get::<String, _>("created_at")?)?,
+            },
         })
     }
 

@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use time::Duration;
 use tsunagu_domain::policy::Principal;
-use tsunagu_store::{Membership, UserRow};
+use tsunagu_store::{Membership, NewSession, SessionStage, UserRow};
 
 /// A signed-in person on a page request.
 #[derive(Debug, Clone)]
@@ -26,7 +26,38 @@ pub struct Signed {
     pub memberships: Vec<Membership>,
     pub session_hash: String,
     pub csrf: String,
+    /// When the person last gave their password (and code).
+    pub authenticated_at: time::OffsetDateTime,
 }
+
+/// A person half-way in: the password was right, the second factor is still due (the
+/// code, or setting up an authenticator first). Reaches only the pages that finish
+/// signing in; never patient data.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub user: UserRow,
+    pub org: tsunagu_domain::OrgId,
+    pub stage: SessionStage,
+    pub session_hash: String,
+    pub csrf: String,
+}
+
+enum Loaded {
+    Signed(Box<Signed>),
+    Pending(Box<Pending>),
+}
+
+impl Loaded {
+    fn csrf(&self) -> &str {
+        match self {
+            Loaded::Signed(s) => &s.csrf,
+            Loaded::Pending(p) => &p.csrf,
+        }
+    }
+}
+
+/// How long a password alone keeps a half-finished sign-in open.
+const PENDING_MINUTES: i64 = 10;
 
 impl Signed {
     pub fn chrome(&self, ctx: &RequestCtx, state: &AppState) -> Chrome {
@@ -67,19 +98,53 @@ pub fn session_cookie(state: &AppState, value: Option<&str>) -> HeaderValue {
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Start a session for `principal`: a fresh id (never the one the browser brought),
-/// its hash stored with a CSRF token and the absolute expiry.
-pub async fn start_session(state: &AppState, principal: &Principal, ip: Option<&str>) -> Result<String, AppError> {
+/// Start a session for `principal` at `stage`: a fresh id (never the one the browser
+/// brought), its hash stored with a CSRF token and the absolute expiry. A session
+/// waiting for the second factor lives only a few minutes.
+pub async fn start_session(
+    state: &AppState,
+    principal: &Principal,
+    ip: Option<&str>,
+    stage: SessionStage,
+) -> Result<String, AppError> {
     let id = random_token()?;
     let csrf = random_token()?;
-    let expires = state.store.now() + Duration::seconds(state.config.session_absolute.as_secs() as i64);
-    state.store.create_session(&sha256_hex(&id), principal.user, principal.org, &csrf, expires, ip).await?;
+    let life = match stage {
+        SessionStage::Full => Duration::seconds(state.config.session_absolute.as_secs() as i64),
+        SessionStage::Code | SessionStage::Enrol => Duration::minutes(PENDING_MINUTES),
+    };
+    let expires = state.store.now() + life;
+    let id_hash = sha256_hex(&id);
+    state
+        .store
+        .create_session(&NewSession {
+            id_hash: &id_hash,
+            user: principal.user,
+            org: principal.org,
+            csrf: &csrf,
+            expires_at: expires,
+            ip,
+            stage,
+        })
+        .await?;
     Ok(id)
+}
+
+/// Before a sensitive action (changing one's factors, break-the-glass, exports): the
+/// person must have proved who they are within the re-authentication window, else they
+/// are sent to do so and brought back to `back`.
+pub fn require_recent_auth(state: &AppState, me: &Signed, back: &str) -> Result<(), AppError> {
+    let window = Duration::seconds(state.config.reauth_window.as_secs() as i64);
+    if state.store.now() - me.authenticated_at <= window {
+        Ok(())
+    } else {
+        Err(AppError::Reauthenticate(back.to_string()))
+    }
 }
 
 /// Load the session named by the cookie, enforcing the idle and absolute timeouts and
 /// the account and organization still being active.
-async fn load_session(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
+async fn load_session(state: &AppState, headers: &HeaderMap) -> Option<Loaded> {
     let raw = cookie_value(headers, cookie_name(state))?;
     let hash = sha256_hex(&raw);
     let s = state.store.session(&hash).await.ok()?;
@@ -89,14 +154,33 @@ async fn load_session(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
         let _ = state.store.delete_session(&hash).await;
         return None;
     }
-    let principal = state.store.principal(s.user_id, s.org_id).await.ok()?;
     let user = state.store.user_by_id(s.user_id).await.ok()?;
+    if s.stage != SessionStage::Full {
+        if !user.is_active() {
+            return None;
+        }
+        return Some(Loaded::Pending(Box::new(Pending {
+            user,
+            org: s.org_id,
+            stage: s.stage,
+            session_hash: hash,
+            csrf: s.csrf_token,
+        })));
+    }
+    let principal = state.store.principal(s.user_id, s.org_id).await.ok()?;
     let memberships = state.store.memberships(s.user_id).await.ok()?;
     // Touch at most once a minute: the idle clock needs no finer grain.
     if now - s.last_seen_at > Duration::seconds(60) {
         let _ = state.store.touch_session(&hash).await;
     }
-    Some(Signed { principal, user, memberships, session_hash: hash, csrf: s.csrf_token })
+    Some(Loaded::Signed(Box::new(Signed {
+        principal,
+        user,
+        memberships,
+        session_hash: hash,
+        csrf: s.csrf_token,
+        authenticated_at: s.authenticated_at,
+    })))
 }
 
 fn same_origin(headers: &HeaderMap) -> bool {
@@ -121,6 +205,7 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
     if path.starts_with("/static/") || path.starts_with("/api/") || path == "/healthz" || path == "/metrics" {
         return next.run(req).await;
     }
+    let signin_form = path == "/signin";
     let signed = load_session(&state, req.headers()).await;
     if req.method() != Method::GET && req.method() != Method::HEAD {
         if !same_origin(req.headers()) {
@@ -131,11 +216,15 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("multipart/form-data"));
-        if let (Some(s), true) = (&signed, multipart) {
+        // The sign-in form belongs to no session yet (a half-finished one may linger
+        // in the browser); the origin check above is its protection.
+        if signin_form {
+            // Nothing more to check.
+        } else if let (Some(s), true) = (&signed, multipart) {
             // File uploads carry the token in the action URL, so the (large) body is
             // streamed to the handler instead of being buffered here.
             let token = req.uri().query().and_then(|q| form_field(q.as_bytes(), "csrf"));
-            let ok = token.is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), s.csrf.as_bytes()).into());
+            let ok = token.is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), s.csrf().as_bytes()).into());
             if !ok {
                 return AppError::CsrfFailed.into_response();
             }
@@ -147,15 +236,21 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
                 Err(_) => return (axum::http::StatusCode::PAYLOAD_TOO_LARGE).into_response(),
             };
             let token = form_field(&bytes, "csrf");
-            let ok = token.is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), s.csrf.as_bytes()).into());
+            let ok = token.is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), s.csrf().as_bytes()).into());
             if !ok {
                 return AppError::CsrfFailed.into_response();
             }
             req = Request::from_parts(parts, Body::from(bytes));
         }
     }
-    if let Some(s) = signed {
-        req.extensions_mut().insert(s);
+    match signed {
+        Some(Loaded::Signed(s)) => {
+            req.extensions_mut().insert(*s);
+        }
+        Some(Loaded::Pending(p)) => {
+            req.extensions_mut().insert(*p);
+        }
+        None => {}
     }
     next.run(req).await
 }
@@ -210,6 +305,13 @@ impl FromRequestParts<AppState> for Signed {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Signed>().cloned().ok_or(AppError::Unauthenticated)
+    }
+}
+
+impl FromRequestParts<AppState> for Pending {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Pending>().cloned().ok_or(AppError::Unauthenticated)
     }
 }
 

@@ -28,6 +28,13 @@ pub struct WebConfig {
     pub trust_forwarded_for: bool,
     /// Shown in the page header when the server runs the demo region.
     pub demo_banner: bool,
+    /// Every account must have a second factor before it reaches anything. Only the
+    /// demo relaxes this (people who set one up are still asked for it).
+    pub second_factor_required: bool,
+    /// Sensitive actions ask for the password (and code) again after this long.
+    pub reauth_window: Duration,
+    /// The name authenticator apps show for the account.
+    pub totp_issuer: String,
 }
 
 impl Default for WebConfig {
@@ -46,6 +53,9 @@ impl Default for WebConfig {
             argon2_p: 1,
             trust_forwarded_for: false,
             demo_banner: false,
+            second_factor_required: true,
+            reauth_window: Duration::from_secs(10 * 60),
+            totp_issuer: "tsunagu".into(),
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum AppError {
     Invalid(Invalid),
     Conflict(FieldError),
     TooManyAttempts,
+    /// A sensitive action needs the password (and code) again; the page to come back
+    /// to afterwards.
+    Reauthenticate(String),
     Internal(String),
 }
 
@@ -37,6 +40,7 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden | AppError::CsrfFailed => StatusCode::FORBIDDEN,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Reauthenticate(_) => StatusCode::SEE_OTHER,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
@@ -48,7 +52,7 @@ impl AppError {
         let (key, fields) = match self {
             AppError::NotFound => ("error-not-found", vec![]),
             AppError::Forbidden => ("error-forbidden", vec![]),
-            AppError::Unauthenticated => ("error-unauthenticated", vec![]),
+            AppError::Unauthenticated | AppError::Reauthenticate(_) => ("error-unauthenticated", vec![]),
             AppError::CsrfFailed => ("error-csrf", vec![]),
             AppError::Invalid(i) => ("error-invalid", i.0.clone()),
             AppError::Conflict(f) => ("error-conflict", vec![f.clone()]),
@@ -88,6 +92,10 @@ impl IntoResponse for AppError {
         if let AppError::Internal(detail) = &self {
             // The only place internal detail goes: the operational log.
             tracing::error!(error = %detail, "internal error");
+        }
+        if let AppError::Reauthenticate(back) = &self {
+            return axum::response::Redirect::to(&format!("/reauth?next={}", crate::view::urlencode(back)))
+                .into_response();
         }
         let mut r = self.status().into_response();
         r.extensions_mut().insert(self.info());

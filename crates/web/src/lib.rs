@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod pages;
 pub mod password;
 pub mod routes;
+pub mod second_factor;
 pub mod state;
 pub mod view;
 

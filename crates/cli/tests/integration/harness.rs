@@ -49,7 +49,9 @@ pub fn msg(lang: &str, key: &str) -> String {
 /// Cheap argon2 so that the suite stays fast (the production cost is in WebConfig's
 /// defaults and is not what these tests are about).
 pub fn web_config() -> WebConfig {
-    WebConfig { argon2_m_kib: 256, argon2_t: 1, argon2_p: 1, ..Default::default() }
+    // Most tests sign in with the password alone, as the demo does; the tests of the
+    // second factor start the server with it required (its production default).
+    WebConfig { argon2_m_kib: 256, argon2_t: 1, argon2_p: 1, second_factor_required: false, ..Default::default() }
 }
 
 /// A random UUID from the injected generator (the ambient calls are banned by clippy).
@@ -128,21 +130,25 @@ async fn drop_pg(db: &PgDb) {
 
 impl TestApp {
     pub async fn start() -> TestApp {
-        Self::start_inner(None).await
+        Self::start_inner(None, web_config()).await
+    }
+
+    /// Like [`TestApp::start`], with these web settings.
+    pub async fn start_with_config(config: WebConfig) -> TestApp {
+        Self::start_inner(None, config).await
     }
 
     /// Like [`TestApp::start`], with attachments kept in `blobs` (a directory of the
     /// test's own, or an S3 bucket) instead of the shared temporary directory.
     pub async fn start_with_blobs(blobs: tsunagu_blobs::Blobs) -> TestApp {
-        Self::start_inner(Some(blobs)).await
+        Self::start_inner(Some(blobs), web_config()).await
     }
 
-    async fn start_inner(blobs: Option<tsunagu_blobs::Blobs>) -> TestApp {
+    async fn start_inner(blobs: Option<tsunagu_blobs::Blobs>, c: WebConfig) -> TestApp {
         let (url, pg, dir) = fresh_database().await;
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 01:00 UTC)));
         let store = Store::open(&url, OpenMode::CreateIfMissing, clock.clone(), Arc::new(RandomIdGen)).await.unwrap();
         store.migrate().await.unwrap();
-        let c = web_config();
         let hash = hash_password(demo::DEMO_PASSWORD, c.argon2_m_kib, c.argon2_t, c.argon2_p).unwrap();
         demo::seed(&store, &hash).await.unwrap();
         let mut state = server::state(store.clone(), c);
@@ -472,7 +478,7 @@ pub struct Session {
     pub csrf: String,
     /// The session cookie's value as set at sign-in.
     pub cookie: String,
-    base: String,
+    pub base: String,
 }
 
 impl Session {

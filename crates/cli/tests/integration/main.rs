@@ -22,5 +22,6 @@ mod headers;
 mod input;
 mod letters;
 mod registry;
+mod second_factor;
 mod signin;
 mod uploads;

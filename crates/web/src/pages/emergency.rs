@@ -3,7 +3,7 @@
 //! every emergency access in the region.
 
 use super::FormErrors;
-use crate::auth::Signed;
+use crate::auth::{Signed, require_recent_auth};
 use crate::error::{AppError, AppResult};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
@@ -39,6 +39,9 @@ pub struct EmergencyPage {
 
 /// `GET /emergency`
 pub async fn form(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
+    // Opening a chart outside one's team is a sensitive act: the person proves again
+    // who they are (password and code) first.
+    require_recent_auth(&state, &me, "/emergency")?;
     page(&EmergencyPage {
         chrome: me.chrome(&ctx, &state),
         form: EmergencyForm::default(),
@@ -55,6 +58,7 @@ pub async fn open(
     me: Signed,
     Form(f): Form<EmergencyForm>,
 ) -> AppResult<Response> {
+    require_recent_auth(&state, &me, "/emergency")?;
     let today = state.store.clock().today_jst();
     let r: AppResult<tsunagu_domain::PatientId> = async {
         let mut inv = Invalid::default();

@@ -1,5 +1,6 @@
 //! Server-rendered pages, one module per area.
 
+pub mod account;
 pub mod admin;
 pub mod chart;
 pub mod emergency;
@@ -7,6 +8,7 @@ pub mod letters;
 pub mod operator;
 pub mod patients;
 pub mod search;
+pub mod second_factor;
 pub mod signin;
 pub mod system;
 

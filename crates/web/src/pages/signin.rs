@@ -16,7 +16,7 @@ use serde::Deserialize;
 use time::Duration;
 use tsunagu_domain::OrgId;
 use tsunagu_domain::person::Email;
-use tsunagu_store::{AuditEvent, Outcome};
+use tsunagu_store::{AuditEvent, Outcome, SessionStage};
 
 #[derive(Template)]
 #[template(path = "signin.html")]
@@ -32,7 +32,7 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-fn safe_next(n: Option<&str>) -> String {
+pub fn safe_next(n: Option<&str>) -> String {
     n.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/signin"))
         .unwrap_or("/patients")
         .to_string()
@@ -108,13 +108,31 @@ pub async fn submit(State(state): State<AppState>, ctx: RequestCtx, Form(f): For
         return fail("signin-no-org", StatusCode::FORBIDDEN);
     };
     let principal = state.store.principal(user.id, first.org.id).await?;
-    let id = start_session(&state, &principal, ctx.ip.as_deref()).await?;
-    state.store.clear_signin_failures(&email_key).await?;
-    state.store.mark_signed_in(user.id).await?;
-    let mut ev = audit(Outcome::Allowed, Some(user.id), "password");
-    ev.actor_org = Some(principal.org);
-    state.store.audit(&ev, &ctx.audit()).await?;
-    let mut r = Redirect::to(&next).into_response();
+    // The password is only the first factor: with an authenticator set up, its code
+    // comes next; without one, where one is required, setting it up comes next.
+    let stage = if state.store.totp_factor(user.id).await?.is_some() {
+        SessionStage::Code
+    } else if state.config.second_factor_required {
+        SessionStage::Enrol
+    } else {
+        SessionStage::Full
+    };
+    let id = start_session(&state, &principal, ctx.ip.as_deref(), stage).await?;
+    let to = if stage == SessionStage::Full {
+        state.store.clear_signin_failures(&email_key).await?;
+        state.store.mark_signed_in(user.id).await?;
+        let mut ev = audit(Outcome::Allowed, Some(user.id), "password");
+        ev.actor_org = Some(principal.org);
+        state.store.audit(&ev, &ctx.audit()).await?;
+        next
+    } else {
+        let mut ev = audit(Outcome::Allowed, Some(user.id), "second factor due");
+        ev.action = "signin.password".into();
+        ev.actor_org = Some(principal.org);
+        state.store.audit(&ev, &ctx.audit()).await?;
+        super::second_factor::second_step_url(stage, &next)
+    };
+    let mut r = Redirect::to(&to).into_response();
     r.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, Some(&id)));
     Ok(r)
 }
