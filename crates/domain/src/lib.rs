@@ -14,6 +14,7 @@ pub mod org;
 pub mod patient;
 pub mod person;
 pub mod policy;
+pub mod transition;
 pub mod validation;
 
 pub use clock::{Clock, IdGen};
