@@ -47,6 +47,11 @@ impl StoreError {
             if constraint == "organizations_code_key" || msg.contains("organizations.code") {
                 return StoreError::Conflict { field: "code", key: "err-code-taken" };
             }
+            // Any other key taken: someone else wrote the same next version or event
+            // first. The caller names the field; the change is refused, never merged.
+            if db.is_unique_violation() {
+                return StoreError::Conflict { field: "record", key: "err-changed-meanwhile" };
+            }
         }
         StoreError::Db(e)
     }

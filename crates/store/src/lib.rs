@@ -16,6 +16,7 @@ mod migrate;
 mod orgs;
 mod patients;
 mod second_factor;
+mod transition;
 mod users;
 
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
@@ -31,6 +32,10 @@ pub use patients::{
     SearchQuery, TeamMemberRow,
 };
 pub use second_factor::{SessionStage, TotpFactor};
+pub use transition::{
+    CandidateFilter, CandidateInput, CandidateRow, CaseEventRow, CaseInput, CaseView, CommunityRole, ConferenceRow,
+    ConferenceSheet, OverdueTask, TaskEventKind, TaskEventRow, TaskRow, TransitionStats,
+};
 pub use users::{Membership, NewSession, NewUser, SessionRow, TokenInfo, UserRow};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

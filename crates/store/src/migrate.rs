@@ -57,9 +57,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0006_second_factor.sqlite.sql"),
         postgres: include_str!("../migrations/0006_second_factor.postgres.sql"),
     },
+    Migration {
+        version: 7,
+        name: "hospital_to_home",
+        common: include_str!("../migrations/0007_transition.sql"),
+        sqlite: include_str!("../migrations/0007_transition.sqlite.sql"),
+        postgres: include_str!("../migrations/0007_transition.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 6;
+pub const LATEST_VERSION: i64 = 7;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

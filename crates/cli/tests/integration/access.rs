@@ -95,6 +95,30 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
     post("/patients/{patient}/letters/{letter}/reply", &[]),
     get("/patients/{patient}/letters/{letter}/pdf"),
     get("/patients/{patient}/letters/{letter}/fhir"),
+    // From hospital to home.
+    get("/patients/{patient}/transition"),
+    post(
+        "/patients/{patient}/transition/candidate",
+        &[
+            ("ward", "5階東"),
+            ("stage", "ready"),
+            ("reason", "帰宅希望"),
+            ("barriers", ""),
+            ("owner", ""),
+            ("review_date", ""),
+        ],
+    ),
+    post("/patients/{patient}/transition/case", &[("planned_discharge", "2026-12-04"), ("wishes", "自宅で")]),
+    post("/patients/{patient}/transition/choose", &[("case", "x"), ("role", "home_physician"), ("org", "{org}")]),
+    post("/patients/{patient}/transition/tasks/{task}", &[("action", "done")]),
+    post(
+        "/patients/{patient}/transition/conference",
+        &[("case", "x"), ("scheduled_at", "2026-12-01T14:00"), ("place", "会議室"), ("participants", "")],
+    ),
+    post("/patients/{patient}/transition/sheet", &[("case", "x"), ("version", "0"), ("present", "本人")]),
+    post("/patients/{patient}/transition/move", &[("case", "x"), ("event", "hold_conference")]),
+    post("/patients/{patient}/transition/discharge", &[("case", "x"), ("diagnoses", "膵癌"), ("summary", "安定")]),
+    get("/patients/{patient}/transition/sheet.pdf"),
     // The JSON API.
     get("/api/v1/patients/{patient}"),
     get("/api/v1/patients/{patient}/team"),
@@ -291,8 +315,12 @@ async fn an_outsider_cannot_tell_a_hidden_patient_from_a_missing_one() {
     // The 404s are not "everything is 404": a team member reaches every read route.
     let suzuki = app.signin(SUZUKI).await;
     let suzuki_token = app.token_for(SUZUKI).await;
-    // (Routes that name an entry or attachment too need real ones; not in this sweep.)
-    for route in PATIENT_ROUTES.iter().filter(|r| r.method == "GET" && r.path.matches('{').count() == 1) {
+    // (Routes that name an entry or attachment too need real ones, and the conference
+    // sheet needs a conference; not in this sweep.)
+    for route in PATIENT_ROUTES
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.matches('{').count() == 1 && !r.path.ends_with("sheet.pdf"))
+    {
         let path = route.path.replace("{patient}", &yamada.to_string());
         let resp = if path.starts_with("/api/") {
             Resp::of(api.get(app.at(&path)).bearer_auth(&suzuki_token).send().await.unwrap()).await

@@ -536,3 +536,16 @@ impl Session {
         Resp::of(self.client.post(format!("{}{path}", self.base)).form(fields).send().await.unwrap()).await
     }
 }
+
+/// The text of a PDF, laid out (poppler's `pdftotext`, installed by scripts/test).
+pub fn pdftotext(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("letter.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed by scripts/test");
+    assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -24,4 +24,5 @@ mod letters;
 mod registry;
 mod second_factor;
 mod signin;
+mod transition;
 mod uploads;

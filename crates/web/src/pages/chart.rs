@@ -687,6 +687,8 @@ pub struct InboxPage {
     pub new_letters: Vec<tsunagu_store::LetterBoxRow>,
     /// Emergency accesses to the organization's patients in the last week.
     pub emergencies: Vec<tsunagu_store::EmergencyAlert>,
+    /// Hospital-to-home checklist tasks of mine past their due date.
+    pub overdue: Vec<tsunagu_store::OverdueTask>,
 }
 
 /// `GET /inbox`: new letters first, then what is new on my patients since I last looked.
@@ -698,6 +700,8 @@ pub async fn inbox(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -
         Vec::new()
     };
     let emergencies = state.store.emergency_alerts(&me.principal, 7, &ctx.audit()).await?;
+    let today = state.store.clock().today_jst();
+    let overdue = state.store.overdue_tasks(&me.principal, today, &ctx.audit()).await?;
     let rows = state.store.inbox(&me.principal, &ctx.audit()).await?;
-    page(&InboxPage { chrome: me.chrome(&ctx, &state), rows, new_letters, emergencies })
+    page(&InboxPage { chrome: me.chrome(&ctx, &state), rows, new_letters, emergencies, overdue })
 }

@@ -11,6 +11,7 @@ pub mod search;
 pub mod second_factor;
 pub mod signin;
 pub mod system;
+pub mod transition;
 
 use crate::view::FieldMessage;
 

@@ -1,0 +1,16 @@
+CREATE TRIGGER discharge_candidates_no_update BEFORE UPDATE ON discharge_candidates BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER discharge_candidates_no_delete BEFORE DELETE ON discharge_candidates BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER candidate_versions_no_update BEFORE UPDATE ON candidate_versions BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER candidate_versions_no_delete BEFORE DELETE ON candidate_versions BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER transition_cases_no_update BEFORE UPDATE ON transition_cases BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER transition_cases_no_delete BEFORE DELETE ON transition_cases BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER transition_events_no_update BEFORE UPDATE ON transition_events BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER transition_events_no_delete BEFORE DELETE ON transition_events BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER transition_tasks_no_update BEFORE UPDATE ON transition_tasks BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER transition_tasks_no_delete BEFORE DELETE ON transition_tasks BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER task_events_no_update BEFORE UPDATE ON task_events BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER task_events_no_delete BEFORE DELETE ON task_events BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER conferences_no_update BEFORE UPDATE ON conferences BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER conferences_no_delete BEFORE DELETE ON conferences BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER conference_sheets_no_update BEFORE UPDATE ON conference_sheets BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
+CREATE TRIGGER conference_sheets_no_delete BEFORE DELETE ON conference_sheets BEGIN SELECT RAISE(ABORT, 'hospital-to-home records are append-only'); END;
