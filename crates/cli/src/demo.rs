@@ -14,6 +14,7 @@
 
 mod course;
 mod letters;
+mod transition;
 
 use anyhow::{Context, bail};
 use std::collections::HashMap;
@@ -700,6 +701,8 @@ pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<DemoSumm
     let entries = pen.write_all(&charts, course::Days::ending(today)).await?;
     let post = letters::Post { store, people: &people, orgs: &orgs, ctx: &ctx };
     let letters = post.write_all(&charts).await.context("seeding letters")?;
+    let ward = transition::Ward { store, people: &people, orgs: &orgs, ctx: &ctx };
+    ward.write_all(&charts).await.context("seeding hospital-to-home")?;
 
     Ok(DemoSummary {
         orgs: orgs.len(),

@@ -112,3 +112,7 @@ CREATE TABLE conference_sheets (
     PRIMARY KEY (patient_id, conference_id, version),
     FOREIGN KEY (patient_id, conference_id) REFERENCES conferences (patient_id, id)
 );
+
+-- The regional resource directory: where each organization visits, kept by its own
+-- administrator with its location and capabilities.
+ALTER TABLE organizations ADD COLUMN visiting_area TEXT NOT NULL DEFAULT '';

@@ -30,6 +30,10 @@ pub struct OrgUpdate {
     pub phone: Option<String>,
     pub night_phone: Option<String>,
     pub address: Option<String>,
+    /// (latitude, longitude), for distances in the resource directory.
+    pub location: Option<(f64, f64)>,
+    /// Where the organization visits, in its own words (e.g. "市内全域、車で30分以内").
+    pub visiting_area: String,
     pub capabilities: Capabilities,
 }
 
@@ -48,10 +52,17 @@ pub struct OrgRow {
     pub lon: Option<f64>,
     pub capabilities: Capabilities,
     pub status: OrgStatus,
+    pub visiting_area: String,
+    /// When its administrator last changed the profile.
+    pub updated_at: String,
 }
 
 const ORG_COLUMNS: &str = "id, code, kind, name, name_kana, postal_code, address, phone, night_phone, lat, lon, \
      home_visits, support_24h, palliative_care, opioid_dispensing, accepts_new_patients, status";
+/// What a read of an organization selects: its columns, plus the profile's visiting area and
+/// when it was last changed (set by updates, not on insert).
+const ORG_SELECT: &str = "id, code, kind, name, name_kana, postal_code, address, phone, night_phone, lat, lon, \
+     home_visits, support_24h, palliative_care, opioid_dispensing, accepts_new_patients, status, visiting_area, updated_at";
 
 pub(crate) fn parse_uuid<T: std::str::FromStr>(s: &str) -> Result<T> {
     s.parse().map_err(|_| StoreError::Corrupt(format!("bad id {s:?}")))
@@ -82,6 +93,8 @@ impl OrgRow {
                 accepts_new_patients: flag("accepts_new_patients")?,
             },
             status: OrgStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("org status {status}")))?,
+            visiting_area: r.try_get("visiting_area")?,
+            updated_at: r.try_get("updated_at")?,
         })
     }
 
@@ -153,7 +166,7 @@ impl Store {
     }
 
     pub async fn get_org(&self, id: OrgId) -> Result<OrgRow> {
-        let r = sqlx::query(AssertSqlSafe(format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1")))
+        let r = sqlx::query(AssertSqlSafe(format!("SELECT {ORG_SELECT} FROM organizations WHERE id = $1")))
             .bind(id.to_string())
             .fetch_optional(&self.read)
             .await?
@@ -162,7 +175,7 @@ impl Store {
     }
 
     pub async fn get_org_by_code(&self, code: &InstitutionCode) -> Result<OrgRow> {
-        let r = sqlx::query(AssertSqlSafe(format!("SELECT {ORG_COLUMNS} FROM organizations WHERE code = $1")))
+        let r = sqlx::query(AssertSqlSafe(format!("SELECT {ORG_SELECT} FROM organizations WHERE code = $1")))
             .bind(code.as_str())
             .fetch_optional(&self.read)
             .await?
@@ -173,7 +186,7 @@ impl Store {
     /// All organizations, approved first, by kind and kana name (the directory order).
     pub async fn list_orgs(&self) -> Result<Vec<OrgRow>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ORG_COLUMNS} FROM organizations ORDER BY CASE status WHEN 'approved' THEN 0 ELSE 1 END, kind, name_kana, name"
+            "SELECT {ORG_SELECT} FROM organizations ORDER BY CASE status WHEN 'approved' THEN 0 ELSE 1 END, kind, name_kana, name"
         )))
         .fetch_all(&self.read)
         .await?;
@@ -227,7 +240,8 @@ impl Store {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "UPDATE organizations SET phone = $1, night_phone = $2, address = $3, home_visits = $4, support_24h = $5, \
-             palliative_care = $6, opioid_dispensing = $7, accepts_new_patients = $8, updated_at = $9 WHERE id = $10",
+             palliative_care = $6, opioid_dispensing = $7, accepts_new_patients = $8, updated_at = $9, lat = $11, lon = $12, \
+             visiting_area = $13 WHERE id = $10",
         )
         .bind(&u.phone)
         .bind(&u.night_phone)
@@ -239,6 +253,9 @@ impl Store {
         .bind(b(u.capabilities.accepts_new_patients))
         .bind(ts(self.now()))
         .bind(who.org.to_string())
+        .bind(u.location.map(|l| l.0))
+        .bind(u.location.map(|l| l.1))
+        .bind(u.visiting_area.trim())
         .execute(&mut *tx)
         .await?;
         let ev = AuditEvent {

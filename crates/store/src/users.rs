@@ -198,7 +198,7 @@ impl Store {
     pub async fn memberships(&self, user: UserId) -> Result<Vec<Membership>> {
         let rows = sqlx::query(
             "SELECT o.id, o.code, o.kind, o.name, o.name_kana, o.postal_code, o.address, o.phone, o.night_phone, o.lat, o.lon, \
-             o.home_visits, o.support_24h, o.palliative_care, o.opioid_dispensing, o.accepts_new_patients, o.status, m.org_admin \
+             o.home_visits, o.support_24h, o.palliative_care, o.opioid_dispensing, o.accepts_new_patients, o.status, o.visiting_area, o.updated_at, m.org_admin \
              FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY m.created_at, o.name",
         )
         .bind(user.to_string())

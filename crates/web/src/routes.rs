@@ -117,6 +117,7 @@ fn table() -> Table {
         .add("POST", "/patients/{patient}/letters/{letter}/reply", Patient, post(pages::letters::start_reply))
         .add("GET", "/patients/{patient}/letters/{letter}/pdf", Patient, get(pages::letters::pdf))
         .add("GET", "/patients/{patient}/letters/{letter}/fhir", Patient, get(pages::letters::fhir))
+        .add("GET", "/directory", Authenticated, get(pages::directory::show))
         .add("GET", "/transitions", Authenticated, get(pages::transition::list))
         .add("GET", "/transitions/stats", Authenticated, get(pages::transition::stats))
         .add("GET", "/patients/{patient}/transition", Patient, get(pages::transition::show))

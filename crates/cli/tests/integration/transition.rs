@@ -48,6 +48,19 @@ fn ids_in_order(body: &str, attr: &str) -> Vec<String> {
     body.split(&format!("{attr}=\"")).skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect()
 }
 
+/// The current fiscal year's column of the figures page: (stat, value).
+async fn fy_stats(s: &Session) -> Vec<(String, i64)> {
+    let page = s.get("/transitions/stats").await;
+    assert_eq!(page.status, 200);
+    ["candidates", "cases", "conferences", "discharges"]
+        .iter()
+        .map(|stat| {
+            let first = page.body.split(&format!("data-stat=\"{stat}\">")).nth(1).unwrap();
+            (stat.to_string(), first.split('<').next().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
 async fn actions(app: &TestApp, pid: PatientId) -> Vec<String> {
     app.store
         .audit_recent(None, 500)
@@ -65,6 +78,7 @@ async fn from_candidate_to_home_the_community_team_receives_the_chart() {
     let sato = app.signin(SATO).await;
     let pid = new_inpatient(&sato).await;
     let chart = format!("/patients/{pid}/transition");
+    let before = fy_stats(&sato).await;
     let sakura = app.org_of(HAYASHI).await.id;
     let midori = app.org_of(SUZUKI).await.id;
     let station = app.org_of(TAKAHASHI).await.id;
@@ -277,12 +291,12 @@ async fn from_candidate_to_home_the_community_team_receives_the_chart() {
     }
     assert_eq!(acts.iter().filter(|a| *a == "letter.send").count(), 3, "three referral letters");
 
-    // The year's figures count it: one candidate, case, conference and discharge.
-    let stats = sato.get("/transitions/stats").await;
-    assert_eq!(stats.status, 200);
-    for (stat, n) in [("candidates", "1"), ("cases", "1"), ("conferences", "1"), ("discharges", "1")] {
-        let cell = format!("data-stat=\"{stat}\">{n}<");
-        assert!(stats.body.contains(&cell), "{stat} = {n}: {}", stats.body);
+    // The year's figures count it: one more candidate, case, conference and discharge
+    // (the demo region has its own).
+    let after = fy_stats(&sato).await;
+    for stat in ["candidates", "cases", "conferences", "discharges"] {
+        let (b, a) = (before.iter().find(|s| s.0 == stat).unwrap().1, after.iter().find(|s| s.0 == stat).unwrap().1);
+        assert_eq!(a, b + 1, "{stat}: {b} then {a}");
     }
     app.finish().await;
 }
@@ -358,5 +372,64 @@ async fn overdue_tasks_reach_their_owner_and_done_and_reopened_are_kept() {
             .body
             .contains(&msg("ja", "task-home-physician"))
     );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_answers_who_can_take_this_patient_nearest_first() {
+    let app = TestApp::start().await;
+    let ikeda = app.signin("ikeda@renkei.example.jp").await;
+    let midori = app.org_of(SUZUKI).await.id.to_string();
+    let sakura = app.org_of(HAYASHI).await.id.to_string();
+    let umibe = app.org_of(KOBAYASHI).await.id.to_string();
+
+    // Clinics making home visits, nearest to a home by さくら内科医院 first.
+    let r = ikeda.get("/directory?kind=clinic&cap=home_visits&lat=38.7460&lon=139.8400").await;
+    assert_eq!(r.status, 200);
+    let order = ids_in_order(&r.body, "data-org");
+    assert_eq!(order, vec![sakura.clone(), midori.clone()], "海辺クリニック makes no home visits");
+    // With 24-hour support required, only みどり remains.
+    let r = ikeda.get("/directory?kind=clinic&cap=home_visits&cap=support_24h").await;
+    assert_eq!(ids_in_order(&r.body, "data-org"), vec![midori.clone()]);
+
+    // 海辺クリニック's administrator starts home visits and says where; the directory shows it.
+    let kobayashi = app.signin(KOBAYASHI).await;
+    let r = kobayashi
+        .post(
+            "/admin/org",
+            &[
+                ("phone", "0235-35-2288"),
+                ("night_phone", ""),
+                ("address", "山形県つなぐ市みなと町3-9"),
+                ("lat", "38.7588"),
+                ("lon", "139.8042"),
+                ("visiting_area", "みなと町・浜中地区"),
+                ("home_visits", "on"),
+                ("accepts_new_patients", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = ikeda.get("/directory?kind=clinic&cap=home_visits&lat=38.7590&lon=139.8040").await;
+    let order = ids_in_order(&r.body, "data-org");
+    assert_eq!(order.first(), Some(&umibe), "now the nearest clinic with home visits");
+    assert!(r.text().contains("みなと町・浜中地区"));
+    // A location out of range is refused with the field named, and changes nothing.
+    let r = kobayashi
+        .post(
+            "/admin/org",
+            &[
+                ("phone", ""),
+                ("night_phone", ""),
+                ("address", ""),
+                ("lat", "138.7"),
+                ("lon", "39.8"),
+                ("visiting_area", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains(&msg("ja", "err-location")));
+    assert_eq!(app.org_of(KOBAYASHI).await.lat, Some(38.7588));
     app.finish().await;
 }

@@ -75,6 +75,12 @@ pub struct OrgForm {
     night_phone: String,
     #[serde(default)]
     address: String,
+    #[serde(default)]
+    lat: String,
+    #[serde(default)]
+    lon: String,
+    #[serde(default)]
+    visiting_area: String,
     home_visits: Option<String>,
     support_24h: Option<String>,
     palliative_care: Option<String>,
@@ -94,19 +100,36 @@ pub async fn update_org(
         let phone = inv.merge(optional_phone("phone", &f.phone));
         let night_phone = inv.merge(optional_phone("night_phone", &f.night_phone));
         let address = inv.merge(optional_text("address", &f.address, 200));
-        match (phone, night_phone, address) {
-            (Some(phone), Some(night_phone), Some(address)) if inv.is_empty() => Ok(OrgUpdate {
-                phone,
-                night_phone,
-                address,
-                capabilities: Capabilities {
-                    home_visits: checked(&f.home_visits),
-                    support_24h: checked(&f.support_24h),
-                    palliative_care: checked(&f.palliative_care),
-                    opioid_dispensing: checked(&f.opioid_dispensing),
-                    accepts_new_patients: checked(&f.accepts_new_patients),
-                },
-            }),
+        let visiting_area = inv.merge(optional_text("visiting_area", &f.visiting_area, 200));
+        let location = match (f.lat.trim(), f.lon.trim()) {
+            ("", "") => Some(None),
+            (a, b) => match (a.parse::<f64>(), b.parse::<f64>()) {
+                (Ok(lat), Ok(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
+                    Some(Some((lat, lon)))
+                }
+                _ => {
+                    inv.push("location", "err-location");
+                    None
+                }
+            },
+        };
+        match (phone, night_phone, address, location, visiting_area) {
+            (Some(phone), Some(night_phone), Some(address), Some(location), Some(visiting_area)) if inv.is_empty() => {
+                Ok(OrgUpdate {
+                    phone,
+                    night_phone,
+                    address,
+                    location,
+                    visiting_area: visiting_area.unwrap_or_default(),
+                    capabilities: Capabilities {
+                        home_visits: checked(&f.home_visits),
+                        support_24h: checked(&f.support_24h),
+                        palliative_care: checked(&f.palliative_care),
+                        opioid_dispensing: checked(&f.opioid_dispensing),
+                        accepts_new_patients: checked(&f.accepts_new_patients),
+                    },
+                })
+            }
             _ => Err(inv),
         }
     };

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod chart;
+pub mod directory;
 pub mod emergency;
 pub mod letters;
 pub mod operator;
