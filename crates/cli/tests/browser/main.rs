@@ -163,7 +163,16 @@ async fn start_app(dir: &Path) -> Result<Running> {
     store.migrate().await?;
     let hash = tsunagu_web::password::hash_password(DEMO_PASSWORD, 256, 1, 1)?;
     seed(&store, &hash).await?;
-    let web = WebConfig { argon2_m_kib: 256, argon2_t: 1, argon2_p: 1, demo_banner: true, ..Default::default() };
+    // As `tsunagu demo` runs: the demo accounts sign in with the password alone (the
+    // second factor is tested over HTTP in integration/second_factor.rs).
+    let web = WebConfig {
+        argon2_m_kib: 256,
+        argon2_t: 1,
+        argon2_p: 1,
+        demo_banner: true,
+        second_factor_required: false,
+        ..Default::default()
+    };
     spawn(state(store, web), "127.0.0.1:0".parse()?).await
 }
 
