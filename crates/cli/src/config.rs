@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub session_absolute_hours: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub request_timeout_seconds: Option<u64>,
+    pub max_in_flight: Option<usize>,
     pub log_format: Option<String>,
     pub argon2_m_kib: Option<u32>,
     pub argon2_t: Option<u32>,
@@ -88,6 +89,7 @@ const KNOWN_ENV: &[&str] = &[
     "TSUNAGU_SESSION_ABSOLUTE_HOURS",
     "TSUNAGU_MAX_BODY_BYTES",
     "TSUNAGU_REQUEST_TIMEOUT_SECONDS",
+    "TSUNAGU_MAX_IN_FLIGHT",
     "TSUNAGU_LOG_FORMAT",
     "TSUNAGU_ARGON2_M_KIB",
     "TSUNAGU_ARGON2_T",
@@ -187,6 +189,9 @@ impl Config {
         }
         if let Some(v) = parse_env::<usize>(env, "TSUNAGU_MAX_BODY_BYTES")?.or(file.max_body_bytes) {
             web.max_body_bytes = v;
+        }
+        if let Some(v) = parse_env::<usize>(env, "TSUNAGU_MAX_IN_FLIGHT")?.or(file.max_in_flight) {
+            web.max_in_flight = v.max(1);
         }
         if let Some(v) = parse_env::<u64>(env, "TSUNAGU_REQUEST_TIMEOUT_SECONDS")?.or(file.request_timeout_seconds) {
             web.request_timeout = Duration::from_secs(v);

@@ -39,6 +39,7 @@ pub fn state(store: Store, web: WebConfig) -> AppState {
 /// the data directory.
 pub fn state_with(store: Store, web: WebConfig, blobs: Blobs, search: Arc<SearchIndex>) -> AppState {
     AppState {
+        admission: Arc::new(tokio::sync::Semaphore::new(web.max_in_flight.max(1))),
         store,
         blobs: Arc::new(blobs),
         search,

@@ -15,6 +15,10 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// Longest a request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// Requests served at once; one more is answered at once with 503 and
+    /// `Retry-After` instead of queueing until it times out (overload stays visible and
+    /// short, and the requests already admitted keep their speed).
+    pub max_in_flight: usize,
     /// Failed sign-ins per account in the window before the account is throttled.
     pub max_failures_per_account: i64,
     /// Failed sign-ins per client address in the window.
@@ -45,6 +49,7 @@ impl Default for WebConfig {
             session_absolute: Duration::from_secs(12 * 3600),
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            max_in_flight: 256,
             max_failures_per_account: 5,
             max_failures_per_ip: 50,
             failure_window: Duration::from_secs(15 * 60),

@@ -103,7 +103,15 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
 
     let status = res.status();
     if (status.is_client_error() || status.is_server_error()) && res.extensions().get::<Rendered>().is_none() {
+        let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
         res = render_error(&ctx, status, res.extensions().get::<ErrorInfo>().cloned(), state.config.demo_banner);
+        if let Some(v) = retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    // Every 503 (shed at admission, or timed out) tells the client when to try again.
+    if status == StatusCode::SERVICE_UNAVAILABLE && !res.headers().contains_key(header::RETRY_AFTER) {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
     }
     set_security_headers(res.headers_mut(), &path);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -116,6 +124,28 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
     metrics::histogram!("tsunagu_http_request_seconds", "route" => route_label).record(elapsed);
     span.in_scope(|| tracing::info!(status = status.as_u16(), ms = (elapsed * 1000.0) as u64, "done"));
     res
+}
+
+/// Admission: a request runs only with a permit; without one it is answered at once
+/// with 503 and `Retry-After` (rendered by the frame like any error). The health check
+/// always answers, so a load balancer does not take a busy server for a dead one.
+pub async fn admission(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    match state.admission.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let res = next.run(req).await;
+            drop(permit);
+            res
+        }
+        Err(_) => {
+            metrics::counter!("tsunagu_http_shed_total").increment(1);
+            let mut r = StatusCode::SERVICE_UNAVAILABLE.into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+    }
 }
 
 /// A low-cardinality label for metrics: the first path segment only (no ids).

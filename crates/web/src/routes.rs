@@ -201,6 +201,7 @@ pub fn app(mut state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             timeout.max(Duration::from_millis(1)),
         ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::admission))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::frame))
         .with_state(state)
 }

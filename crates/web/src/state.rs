@@ -17,4 +17,6 @@ pub struct AppState {
     pub ids: Arc<dyn IdGen>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub routes: Arc<Vec<RouteInfo>>,
+    /// Permits for requests in flight (`WebConfig::max_in_flight`).
+    pub admission: Arc<tokio::sync::Semaphore>,
 }

@@ -66,6 +66,8 @@ pub struct TestApp {
     pub url: String,
     pub store: Store,
     pub clock: Arc<ManualClock>,
+    /// The server's request permits (to fill them up in the overload test).
+    pub admission: Arc<tokio::sync::Semaphore>,
     pg: Option<PgDb>,
     running: Option<server::Running>,
     finished: bool,
@@ -155,12 +157,14 @@ impl TestApp {
         if let Some(b) = blobs {
             state.blobs = Arc::new(b);
         }
+        let admission = state.admission.clone();
         let running = server::spawn(state, "127.0.0.1:0".parse().unwrap()).await.unwrap();
         TestApp {
             base: format!("http://{}", running.addr),
             url,
             store,
             clock,
+            admission,
             pg,
             running: Some(running),
             finished: false,

@@ -21,6 +21,7 @@ mod harness;
 mod headers;
 mod input;
 mod letters;
+mod load;
 mod registry;
 mod second_factor;
 mod signin;
