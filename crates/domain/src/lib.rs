@@ -2,6 +2,7 @@
 //! (parse, don't validate), the Japanese-specific rules (kana, era, institution codes)
 //! and the one access policy that decides who may touch a chart.
 
+pub mod acp;
 pub mod chart;
 pub mod clock;
 pub mod diff;

@@ -5,6 +5,7 @@
 //! [`Store::open_chart`] hands out after the domain policy said yes, and which records
 //! the access (or the refusal) in the audit chain.
 
+mod acp;
 mod audit;
 mod backup;
 mod chart;
@@ -19,6 +20,7 @@ mod second_factor;
 mod transition;
 mod users;
 
+pub use acp::{AcpView, Recorded};
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
 pub use chart::{AttachmentRow, EntryForIndex, EntryView, ErrorMark, FulltextRow, InboxRow, Mention, TimelineFilter};
 pub use db::{Backend, OpenMode, Store, redact_url, ts};

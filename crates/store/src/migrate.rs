@@ -64,9 +64,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0007_transition.sqlite.sql"),
         postgres: include_str!("../migrations/0007_transition.postgres.sql"),
     },
+    Migration {
+        version: 8,
+        name: "advance_care_planning",
+        common: include_str!("../migrations/0008_acp.sql"),
+        sqlite: include_str!("../migrations/0008_acp.sqlite.sql"),
+        postgres: include_str!("../migrations/0008_acp.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 7;
+pub const LATEST_VERSION: i64 = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -95,6 +95,20 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
     post("/patients/{patient}/letters/{letter}/reply", &[]),
     get("/patients/{patient}/letters/{letter}/pdf"),
     get("/patients/{patient}/letters/{letter}/fhir"),
+    // Advance care planning.
+    get("/patients/{patient}/acp"),
+    post(
+        "/patients/{patient}/acp",
+        &[
+            ("version", "0"),
+            ("discussed_on", "2026-11-01"),
+            ("patient_present", "on"),
+            ("preferred_place_of_care", "home"),
+            ("preferred_place_of_death", "home"),
+            ("resuscitation", "dnar"),
+        ],
+    ),
+    post("/patients/{patient}/death", &[("version", "0"), ("died_on", "2026-11-01"), ("place", "home")]),
     // From hospital to home.
     get("/patients/{patient}/transition"),
     post(

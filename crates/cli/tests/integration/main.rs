@@ -8,6 +8,7 @@
 
 mod access;
 mod accounts;
+mod acp;
 mod api;
 mod audit;
 mod backup;

@@ -1,6 +1,7 @@
 //! Server-rendered pages, one module per area.
 
 pub mod account;
+pub mod acp;
 pub mod admin;
 pub mod chart;
 pub mod directory;
