@@ -153,7 +153,7 @@ pub async fn chart_findings(state: &AppState, g: &ChartGrant) -> AppResult<Vec<S
 
 /// The chart's current medication list (the newest one not entered in error), one
 /// line per drug still given today.
-async fn current_medications(state: &AppState, g: &ChartGrant, today: Date) -> AppResult<String> {
+pub(crate) async fn current_medications(state: &AppState, g: &ChartGrant, today: Date) -> AppResult<String> {
     let f = TimelineFilter { kind: Some(EntryKind::MedicationList), limit: 10, ..TimelineFilter::default() };
     let lists = state.store.timeline(g, &f).await?;
     let Some(EntryBody::MedicationList(m)) = lists.into_iter().find(|e| e.in_error.is_none()).map(|e| e.body) else {

@@ -121,6 +121,8 @@ fn table() -> Table {
         .add("GET", "/transitions", Authenticated, get(pages::transition::list))
         .add("GET", "/transitions/stats", Authenticated, get(pages::transition::stats))
         .add("GET", "/patients/{patient}/acp", Patient, get(pages::acp::show))
+        .add("GET", "/patients/{patient}/urgent", Patient, get(pages::urgent::show))
+        .add("GET", "/patients/{patient}/urgent.pdf", Patient, get(pages::urgent::pdf))
         .add("POST", "/patients/{patient}/acp", Patient, post(pages::acp::record))
         .add("POST", "/patients/{patient}/death", Patient, post(pages::acp::record_death))
         .add("GET", "/patients/{patient}/transition", Patient, get(pages::transition::show))

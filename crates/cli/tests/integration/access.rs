@@ -95,8 +95,10 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
     post("/patients/{patient}/letters/{letter}/reply", &[]),
     get("/patients/{patient}/letters/{letter}/pdf"),
     get("/patients/{patient}/letters/{letter}/fhir"),
-    // Advance care planning.
+    // Advance care planning and the urgent-care summary.
     get("/patients/{patient}/acp"),
+    get("/patients/{patient}/urgent"),
+    get("/patients/{patient}/urgent.pdf"),
     post(
         "/patients/{patient}/acp",
         &[

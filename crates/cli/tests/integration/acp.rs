@@ -129,3 +129,40 @@ async fn wishes_keep_every_version_and_the_death_is_compared_with_the_one_in_for
     app.clock.advance(Duration::minutes(1));
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_urgent_care_summary_has_what_the_night_needs_on_one_page() {
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let suzuki = app.signin(SUZUKI).await;
+    let r = suzuki.post(&format!("/patients/{yamada}/acp"), &wish("0", "2026-11-10", "home")).await;
+    assert_eq!(r.status, 303);
+
+    let page = suzuki.get(&format!("/patients/{yamada}/urgent")).await;
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    for expected in [
+        "山田",
+        &msg("ja", "resuscitation-dnar"),
+        "挿管はしない",
+        "ロキソプロフェン", // allergy, from the hospital's referral
+        "膵頭部癌",         // diagnosis, from the same letter
+        "090-4512-7730",    // the home-care clinic's night line
+        "山田 一郎",        // the key person
+    ] {
+        assert!(text.contains(expected), "the summary lacks {expected}");
+    }
+    let rows = app.audit_of_request(&page.request_id()).await;
+    assert!(rows.iter().any(|a| a.action == "urgent.read" && a.outcome == "allowed"));
+
+    let pdf = suzuki.client.get(app.at(&format!("/patients/{yamada}/urgent.pdf"))).send().await.unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let text = pdftotext(&pdf.bytes().await.unwrap()).replace(' ', "");
+    for expected in ["緊急時サマリー", "山田", "DNAR", "090-4512-7730", "ロキソプロフェン"] {
+        assert!(text.contains(expected), "the PDF lacks {expected}:\n{text}");
+    }
+    // Outside the team: the same answer as for a patient who does not exist.
+    let kobayashi = app.signin(KOBAYASHI).await;
+    assert_eq!(kobayashi.get(&format!("/patients/{yamada}/urgent")).await.status, 404);
+    app.finish().await;
+}

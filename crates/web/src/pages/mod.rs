@@ -14,6 +14,7 @@ pub mod second_factor;
 pub mod signin;
 pub mod system;
 pub mod transition;
+pub mod urgent;
 
 use crate::view::FieldMessage;
 
