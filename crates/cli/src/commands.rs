@@ -62,6 +62,12 @@ pub enum Command {
     /// The audit chain
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Load a questionnaire definition (a JSON file, see docs/outcomes.md); the same
+    /// id and version twice is accepted only unchanged
+    InstrumentLoad {
+        /// The definition file
+        file: PathBuf,
+    },
     /// Rebuild the full-text search index (DIR/search-index) from the database; the
     /// server must be stopped
     Reindex,
@@ -169,6 +175,20 @@ pub enum AuditCommand {
     Verify,
 }
 
+/// The questionnaires tsunagu ships, loaded when missing (an unchanged definition is
+/// left alone; a site's own newer version stays the one in use).
+pub async fn load_shipped_instruments(store: &Store) -> Result<()> {
+    for text in tsunagu_domain::questionnaire::SHIPPED {
+        let i = tsunagu_domain::questionnaire::Instrument::from_json(text)
+            .map_err(|_| anyhow!("a shipped instrument definition does not parse"))?;
+        match store.load_instrument(&i).await {
+            Ok(_) | Err(tsunagu_store::StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 fn cli_ctx() -> AuditCtx {
     AuditCtx { ip: Some("cli".into()), request_id: None }
 }
@@ -208,6 +228,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             for m in &st.applied {
                 println!("applied migration {m}");
             }
+            load_shipped_instruments(&store).await?;
             let blobs = open_blobs(&cfg).await?;
             let search = reindex::open_index(&cfg.data_dir)?;
             reindex::rebuild_in_background_if_empty(store.clone(), search.clone());
@@ -221,6 +242,25 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&cfg, OpenMode::CreateIfMissing).await?;
             let st = store.migrate().await?;
             println!("schema version {} -> {} ({} applied)", st.before, st.after, st.applied.len());
+            load_shipped_instruments(&store).await?;
+        }
+        Command::InstrumentLoad { file } => {
+            let store = open_current(&cfg).await?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let i = tsunagu_domain::questionnaire::Instrument::from_json(&text)
+                .map_err(|_| anyhow!("{}: not a valid instrument definition (see docs/outcomes.md)", file.display()))?;
+            match store.load_instrument(&i).await {
+                Ok(true) => println!("loaded {} version {}", i.id, i.version),
+                Ok(false) => println!("{} version {} was already loaded, unchanged", i.id, i.version),
+                Err(tsunagu_store::StoreError::Conflict { .. }) => {
+                    return Err(anyhow!(
+                        "{} version {} is already loaded with a different definition: give the changed definition a new version",
+                        i.id,
+                        i.version
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Command::Demo { listen } => {
             if let Some(l) = listen {

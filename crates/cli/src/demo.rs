@@ -643,6 +643,7 @@ impl OrgSpec {
 /// failure part-way leaves a partial region, which `seed_if_empty` will not touch again.
 pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<DemoSummary> {
     let ctx = AuditCtx::default();
+    crate::commands::load_shipped_instruments(store).await?;
 
     let mut orgs: HashMap<Site, OrgId> = HashMap::new();
     for spec in &ORGS {

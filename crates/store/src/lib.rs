@@ -17,6 +17,7 @@ mod migrate;
 mod orgs;
 mod patients;
 mod second_factor;
+mod surveys;
 mod transition;
 mod users;
 
@@ -34,6 +35,7 @@ pub use patients::{
     SearchQuery, TeamMemberRow,
 };
 pub use second_factor::{SessionStage, TotpFactor};
+pub use surveys::{InvitationRow, InvitationStatus, SurveyOpen};
 pub use transition::{
     CandidateFilter, CandidateInput, CandidateRow, CaseEventRow, CaseInput, CaseView, CommunityRole, ConferenceRow,
     ConferenceSheet, OverdueTask, TaskEventKind, TaskEventRow, TaskRow, TransitionStats,

@@ -71,9 +71,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0008_acp.sqlite.sql"),
         postgres: include_str!("../migrations/0008_acp.postgres.sql"),
     },
+    Migration {
+        version: 9,
+        name: "surveys",
+        common: include_str!("../migrations/0009_surveys.sql"),
+        sqlite: include_str!("../migrations/0009_surveys.sqlite.sql"),
+        postgres: include_str!("../migrations/0009_surveys.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 8;
+pub const LATEST_VERSION: i64 = 9;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -205,7 +205,9 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
     if path.starts_with("/static/") || path.starts_with("/api/") || path == "/healthz" || path == "/metrics" {
         return next.run(req).await;
     }
-    let signin_form = path == "/signin";
+    // The sign-in form and a survey link's form belong to no session (a family member
+    // has none; a half-finished sign-in may linger): the origin check is their guard.
+    let signin_form = path == "/signin" || path.starts_with("/s/");
     let signed = load_session(&state, req.headers()).await;
     if req.method() != Method::GET && req.method() != Method::HEAD {
         if !same_origin(req.headers()) {
@@ -216,8 +218,6 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("multipart/form-data"));
-        // The sign-in form belongs to no session yet (a half-finished one may linger
-        // in the browser); the origin check above is its protection.
         if signin_form {
             // Nothing more to check.
         } else if let (Some(s), true) = (&signed, multipart) {

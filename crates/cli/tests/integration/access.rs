@@ -99,6 +99,12 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
     get("/patients/{patient}/acp"),
     get("/patients/{patient}/urgent"),
     get("/patients/{patient}/urgent.pdf"),
+    get("/patients/{patient}/surveys"),
+    post(
+        "/patients/{patient}/surveys",
+        &[("instrument", "bereaved-family-evaluation"), ("recipient", "長男"), ("valid_days", "30")],
+    ),
+    post("/patients/{patient}/surveys/{invitation}/revoke", &[]),
     post(
         "/patients/{patient}/acp",
         &[

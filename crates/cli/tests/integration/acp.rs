@@ -166,3 +166,138 @@ async fn the_urgent_care_summary_has_what_the_night_needs_on_one_page() {
     assert_eq!(kobayashi.get(&format!("/patients/{yamada}/urgent")).await.status, 404);
     app.finish().await;
 }
+
+/// The link's token from the page that showed it once.
+fn link_token(body: &str) -> String {
+    let link = body.split("id=\"survey-link\">").nth(1).unwrap().split('<').next().unwrap();
+    link.rsplit("/s/").next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survey_link_works_once_without_an_account_and_not_after_expiry_or_revocation() {
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let takahashi = app.signin(TAKAHASHI).await;
+    let surveys = format!("/patients/{yamada}/surveys");
+    let invite = |who: &'static str| {
+        vec![("instrument", "bereaved-family-evaluation"), ("recipient", who), ("valid_days", "30")]
+    };
+
+    let r = takahashi.post(&surveys, &invite("長男 山田 一郎 様")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = link_token(&r.body);
+    assert!(token.len() >= 40, "a long random token");
+    assert!(!takahashi.get(&surveys).await.body.contains(&token), "the link is shown only once");
+
+    // The family member has no account: a bare client.
+    let family = app.bare_client();
+    let url = app.at(&format!("/s/{token}"));
+    let form = Resp::of(family.get(&url).send().await.unwrap()).await;
+    assert_eq!(form.status, 200);
+    assert!(form.text().contains("ご遺族へのアンケート"));
+    assert!(!form.text().contains("山田") && !form.text().contains("花子"), "the link shows no patient data");
+    // A rating out of the scale is refused and stores nothing.
+    let mut answers: Vec<(&str, &str)> = vec![
+        ("pain_relieved", "5"),
+        ("wishes_respected", "6"),
+        ("place_as_wished", "6"),
+        ("team_reachable", "4"),
+        ("information_shared", "5"),
+        ("family_supported", "5"),
+        ("overall", "9"),
+        ("comments", "夜間も来てくださり心強かったです。"),
+    ];
+    let r = Resp::of(family.post(&url).form(&answers).send().await.unwrap()).await;
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains(&msg("ja", "err-answer-scale")));
+    answers.retain(|(k, _)| *k != "overall");
+    answers.push(("overall", "6"));
+    let r = Resp::of(family.post(&url).form(&answers).send().await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.text().contains(&msg("ja", "survey-thanks")));
+    // Used: it says so, and a second answer changes nothing.
+    let again = Resp::of(family.post(&url).form(&answers).send().await.unwrap()).await;
+    assert_eq!(again.status, 410);
+    assert!(again.text().contains(&msg("ja", "survey-used")));
+    assert!(Resp::of(family.get(&url).send().await.unwrap()).await.text().contains(&msg("ja", "survey-used")));
+    let mut c = app.raw_conn().await;
+    let (n, score): (i64, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MAX(score) FROM survey_responses").fetch_one(&mut c).await.unwrap();
+    assert_eq!((n, score), (1, Some(37)), "one response, stored with its score");
+    let (version,): (i64,) =
+        sqlx::query_as("SELECT instrument_version FROM survey_responses").fetch_one(&mut c).await.unwrap();
+    assert_eq!(version, 1, "with the version it answered");
+    let rows = app.store.audit_recent(Some("survey.respond"), 5).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].patient_id.as_deref(), Some(yamada.to_string().as_str()));
+
+    // Revoked: the link stops working at once.
+    let r = takahashi.post(&surveys, &invite("長女 佐々木 美香 様")).await;
+    let revoked = link_token(&r.body);
+    let page = takahashi.get(&surveys).await;
+    let id = page
+        .body
+        .split("data-status=\"open\"")
+        .next()
+        .unwrap()
+        .rsplit("data-invitation=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(takahashi.post(&format!("{surveys}/{id}/revoke"), &[]).await.status, 303);
+    let url = app.at(&format!("/s/{revoked}"));
+    let r = Resp::of(family.post(&url).form(&answers).send().await.unwrap()).await;
+    assert_eq!(r.status, 410);
+    assert!(r.text().contains(&msg("ja", "survey-closed")));
+
+    // Expired: the same.
+    let r = takahashi
+        .post(&surveys, &[("instrument", "bereaved-family-evaluation"), ("recipient", "孫"), ("valid_days", "1")])
+        .await;
+    let expiring = link_token(&r.body);
+    app.clock.advance(time::Duration::days(2));
+    let url = app.at(&format!("/s/{expiring}"));
+    assert_eq!(Resp::of(family.get(&url).send().await.unwrap()).await.status, 410);
+    let r = Resp::of(family.post(&url).form(&answers).send().await.unwrap()).await;
+    assert_eq!(r.status, 410);
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM survey_responses").fetch_one(&mut c).await.unwrap();
+    assert_eq!(n, 1, "expired and revoked links stored nothing");
+    // A made-up token is simply not found.
+    assert_eq!(Resp::of(family.get(app.at("/s/not-a-real-token")).send().await.unwrap()).await.status, 404);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_loads_instruments_from_a_file_and_versions_keep_their_meaning() {
+    let app = TestApp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = tsunagu_domain::questionnaire::SHIPPED[1];
+    let mut def: serde_json::Value = serde_json::from_str(shipped).unwrap();
+    let path = dir.path().join("pcds.json");
+
+    std::fs::write(&path, shipped).unwrap();
+    let out = app.cli(&["instrument-load", path.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("already loaded, unchanged"));
+    // Reworded under the same version: refused, with what to do.
+    def["items"][0]["ja"] = serde_json::json!("症状の緩和が難しいと感じる。");
+    std::fs::write(&path, def.to_string()).unwrap();
+    let out = app.cli(&["instrument-load", path.to_str().unwrap()]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("new version"), "{}", stderr(&out));
+    // As version 2 it loads, and becomes the one offered.
+    def["version"] = serde_json::json!(2);
+    std::fs::write(&path, def.to_string()).unwrap();
+    let out = app.cli(&["instrument-load", path.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let latest = app.store.instruments().await.unwrap();
+    let pcds = latest.iter().find(|i| i.id == "professional-difficulties").unwrap();
+    assert_eq!(pcds.version, 2);
+    // Not a definition at all: refused.
+    std::fs::write(&path, "{\"id\": 1}").unwrap();
+    assert!(!app.cli(&["instrument-load", path.to_str().unwrap()]).await.status.success());
+    app.finish().await;
+}

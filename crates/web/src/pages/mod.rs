@@ -12,6 +12,7 @@ pub mod patients;
 pub mod search;
 pub mod second_factor;
 pub mod signin;
+pub mod surveys;
 pub mod system;
 pub mod transition;
 pub mod urgent;
