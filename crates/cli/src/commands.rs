@@ -231,7 +231,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             load_shipped_instruments(&store).await?;
             let blobs = open_blobs(&cfg).await?;
             let search = reindex::open_index(&cfg.data_dir)?;
-            reindex::rebuild_in_background_if_empty(store.clone(), search.clone());
+            reindex::rebuild_in_background_if_behind(store.clone(), search.clone());
             server::serve(server::state_with(store, cfg.web.clone(), blobs, search), cfg.listen).await?;
         }
         Command::Migrate => {
@@ -289,7 +289,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             web.second_factor_required = false;
             let blobs = open_blobs(&cfg).await?;
             let search = reindex::open_index(&cfg.data_dir)?;
-            reindex::rebuild_in_background_if_empty(store.clone(), search.clone());
+            reindex::rebuild_in_background_if_behind(store.clone(), search.clone());
             server::serve(server::state_with(store, web, blobs, search), cfg.listen).await?;
         }
         Command::Healthcheck { url } => {

@@ -66,14 +66,12 @@ pub fn rebuild_blocking(
     Ok(rebuild.finish()?)
 }
 
-/// At server start: when the index is empty but the database has entries (a new index,
-/// one recreated after an upgrade, a restored database), rebuild it in the background.
-/// Searches find nothing until it is done; writes meanwhile are indexed as usual.
-pub fn rebuild_in_background_if_empty(store: Store, index: Arc<SearchIndex>) {
+/// At server start: when the index holds fewer entries than the database (a new index,
+/// one recreated after an upgrade, a restored database, or entries committed just before
+/// a crash and never indexed), rebuild it in the background. Searches use the old index
+/// until it is done; writes meanwhile are indexed as usual.
+pub fn rebuild_in_background_if_behind(store: Store, index: Arc<SearchIndex>) {
     tokio::spawn(async move {
-        if index.num_docs() > 0 {
-            return;
-        }
         let total = match store.system_count_current_entries().await {
             Ok(n) => n,
             Err(e) => {
@@ -81,10 +79,18 @@ pub fn rebuild_in_background_if_empty(store: Store, index: Arc<SearchIndex>) {
                 return;
             }
         };
-        if total == 0 {
+        // One document per entry: fewer documents than entries means entries were
+        // committed but never indexed (the server died between the two, or the index
+        // is new). Rebuilding from the database catches them up.
+        let indexed = index.num_docs();
+        if total == 0 || indexed >= u64::try_from(total).unwrap_or(0) {
             return;
         }
-        tracing::info!(entries = total, "the search index is empty; rebuilding it in the background");
+        tracing::info!(
+            entries = total,
+            indexed,
+            "the search index is behind the database; rebuilding it in the background"
+        );
         let rt = tokio::runtime::Handle::current();
         let started = std::time::Instant::now();
         let done = tokio::task::spawn_blocking(move || rebuild_blocking(&rt, &store, &index, &|_| {})).await;

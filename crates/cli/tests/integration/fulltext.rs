@@ -225,13 +225,27 @@ async fn reindex_rebuilds_the_index_from_the_database() {
 
     // A server whose index is empty rebuilds it in the background.
     let index = Arc::new(SearchIndex::in_memory().unwrap());
-    tsunagu_cli::reindex::rebuild_in_background_if_empty(app.store.clone(), index.clone());
+    tsunagu_cli::reindex::rebuild_in_background_if_behind(app.store.clone(), index.clone());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while index.num_docs() < u64::try_from(entries).unwrap() {
         assert!(std::time::Instant::now() < deadline, "the background rebuild did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(index.search("DESIGN-R 8点", 10).unwrap().len(), 1);
+
+    // An index that missed an entry (the server died between the commit and indexing
+    // it) is caught up at the next start, not only an empty one.
+    let hit = index.search("DESIGN-R 8点", 10).unwrap().remove(0);
+    index.remove_entry(&hit.entry_id).unwrap();
+    index.commit().unwrap();
+    assert!(index.search("DESIGN-R 8点", 10).unwrap().is_empty());
+    tsunagu_cli::reindex::rebuild_in_background_if_behind(app.store.clone(), index.clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while index.search("DESIGN-R 8点", 10).unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the missed entry was not indexed again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(index.num_docs(), u64::try_from(entries).unwrap());
 
     // While a process holds the index, reindex says so and changes nothing.
     let held = SearchIndex::open(&data.path().join("search-index")).unwrap();
