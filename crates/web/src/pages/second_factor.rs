@@ -181,6 +181,11 @@ pub fn second_step_url(stage: SessionStage, next: &str) -> String {
     format!("/signin/{step}?next={}", crate::view::urlencode(next))
 }
 
+/// A half-way session that belongs on the other step goes there.
+fn at_other_step(p: &Pending, here: SessionStage, next: &str) -> Option<Response> {
+    (p.stage != here).then(|| Redirect::to(&second_step_url(p.stage, next)).into_response())
+}
+
 /// `GET /signin/code`
 pub async fn code_form(
     State(state): State<AppState>,
@@ -189,8 +194,8 @@ pub async fn code_form(
     Query(q): Query<NextQuery>,
 ) -> AppResult<Response> {
     let next = safe_next(q.next.as_deref());
-    if p.stage != SessionStage::Code {
-        return Ok(Redirect::to(&second_step_url(p.stage, &next)).into_response());
+    if let Some(elsewhere) = at_other_step(&p, SessionStage::Code, &next) {
+        return Ok(elsewhere);
     }
     page(&CodePage { chrome: pending_chrome(&state, &ctx, &p.csrf), next, error: String::new() })
 }
@@ -203,8 +208,8 @@ pub async fn code_submit(
     Form(f): Form<CodeForm>,
 ) -> AppResult<Response> {
     let next = safe_next(f.next.as_deref());
-    if p.stage != SessionStage::Code {
-        return Ok(Redirect::to(&second_step_url(p.stage, &next)).into_response());
+    if let Some(elsewhere) = at_other_step(&p, SessionStage::Code, &next) {
+        return Ok(elsewhere);
     }
     let tr = ctx.tr();
     if code_throttled(&state, p.user.id).await? {
@@ -313,8 +318,8 @@ pub async fn enrol_form(
     Query(q): Query<NextQuery>,
 ) -> AppResult<Response> {
     let next = safe_next(q.next.as_deref());
-    if p.stage != SessionStage::Enrol {
-        return Ok(Redirect::to(&second_step_url(p.stage, &next)).into_response());
+    if let Some(elsewhere) = at_other_step(&p, SessionStage::Enrol, &next) {
+        return Ok(elsewhere);
     }
     let secret = setup_secret(&state, &p.session_hash).await?;
     let chrome = pending_chrome(&state, &ctx, &p.csrf);
@@ -331,8 +336,8 @@ pub async fn enrol_submit(
     Form(f): Form<CodeForm>,
 ) -> AppResult<Response> {
     let next = safe_next(f.next.as_deref());
-    if p.stage != SessionStage::Enrol {
-        return Ok(Redirect::to(&second_step_url(p.stage, &next)).into_response());
+    if let Some(elsewhere) = at_other_step(&p, SessionStage::Enrol, &next) {
+        return Ok(elsewhere);
     }
     if code_throttled(&state, p.user.id).await? {
         return Err(AppError::TooManyAttempts);
