@@ -163,9 +163,11 @@ impl Instrument {
 }
 
 /// The instruments tsunagu ships, as their definition files.
-pub const SHIPPED: [&str; 2] = [
+pub const SHIPPED: [&str; 4] = [
     include_str!("../instruments/bereaved-family-evaluation.json"),
     include_str!("../instruments/professional-difficulties.json"),
+    include_str!("../instruments/symptom-rating-patient.json"),
+    include_str!("../instruments/palliative-problems-staff.json"),
 ];
 
 #[cfg(test)]

@@ -215,3 +215,19 @@ mod tests {
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     }
 }
+
+/// A local date and time to the minute, as the pages and forms write it
+/// (`2026-11-23T09:00`; zero-padded, so the text sorts as time).
+pub(crate) fn minute_text(t: time::PrimitiveDateTime) -> String {
+    format!("{}T{:02}:{:02}", t.date(), t.hour(), t.minute())
+}
+
+#[cfg(test)]
+mod minute_tests {
+    #[test]
+    fn morning_times_are_zero_padded() {
+        let t = time::macros::datetime!(2026-11-23 09:05);
+        assert_eq!(super::minute_text(t), "2026-11-23T09:05");
+        assert_eq!(super::minute_text(time::macros::datetime!(2026-11-23 14:00)), "2026-11-23T14:00");
+    }
+}

@@ -18,6 +18,7 @@ mod orgs;
 mod patients;
 mod second_factor;
 mod surveys;
+mod symptoms;
 mod transition;
 mod users;
 
@@ -36,6 +37,7 @@ pub use patients::{
 };
 pub use second_factor::{SessionStage, TotpFactor};
 pub use surveys::{InvitationRow, InvitationStatus, SurveyOpen};
+pub use symptoms::AssessmentRow;
 pub use transition::{
     CandidateFilter, CandidateInput, CandidateRow, CaseEventRow, CaseInput, CaseView, CommunityRole, ConferenceRow,
     ConferenceSheet, OverdueTask, TaskEventKind, TaskEventRow, TaskRow, TransitionStats,

@@ -78,9 +78,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0009_surveys.sqlite.sql"),
         postgres: include_str!("../migrations/0009_surveys.postgres.sql"),
     },
+    Migration {
+        version: 10,
+        name: "symptom_assessments",
+        common: include_str!("../migrations/0010_symptoms.sql"),
+        sqlite: include_str!("../migrations/0010_symptoms.sqlite.sql"),
+        postgres: include_str!("../migrations/0010_symptoms.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 9;
+pub const LATEST_VERSION: i64 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

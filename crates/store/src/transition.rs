@@ -1011,7 +1011,7 @@ impl Store {
         }
         let id = self.new_id();
         let now = ts(self.now());
-        let at_text = format!("{}T{}", at.date(), at.time().to_string().get(..5).unwrap_or("00:00"));
+        let at_text = crate::db::minute_text(at);
         let seq = c.events.last().map(|e| e.seq + 1).unwrap_or(1);
         let mut tx = self.write.begin().await?;
         sqlx::query(

@@ -124,6 +124,8 @@ fn table() -> Table {
         .add("GET", "/transitions/stats", Authenticated, get(pages::transition::stats))
         .add("GET", "/patients/{patient}/acp", Patient, get(pages::acp::show))
         .add("GET", "/patients/{patient}/urgent", Patient, get(pages::urgent::show))
+        .add("GET", "/patients/{patient}/symptoms", Patient, get(pages::symptoms::show))
+        .add("POST", "/patients/{patient}/symptoms", Patient, post(pages::symptoms::record))
         .add("GET", "/patients/{patient}/surveys", Patient, get(pages::surveys::list))
         .add("POST", "/patients/{patient}/surveys", Patient, post(pages::surveys::invite))
         .add("POST", "/patients/{patient}/surveys/{invitation}/revoke", Patient, post(pages::surveys::revoke))

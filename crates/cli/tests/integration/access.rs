@@ -99,6 +99,11 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
     get("/patients/{patient}/acp"),
     get("/patients/{patient}/urgent"),
     get("/patients/{patient}/urgent.pdf"),
+    get("/patients/{patient}/symptoms"),
+    post(
+        "/patients/{patient}/symptoms",
+        &[("instrument", "palliative-problems-staff"), ("assessed_at", "2026-11-20T10:00"), ("pain", "2")],
+    ),
     get("/patients/{patient}/surveys"),
     post(
         "/patients/{patient}/surveys",

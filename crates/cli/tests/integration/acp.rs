@@ -301,3 +301,66 @@ async fn an_administrator_loads_instruments_from_a_file_and_versions_keep_their_
     assert!(!app.cli(&["instrument-load", path.to_str().unwrap()]).await.status.success());
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symptom_ratings_are_kept_with_their_instrument_and_drawn_over_time() {
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let takahashi = app.signin(TAKAHASHI).await;
+    let page_url = format!("/patients/{yamada}/symptoms?instrument=symptom-rating-patient");
+    let rating = |at: &'static str, pain: &'static str| {
+        vec![
+            ("instrument", "symptom-rating-patient"),
+            ("assessed_at", at),
+            ("pain", pain),
+            ("tiredness", "5"),
+            ("drowsiness", "2"),
+            ("nausea", "0"),
+            ("appetite", "6"),
+            ("shortness_of_breath", "3"),
+            ("depression", "2"),
+            ("anxiety", "4"),
+            ("wellbeing", "5"),
+        ]
+    };
+    let empty = takahashi.get(&page_url).await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.text().contains(&msg("ja", "symptoms-none")));
+
+    for (at, pain) in [("2026-11-17T10:00", "8"), ("2026-11-20T10:30", "5"), ("2026-11-23T09:00", "3")] {
+        let r = takahashi.post(&format!("/patients/{yamada}/symptoms"), &rating(at, pain)).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    // Out of the scale, in the future, or a missing rating: refused, nothing stored.
+    let r = takahashi.post(&format!("/patients/{yamada}/symptoms"), &rating("2026-11-23T12:00", "11")).await;
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains(&msg("ja", "err-answer-scale")));
+    let r = takahashi.post(&format!("/patients/{yamada}/symptoms"), &rating("2026-12-01T12:00", "3")).await;
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains(&msg("ja", "err-date-future")));
+
+    let page = takahashi.get(&page_url).await;
+    // The pain plot: three points, oldest to newest, the latest value shown.
+    let pain = page.body.split("data-item=\"pain\"").nth(1).unwrap().split("</figure>").next().unwrap();
+    assert_eq!(pain.matches("<circle").count(), 3);
+    assert!(pain.contains("<polyline"));
+    assert!(pain.contains("<strong>3</strong>"), "{pain}");
+    let titles: Vec<&str> = pain.split("<title>").skip(1).map(|t| t.split('<').next().unwrap()).collect();
+    assert_eq!(titles, vec!["2026-11-17 10:00: 8", "2026-11-20 10:30: 5", "2026-11-23 09:00: 3"]);
+    // Higher pain is drawn higher (a smaller y).
+    let ys: Vec<f64> = pain.split("cy=\"").skip(1).map(|s| s.split('"').next().unwrap().parse().unwrap()).collect();
+    assert!(ys[0] < ys[1] && ys[1] < ys[2], "{ys:?}");
+
+    let mut c = app.raw_conn().await;
+    let (n, v): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), MAX(instrument_version) FROM symptom_assessments WHERE patient_id = $1")
+            .bind(yamada.to_string())
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert_eq!((n, v), (3, 1));
+    assert!(sqlx::query("DELETE FROM symptom_assessments").execute(&mut c).await.is_err());
+    let rows = app.store.audit_recent(Some("assessment.record"), 10).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    app.finish().await;
+}

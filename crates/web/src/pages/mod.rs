@@ -13,6 +13,7 @@ pub mod search;
 pub mod second_factor;
 pub mod signin;
 pub mod surveys;
+pub mod symptoms;
 pub mod system;
 pub mod transition;
 pub mod urgent;
