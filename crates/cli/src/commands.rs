@@ -62,6 +62,13 @@ pub enum Command {
     /// The audit chain
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Write the outcome data, de-identified, for researchers: CSV and NDJSON files with
+    /// a data dictionary (see docs/outcomes.md)
+    ExportResearch {
+        /// The directory to write into
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Load a questionnaire definition (a JSON file, see docs/outcomes.md); the same
     /// id and version twice is accepted only unchanged
     InstrumentLoad {
@@ -243,6 +250,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let st = store.migrate().await?;
             println!("schema version {} -> {} ({} applied)", st.before, st.after, st.applied.len());
             load_shipped_instruments(&store).await?;
+        }
+        Command::ExportResearch { to } => {
+            let store = open_current(&cfg).await?;
+            let e = crate::research::export(&store, &to).await?;
+            println!("wrote {} ({} patients) to {}", e.files.join(", "), e.patients, to.display());
         }
         Command::InstrumentLoad { file } => {
             let store = open_current(&cfg).await?;

@@ -5,4 +5,5 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod reindex;
+pub mod research;
 pub mod server;

@@ -16,6 +16,7 @@ mod letters;
 mod migrate;
 mod orgs;
 mod patients;
+mod research;
 mod second_factor;
 mod surveys;
 mod symptoms;
@@ -34,6 +35,9 @@ pub use orgs::{NewOrg, OrgRow, OrgUpdate};
 pub use patients::{
     AccessLogRow, ChartGrant, ConsentRow, IdentifierRow, KeyPersonRow, PatientRow, PatientSummary, Registered,
     SearchQuery, TeamMemberRow,
+};
+pub use research::{
+    ResearchAcp, ResearchAssessment, ResearchData, ResearchDeath, ResearchPatient, ResearchSurvey, ResearchTransition,
 };
 pub use second_factor::{SessionStage, TotpFactor};
 pub use surveys::{InvitationRow, InvitationStatus, SurveyOpen};

@@ -364,3 +364,116 @@ async fn symptom_ratings_are_kept_with_their_instrument_and_drawn_over_time() {
     assert_eq!(rows.len(), 3);
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_research_export_contains_no_direct_identifier() {
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let suzuki = app.signin(SUZUKI).await;
+    let takahashi = app.signin(TAKAHASHI).await;
+    // Outcome data with names, phones and addresses typed into its free text.
+    assert_eq!(suzuki.post(&format!("/patients/{yamada}/acp"), &wish("0", "2026-10-01", "home")).await.status, 303);
+    let r = suzuki
+        .post(
+            &format!("/patients/{yamada}/death"),
+            &[
+                ("version", "0"),
+                ("died_on", "2026-11-20"),
+                ("place", "home"),
+                ("team_present", "訪問看護師 高橋 順子、0235-22-1234"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let r = takahashi
+        .post(
+            &format!("/patients/{yamada}/symptoms"),
+            &[
+                ("instrument", "palliative-problems-staff"),
+                ("assessed_at", "2026-11-18T10:00"),
+                ("pain", "2"),
+                ("other_symptoms", "1"),
+                ("patient_anxiety", "2"),
+                ("family_anxiety", "3"),
+                ("information", "1"),
+                ("practical", "2"),
+                ("communication", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = takahashi
+        .post(
+            &format!("/patients/{yamada}/surveys"),
+            &[("instrument", "bereaved-family-evaluation"), ("recipient", "長男 山田 一郎 様"), ("valid_days", "30")],
+        )
+        .await;
+    let token = link_token(&r.body);
+    let answers = [
+        ("pain_relieved", "5"),
+        ("wishes_respected", "6"),
+        ("place_as_wished", "6"),
+        ("team_reachable", "5"),
+        ("information_shared", "5"),
+        ("family_supported", "5"),
+        ("overall", "6"),
+        ("comments", "鈴木先生と高橋さん（0235-22-1234、山形県つなぐ市本町1-2-3）に感謝します。"),
+    ];
+    let r = Resp::of(app.bare_client().post(app.at(&format!("/s/{token}"))).form(&answers).send().await.unwrap()).await;
+    assert_eq!(r.status, 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = app.cli(&["export-research", "--to", dir.path().to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut all = String::new();
+    for f in [
+        "patients.csv",
+        "acp.csv",
+        "deaths.csv",
+        "assessments.ndjson",
+        "surveys.ndjson",
+        "transitions.csv",
+        "dictionary.md",
+    ] {
+        all += &std::fs::read_to_string(dir.path().join(f)).unwrap_or_else(|_| panic!("{f} is written"));
+    }
+    // It carries the outcomes (a death at home, as wished; the survey's ratings) ...
+    assert!(all.contains(",home,home,true,"), "the death compared with the wish:\n{all}");
+    assert!(all.contains("\"place_as_wished\":6"));
+
+    // ... and no name, phone, address, e-mail, exact birth date or internal id in the
+    // database, of patients, family, staff or organizations.
+    let mut c = app.raw_conn().await;
+    let mut needles: Vec<String> = Vec::new();
+    for sql in [
+        "SELECT family_name || ' ' || given_name FROM patients",
+        "SELECT family_name FROM patients",
+        "SELECT given_name FROM patients",
+        "SELECT family_kana FROM patients",
+        "SELECT given_kana FROM patients",
+        "SELECT COALESCE(address, '') FROM patients",
+        "SELECT COALESCE(phone, '') FROM patients",
+        "SELECT birth_date FROM patients",
+        "SELECT id FROM patients",
+        "SELECT name FROM key_persons",
+        "SELECT COALESCE(phone, '') FROM key_persons",
+        "SELECT display_name FROM users",
+        "SELECT email FROM users",
+        "SELECT name FROM organizations",
+        "SELECT COALESCE(address, '') FROM organizations",
+        "SELECT COALESCE(phone, '') FROM organizations",
+        "SELECT COALESCE(night_phone, '') FROM organizations",
+        "SELECT recipient FROM survey_invitations",
+    ] {
+        let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut c).await.unwrap();
+        needles.extend(rows.into_iter().map(|r| r.0).filter(|s| s.chars().count() >= 2));
+    }
+    needles.push("0235-22-1234".into());
+    assert!(needles.len() > 100, "the scan covers the region: {}", needles.len());
+    for n in &needles {
+        assert!(!all.contains(n.as_str()), "the export contains {n:?}");
+    }
+    let rows = app.store.audit_recent(Some("research.export"), 5).await.unwrap();
+    assert_eq!(rows.len(), 1, "the export is on the record");
+    app.finish().await;
+}
