@@ -120,6 +120,7 @@ fn table() -> Table {
         .add("GET", "/patients/{patient}/letters/{letter}/pdf", Patient, get(pages::letters::pdf))
         .add("GET", "/patients/{patient}/letters/{letter}/fhir", Patient, get(pages::letters::fhir))
         .add("GET", "/directory", Authenticated, get(pages::directory::show))
+        .add("GET", "/dashboard", Authenticated, get(pages::dashboard::show))
         .add("GET", "/transitions", Authenticated, get(pages::transition::list))
         .add("GET", "/transitions/stats", Authenticated, get(pages::transition::stats))
         .add("GET", "/patients/{patient}/acp", Patient, get(pages::acp::show))

@@ -477,3 +477,95 @@ async fn the_research_export_contains_no_direct_identifier() {
     assert_eq!(rows.len(), 1, "the export is on the record");
     app.finish().await;
 }
+
+fn fig(body: &str, name: &str) -> String {
+    body.split(&format!("data-fig=\"{name}\">"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_figures_equal_counts_made_independently_for_two_years() {
+    let app = TestApp::start().await;
+    let sato = app.signin(SATO).await;
+    let takahashi = app.signin(TAKAHASHI).await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let death = |on: &'static str, place: &'static str| {
+        vec![("version", "0"), ("died_on", on), ("place", place), ("team_present", "")]
+    };
+
+    // FY2025: 山田 花子 wished for home (December) and died at home (February).
+    assert_eq!(sato.post(&format!("/patients/{yamada}/acp"), &wish("0", "2025-12-01", "home")).await.status, 303);
+    assert_eq!(sato.post(&format!("/patients/{yamada}/death"), &death("2026-02-10", "home")).await.status, 303);
+    // FY2026: two more of the hospital's patients die, one against the wish, one with none.
+    let pids: Vec<String> = {
+        let mut c = app.raw_conn().await;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT p.id FROM patients p JOIN organizations o ON o.id = p.owner_org_id WHERE o.kind = 'hospital' \
+             AND p.consent_status = 'given' AND p.family_kana <> 'ヤマダ' ORDER BY p.created_at, p.id LIMIT 2",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        rows.into_iter().map(|r| r.0).collect()
+    };
+    assert_eq!(sato.post(&format!("/patients/{}/acp", pids[0]), &wish("0", "2026-09-01", "home")).await.status, 303);
+    assert_eq!(sato.post(&format!("/patients/{}/death", pids[0]), &death("2026-11-20", "hospital")).await.status, 303);
+    assert_eq!(
+        sato.post(&format!("/patients/{}/death", pids[1]), &death("2026-10-01", "palliative_care_unit")).await.status,
+        303
+    );
+    // Symptoms: first on 11-10 (sum 4+4+5×2 = 18), a week later (sum 10).
+    let staff = |at: &'static str, v: &'static str| {
+        vec![
+            ("instrument", "palliative-problems-staff"),
+            ("assessed_at", at),
+            ("pain", v),
+            ("other_symptoms", v),
+            ("patient_anxiety", "2"),
+            ("family_anxiety", "2"),
+            ("information", "2"),
+            ("practical", "2"),
+            ("communication", "2"),
+        ]
+    };
+    assert_eq!(
+        takahashi.post(&format!("/patients/{yamada}/symptoms"), &staff("2026-11-10T10:00", "4")).await.status,
+        303
+    );
+    assert_eq!(
+        takahashi.post(&format!("/patients/{yamada}/symptoms"), &staff("2026-11-17T10:00", "0")).await.status,
+        303
+    );
+
+    // Counted independently: registrations straight from the table, by Japan-time year.
+    let mut c = app.raw_conn().await;
+    let registered = |from: &'static str, to: &'static str| {
+        sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM patients WHERE created_at >= $1 AND created_at < $2")
+            .bind(from)
+            .bind(to)
+    };
+    let (fy2026,) = registered("2026-03-31T15:00:00", "2027-03-31T15:00:00").fetch_one(&mut c).await.unwrap();
+    let (fy2025,) = registered("2025-03-31T15:00:00", "2026-03-31T15:00:00").fetch_one(&mut c).await.unwrap();
+    assert!(fy2026 > 0);
+
+    let operator = app.signin(OPERATOR).await;
+    let now = operator.get("/dashboard?fy=2026").await;
+    assert_eq!(now.status, 200);
+    assert_eq!(fig(&now.body, "registered"), fy2026.to_string());
+    // Places in the order home, hospital, palliative care unit, care facility.
+    assert_eq!((0..4).map(|i| fig(&now.body, &format!("deaths-{i}"))).collect::<Vec<_>>(), vec!["0", "1", "1", "0"]);
+    assert_eq!((fig(&now.body, "where-wished"), fig(&now.body, "compared")), ("0".into(), "1".into()));
+    let s = fig(&now.body, "symptoms-palliative-problems-staff");
+    assert!(s.contains("18.0 → 10.0（n=1）"), "{s}");
+
+    let last = operator.get("/dashboard?fy=2025").await;
+    assert_eq!(fig(&last.body, "registered"), fy2025.to_string());
+    assert_eq!((0..4).map(|i| fig(&last.body, &format!("deaths-{i}"))).collect::<Vec<_>>(), vec!["1", "0", "0", "0"]);
+    assert_eq!((fig(&last.body, "where-wished"), fig(&last.body, "compared")), ("1".into(), "1".into()));
+    app.finish().await;
+}

@@ -4,6 +4,7 @@ pub mod account;
 pub mod acp;
 pub mod admin;
 pub mod chart;
+pub mod dashboard;
 pub mod directory;
 pub mod emergency;
 pub mod letters;
