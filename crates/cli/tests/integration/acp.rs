@@ -72,6 +72,8 @@ async fn wishes_keep_every_version_and_the_death_is_compared_with_the_one_in_for
     assert_eq!(r.status, 303, "{}", r.body);
     let page = suzuki.get(&acp).await;
     assert!(page.text().contains(&msg("ja", "death-matched")), "{}", page.body);
+    let chart = suzuki.get(&format!("/patients/{yamada}")).await;
+    assert!(chart.body.contains("id=\"deceased-banner\""), "the chart says she has died");
 
     // The date was wrong: she died on 2026-11-12, after the last conversation (home).
     // A correction needs a reason, and is a new version.

@@ -861,3 +861,4 @@ dashboard-where-wished = Died where they wished (of those who could be compared)
 dashboard-symptoms = Symptoms: mean at first assessment and about a week later
 dashboard-surveys = Surveys: responses (mean score)
 dashboard-none = No data for this year.
+deceased-banner = Died on { $date }

@@ -861,3 +861,4 @@ dashboard-where-wished = 希望した場所での死亡（比較できた人数�
 dashboard-symptoms = 症状：初回と約1週間後の平均
 dashboard-surveys = アンケート：回答数（平均点）
 dashboard-none = この年度のデータはありません。
+deceased-banner = { $date } に逝去されました

@@ -219,6 +219,8 @@ pub struct ShowPage {
     pub med_rows: Vec<usize>,
     /// Set when the reader is here by emergency access: until when.
     pub emergency_until: Option<String>,
+    /// (date, place label) when a death is recorded.
+    pub deceased: Option<(String, String)>,
     /// Every emergency access to this chart, shown to all who read it.
     pub emergencies: Vec<tsunagu_store::EmergencyRow>,
 }
@@ -313,6 +315,12 @@ async fn show_page_with(
         med_rows: (0..super::chart::MED_ROWS).collect(),
         emergency_until: state.store.emergency_until(&g).await?,
         emergencies: state.store.emergency_accesses(&g).await?,
+        deceased: state
+            .store
+            .acp(&g)
+            .await?
+            .death
+            .map(|d| (ctx.tr().date(&d.body.died_on), ctx.tr().label("place", d.body.place.as_str()))),
     })
 }
 
