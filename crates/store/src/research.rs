@@ -61,13 +61,16 @@ pub struct ResearchData {
     pub transitions: Vec<ResearchTransition>,
 }
 
-fn ratings(a: &Answers) -> Vec<(String, i64)> {
-    a.iter()
+/// The rating answers of a row's `answers` column; free-text answers are left out.
+fn ratings_in(r: &sqlx::any::AnyRow) -> Result<Vec<(String, i64)>> {
+    let answers: String = r.try_get("answers")?;
+    let a: Answers = serde_json::from_str(&answers).map_err(corrupt)?;
+    Ok(a.iter()
         .filter_map(|(k, v)| match v {
             Answer::Rating(n) => Some((k.clone(), *n)),
             Answer::Text(_) => None,
         })
-        .collect()
+        .collect())
 }
 
 fn corrupt(e: serde_json::Error) -> StoreError {
@@ -128,15 +131,13 @@ impl Store {
         .await?
         .iter()
         .map(|r| {
-            let answers: String = r.try_get("answers")?;
-            let a: Answers = serde_json::from_str(&answers).map_err(corrupt)?;
             Ok(ResearchAssessment {
                 patient_id: r.try_get("patient_id")?,
                 instrument_id: r.try_get("instrument_id")?,
                 instrument_version: r.try_get("instrument_version")?,
                 assessed_at: r.try_get("assessed_at")?,
                 score: r.try_get("score")?,
-                ratings: ratings(&a),
+                ratings: ratings_in(r)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -148,15 +149,13 @@ impl Store {
         .await?
         .iter()
         .map(|r| {
-            let answers: String = r.try_get("answers")?;
-            let a: Answers = serde_json::from_str(&answers).map_err(corrupt)?;
             Ok(ResearchSurvey {
                 patient_id: r.try_get("patient_id")?,
                 instrument_id: r.try_get("instrument_id")?,
                 instrument_version: r.try_get("instrument_version")?,
                 submitted_at: r.try_get("submitted_at")?,
                 score: r.try_get("score")?,
-                ratings: ratings(&a),
+                ratings: ratings_in(r)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
