@@ -189,6 +189,20 @@ pub fn parse_coordinates(lat: &str, lon: &str) -> Result<Option<(f64, f64)>, Inv
     Ok(Some((la, lo)))
 }
 
+/// A location typed as latitude and longitude: both empty is no location; otherwise
+/// both must be numbers in range (an error on `field`).
+pub fn parse_location(field: &'static str, lat: &str, lon: &str) -> Result<Option<(f64, f64)>, Invalid> {
+    match (lat.trim(), lon.trim()) {
+        ("", "") => Ok(None),
+        (a, b) => match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(lat), Ok(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
+                Ok(Some((lat, lon)))
+            }
+            _ => Err(Invalid::one(field, "err-location")),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -273,7 +273,11 @@ async fn file_pdf(
 /// The letter as a PDF in the usual Japanese layout (always in Japanese: it is read
 /// by the recipient, whatever language the writer's screen is in).
 pub async fn pdf(state: &AppState, g: &ChartGrant, view: &LetterView) -> AppResult<Vec<u8>> {
-    let doc = print_doc(state, g, view).await?;
+    render_pdf(print_doc(state, g, view).await?).await
+}
+
+/// Lay a document out as PDF off the async threads (typst blocks for tens of ms).
+pub async fn render_pdf(doc: tsunagu_print::PrintDoc) -> AppResult<Vec<u8>> {
     tokio::task::spawn_blocking(move || tsunagu_print::render_pdf(&doc))
         .await
         .map_err(|e| AppError::Internal(format!("pdf task: {e}")))?

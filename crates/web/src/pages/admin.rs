@@ -101,18 +101,7 @@ pub async fn update_org(
         let night_phone = inv.merge(optional_phone("night_phone", &f.night_phone));
         let address = inv.merge(optional_text("address", &f.address, 200));
         let visiting_area = inv.merge(optional_text("visiting_area", &f.visiting_area, 200));
-        let location = match (f.lat.trim(), f.lon.trim()) {
-            ("", "") => Some(None),
-            (a, b) => match (a.parse::<f64>(), b.parse::<f64>()) {
-                (Ok(lat), Ok(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
-                    Some(Some((lat, lon)))
-                }
-                _ => {
-                    inv.push("location", "err-location");
-                    None
-                }
-            },
-        };
+        let location = inv.merge(tsunagu_domain::org::parse_location("location", &f.lat, &f.lon));
         match (phone, night_phone, address, location, visiting_area) {
             (Some(phone), Some(night_phone), Some(address), Some(location), Some(visiting_area)) if inv.is_empty() => {
                 Ok(OrgUpdate {

@@ -67,10 +67,8 @@ pub async fn show(
     let kind = OrgKind::parse(&get("kind")).ok();
     let wanted: Vec<&str> = CAPS.into_iter().filter(|c| q.iter().any(|(n, v)| n == "cap" && v == c)).collect();
     let (lat, lon) = (get("lat"), get("lon"));
-    let point = match (lat.parse::<f64>(), lon.parse::<f64>()) {
-        (Ok(a), Ok(b)) if (-90.0..=90.0).contains(&a) && (-180.0..=180.0).contains(&b) => Some((a, b)),
-        _ => None,
-    };
+    // A point out of range is simply not used for sorting.
+    let point = tsunagu_domain::org::parse_location("location", &lat, &lon).ok().flatten();
     let mut rows: Vec<DirectoryRow> = state
         .store
         .list_orgs()

@@ -358,18 +358,7 @@ pub async fn open_case(
         if planned.is_none() {
             inv.push("planned_discharge", "err-date");
         }
-        let home = match (f.home_lat.trim(), f.home_lon.trim()) {
-            ("", "") => None,
-            (a, b) => match (a.parse::<f64>(), b.parse::<f64>()) {
-                (Ok(lat), Ok(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
-                    Some((lat, lon))
-                }
-                _ => {
-                    inv.push("home", "err-location");
-                    None
-                }
-            },
-        };
+        let home = inv.merge(tsunagu_domain::org::parse_location("home", &f.home_lat, &f.home_lon)).flatten();
         let wished_org = optional_id("wished_org", &f.wished_org, &mut inv);
         inv.into_result()?;
         let input = CaseInput {
@@ -609,9 +598,9 @@ pub async fn discharge(
         let _ = physician;
         let patient = state.store.patient(&g).await?;
         let hospital = state.store.get_org(case.hospital_org_id).await?;
-        let sheet_pdf = render_pdf(conference_doc(&patient, &hospital, &case, &sheet)).await?;
+        let sheet_pdf = crate::letters::render_pdf(conference_doc(&patient, &hospital, &case, &sheet)).await?;
         let summary_doc = summary_doc(&patient, &hospital, &case, &f.diagnoses, &f.summary, &sheet);
-        let summary_pdf = render_pdf(summary_doc).await?;
+        let summary_pdf = crate::letters::render_pdf(summary_doc).await?;
         let day = state.store.clock().today_jst();
         let sheet_entry = crate::pages::chart::store_document(
             state,
@@ -653,13 +642,6 @@ fn referral_purpose(role: CommunityRole) -> &'static str {
         CommunityRole::VisitingNurse => "退院後の訪問看護をお願いいたします。",
         CommunityRole::CareManager => "退院後の在宅療養について、ケアプランの作成と調整をお願いいたします。",
     }
-}
-
-async fn render_pdf(doc: tsunagu_print::PrintDoc) -> AppResult<Vec<u8>> {
-    tokio::task::spawn_blocking(move || tsunagu_print::render_pdf(&doc))
-        .await
-        .map_err(|e| AppError::Internal(format!("pdf task: {e}")))?
-        .map_err(|e| AppError::Internal(format!("pdf: {e}")))
 }
 
 fn patient_table(p: &PatientRow) -> Vec<(String, String)> {
@@ -746,7 +728,7 @@ pub async fn sheet_pdf(
     let conf = case.conference.as_ref().ok_or(AppError::NotFound)?;
     let patient = state.store.patient(&g).await?;
     let hospital = state.store.get_org(case.hospital_org_id).await?;
-    let bytes = render_pdf(conference_doc(&patient, &hospital, &case, &conf.sheet)).await?;
+    let bytes = crate::letters::render_pdf(conference_doc(&patient, &hospital, &case, &conf.sheet)).await?;
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
     r.headers_mut()

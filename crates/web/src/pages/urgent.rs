@@ -6,7 +6,7 @@
 
 use super::patients::patient_id;
 use crate::auth::Signed;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::i18n::{Locale, Tr};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
@@ -107,11 +107,7 @@ pub async fn pdf(
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
     let g = state.store.open_chart(&me.principal, pid, ChartAction::Read, "urgent.pdf", &ctx.audit()).await?;
-    let doc = print_doc(&gather(&state, &g).await?);
-    let bytes = tokio::task::spawn_blocking(move || tsunagu_print::render_pdf(&doc))
-        .await
-        .map_err(|e| AppError::Internal(format!("pdf task: {e}")))?
-        .map_err(|e| AppError::Internal(format!("pdf: {e}")))?;
+    let bytes = crate::letters::render_pdf(print_doc(&gather(&state, &g).await?)).await?;
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
     r.headers_mut()
