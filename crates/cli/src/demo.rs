@@ -14,6 +14,7 @@
 
 mod course;
 mod letters;
+mod outcomes;
 mod transition;
 
 use anyhow::{Context, bail};
@@ -704,6 +705,8 @@ pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<DemoSumm
     let letters = post.write_all(&charts).await.context("seeding letters")?;
     let ward = transition::Ward { store, people: &people, orgs: &orgs, ctx: &ctx };
     ward.write_all(&charts).await.context("seeding hospital-to-home")?;
+    let region = outcomes::Region { store, people: &people, orgs: &orgs, ctx: &ctx };
+    region.write_all(&charts).await.context("seeding outcome work")?;
 
     Ok(DemoSummary {
         orgs: orgs.len(),

@@ -194,6 +194,17 @@ pub async fn export(store: &Store, dir: &Path) -> Result<Exported> {
         ]);
     }
     write("transitions.csv", out)?;
+
+    let mut out = csv_line(&["pid", "kind", "month", "fiscal_year"].map(String::from));
+    for c in &data.contacts {
+        out += &csv_line(&[
+            ids.of(&c.patient_id),
+            c.kind.clone(),
+            month(&c.occurred_on),
+            day_of(&c.occurred_on).map(|d| fiscal_year(d).to_string()).unwrap_or_default(),
+        ]);
+    }
+    write("specialist_care.csv", out)?;
     write("dictionary.md", DICTIONARY.to_string())?;
     // Every patient's outcome data left the system: on the record, under the operator.
     let ev = tsunagu_store::AuditEvent {
@@ -250,4 +261,8 @@ birth dates are reduced to the year and other dates to the month or to day count
 - conference_held: true or false
 - days_to_discharge: days from the decision to discharge home (empty: not discharged)
 - ended, end_reason: death, readmission, transfer, other
+
+## specialist_care.csv (specialist palliative-care contacts; those entered in error left out)
+- kind: palliative_team_consult, palliative_outpatient_visit, home_visit
+- month: YYYY-MM; fiscal_year: the Japanese fiscal year (April to March)
 ";

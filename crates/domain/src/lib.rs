@@ -15,6 +15,7 @@ pub mod org;
 pub mod patient;
 pub mod person;
 pub mod policy;
+pub mod programme;
 pub mod questionnaire;
 pub mod transition;
 pub mod validation;

@@ -11,6 +11,7 @@ use sqlx::Row;
 use std::collections::HashMap;
 use tsunagu_domain::OrgId;
 use tsunagu_domain::acp::{AcpRecord, DeathRecord, Place, died_where_wished};
+use tsunagu_domain::programme::{ActivityKind, ContactKind, Pillar};
 use tsunagu_domain::transition::fiscal_year_range;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -29,12 +30,33 @@ pub struct SurveyResult {
     pub mean_score: f64,
 }
 
+/// Specialist palliative care of one kind in the year: contacts, and patients seen.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ContactFigure {
+    pub kind: ContactKind,
+    pub contacts: i64,
+    pub patients: i64,
+}
+
+/// The programme's activities under one pillar in the year.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PillarFigure {
+    pub pillar: Pillar,
+    pub sessions: i64,
+    pub meetings: i64,
+    pub attendees: i64,
+}
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct OutcomeFigures {
     pub fiscal_year: i32,
     pub patients_registered: i64,
     /// Of those, with consent to share and more than one organization on the team.
     pub patients_shared: i64,
+    /// Palliative-team consults, palliative outpatient visits, home visits.
+    pub specialist_care: Vec<ContactFigure>,
+    /// Patients with any of those in the year.
+    pub patients_with_specialist_care: i64,
     pub deaths_by_place: Vec<(Place, i64)>,
     /// Deaths with a decided wish recorded before death, and how many were at that place.
     pub deaths_compared: i64,
@@ -42,6 +64,8 @@ pub struct OutcomeFigures {
     pub symptoms: Vec<SymptomChange>,
     pub surveys: Vec<SurveyResult>,
     pub transitions: TransitionStats,
+    /// Sessions and meetings the region (or the organization) held, per pillar.
+    pub programme: Vec<PillarFigure>,
 }
 
 impl Store {
@@ -65,6 +89,36 @@ impl Store {
         .await?;
         let patients_registered: i64 = r.try_get("n")?;
         let patients_shared: i64 = r.try_get::<Option<i64>, _>("shared")?.unwrap_or(0);
+
+        // Specialist palliative care: contacts dated in the year, those in error left out.
+        let contacts = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT c.kind, c.patient_id FROM care_contacts c JOIN patients p ON p.id = c.patient_id WHERE {scope} \
+             AND c.occurred_on >= $2 AND c.occurred_on < $3 AND NOT EXISTS (SELECT 1 FROM care_contact_marks m \
+             WHERE m.patient_id = c.patient_id AND m.contact_id = c.id)"
+        )))
+        .bind(&org_s)
+        .bind(start.to_string())
+        .bind(end.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        let mut seen: HashMap<ContactKind, (i64, std::collections::HashSet<String>)> = HashMap::new();
+        let mut anyone = std::collections::HashSet::new();
+        for c in &contacts {
+            let kind = ContactKind::parse(&c.try_get::<String, _>("kind")?)
+                .map_err(|_| StoreError::Corrupt("contact kind".into()))?;
+            let pid: String = c.try_get("patient_id")?;
+            let e = seen.entry(kind).or_default();
+            e.0 += 1;
+            e.1.insert(pid.clone());
+            anyone.insert(pid);
+        }
+        let specialist_care = ContactKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let (contacts, patients) = seen.get(&kind).map(|(n, p)| (*n, p.len() as i64)).unwrap_or((0, 0));
+                ContactFigure { kind, contacts, patients }
+            })
+            .collect();
 
         // Deaths: each patient's death record in force, dated in the year.
         let deaths = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -110,7 +164,8 @@ impl Store {
         // Symptoms: first assessment in the year, and the one 5-9 days after it.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT a.patient_id, a.instrument_id, a.assessed_at, a.score FROM symptom_assessments a JOIN patients p ON p.id = a.patient_id \
-             WHERE {scope} AND a.score IS NOT NULL ORDER BY a.patient_id, a.instrument_id, a.assessed_at, a.id"
+             WHERE {scope} AND a.score IS NOT NULL AND NOT EXISTS (SELECT 1 FROM assessment_marks m \
+             WHERE m.patient_id = a.patient_id AND m.assessment_id = a.id) ORDER BY a.patient_id, a.instrument_id, a.assessed_at, a.id"
         )))
         .bind(&org_s)
         .fetch_all(&self.read)
@@ -171,12 +226,37 @@ impl Store {
             fiscal_year: fy,
             patients_registered,
             patients_shared,
+            specialist_care,
+            patients_with_specialist_care: anyone.len() as i64,
             deaths_by_place,
             deaths_compared: compared,
             deaths_where_wished: matched,
             symptoms,
             surveys,
             transitions: self.transition_stats(org, fy).await?,
+            programme: self.programme_figures(org, fy).await?,
         })
+    }
+
+    /// Activities held in the year per pillar (not in error): by anyone for the region,
+    /// or organized by the organization.
+    async fn programme_figures(&self, org: Option<OrgId>, fy: i32) -> Result<Vec<PillarFigure>> {
+        let mut figures: Vec<PillarFigure> = Pillar::ALL
+            .into_iter()
+            .map(|pillar| PillarFigure { pillar, sessions: 0, meetings: 0, attendees: 0 })
+            .collect();
+        for a in self.activities(fy).await? {
+            if a.in_error.is_some() || org.is_some_and(|o| o != a.organizer_org) {
+                continue;
+            }
+            if let Some(f) = figures.iter_mut().find(|f| f.pillar == a.pillar) {
+                match a.kind {
+                    ActivityKind::Session => f.sessions += 1,
+                    ActivityKind::Meeting => f.meetings += 1,
+                }
+                f.attendees += a.attendees;
+            }
+        }
+        Ok(figures)
     }
 }

@@ -17,6 +17,7 @@ mod letters;
 mod migrate;
 mod orgs;
 mod patients;
+mod programme;
 mod research;
 mod second_factor;
 mod surveys;
@@ -27,7 +28,7 @@ mod users;
 pub use acp::{AcpView, Recorded};
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
 pub use chart::{AttachmentRow, EntryForIndex, EntryView, ErrorMark, FulltextRow, InboxRow, Mention, TimelineFilter};
-pub use dashboard::{OutcomeFigures, SurveyResult, SymptomChange};
+pub use dashboard::{ContactFigure, OutcomeFigures, PillarFigure, SurveyResult, SymptomChange};
 pub use db::{Backend, OpenMode, Store, redact_url, ts};
 pub use emergency::{EMERGENCY_MINUTES, EmergencyAlert, EmergencyRow};
 pub use error::StoreError;
@@ -38,8 +39,10 @@ pub use patients::{
     AccessLogRow, ChartGrant, ConsentRow, IdentifierRow, KeyPersonRow, PatientRow, PatientSummary, Registered,
     SearchQuery, TeamMemberRow,
 };
+pub use programme::{ActionPlanRow, ActivityRow, AttendanceRow, CareContactRow};
 pub use research::{
-    ResearchAcp, ResearchAssessment, ResearchData, ResearchDeath, ResearchPatient, ResearchSurvey, ResearchTransition,
+    ResearchAcp, ResearchAssessment, ResearchContact, ResearchData, ResearchDeath, ResearchPatient, ResearchSurvey,
+    ResearchTransition,
 };
 pub use second_factor::{SessionStage, TotpFactor};
 pub use surveys::{InvitationRow, InvitationStatus, SurveyOpen};

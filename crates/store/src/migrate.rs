@@ -85,9 +85,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0010_symptoms.sqlite.sql"),
         postgres: include_str!("../migrations/0010_symptoms.postgres.sql"),
     },
+    Migration {
+        version: 11,
+        name: "programme",
+        common: include_str!("../migrations/0011_programme.sql"),
+        sqlite: include_str!("../migrations/0011_programme.sqlite.sql"),
+        postgres: include_str!("../migrations/0011_programme.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 10;
+pub const LATEST_VERSION: i64 = 11;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

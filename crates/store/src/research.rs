@@ -52,6 +52,13 @@ pub struct ResearchTransition {
     pub events: Vec<(String, String, String)>,
 }
 
+/// A specialist palliative-care contact (not in error): kind and day.
+pub struct ResearchContact {
+    pub patient_id: String,
+    pub kind: String,
+    pub occurred_on: String,
+}
+
 pub struct ResearchData {
     pub patients: Vec<ResearchPatient>,
     pub acp: Vec<ResearchAcp>,
@@ -59,6 +66,7 @@ pub struct ResearchData {
     pub assessments: Vec<ResearchAssessment>,
     pub surveys: Vec<ResearchSurvey>,
     pub transitions: Vec<ResearchTransition>,
+    pub contacts: Vec<ResearchContact>,
 }
 
 /// The rating answers of a row's `answers` column; free-text answers are left out.
@@ -124,8 +132,9 @@ impl Store {
         })
         .collect::<Result<Vec<_>>>()?;
         let assessments = sqlx::query(
-            "SELECT patient_id, instrument_id, instrument_version, answers, score, assessed_at FROM symptom_assessments \
-             ORDER BY patient_id, assessed_at, id",
+            "SELECT a.patient_id, a.instrument_id, a.instrument_version, a.answers, a.score, a.assessed_at \
+             FROM symptom_assessments a WHERE NOT EXISTS (SELECT 1 FROM assessment_marks m \
+             WHERE m.patient_id = a.patient_id AND m.assessment_id = a.id) ORDER BY a.patient_id, a.assessed_at, a.id",
         )
         .fetch_all(&self.read)
         .await?
@@ -184,6 +193,22 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
             transitions.push(ResearchTransition { patient_id: pid, opened_at: c.try_get("created_at")?, events });
         }
-        Ok(ResearchData { patients, acp, deaths, assessments, surveys, transitions })
+        let contacts = sqlx::query(
+            "SELECT c.patient_id, c.kind, c.occurred_on FROM care_contacts c WHERE NOT EXISTS (SELECT 1 \
+             FROM care_contact_marks m WHERE m.patient_id = c.patient_id AND m.contact_id = c.id) \
+             ORDER BY c.patient_id, c.occurred_on, c.id",
+        )
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ResearchContact {
+                patient_id: r.try_get("patient_id")?,
+                kind: r.try_get("kind")?,
+                occurred_on: r.try_get("occurred_on")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok(ResearchData { patients, acp, deaths, assessments, surveys, transitions, contacts })
     }
 }

@@ -11,7 +11,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use tsunagu_domain::PatientId;
-use tsunagu_domain::policy::ChartAction;
+use tsunagu_domain::policy::{ChartAction, Principal};
 use tsunagu_domain::questionnaire::{Answers, Instrument, Rater};
 
 /// Where an invitation stands.
@@ -84,6 +84,17 @@ fn invitation_from_row(r: &AnyRow, now: OffsetDateTime) -> Result<InvitationRow>
         answered_at,
         score: r.try_get("score")?,
     })
+}
+
+/// A new invitation: who sends it, about which patient (none for a professional's
+/// survey), on which instrument, to whom, for how long, and the hash of its secret.
+struct Invite<'a> {
+    by: &'a Principal,
+    patient: Option<PatientId>,
+    instrument: Instrument,
+    recipient: &'a str,
+    valid_days: i64,
+    token_hash: &'a str,
 }
 
 /// What the one-time link opens: the questionnaire and who sent it (no patient data).
@@ -162,17 +173,31 @@ impl Store {
         ctx: &AuditCtx,
     ) -> Result<String> {
         g.require(&[ChartAction::Write])?;
-        let instrument = self
-            .instruments()
+        let invite = Invite {
+            by: g.principal(),
+            patient: Some(g.patient()),
+            instrument: self.instrument_rated_by(instrument_id, Rater::Family).await?,
+            recipient,
+            valid_days,
+            token_hash,
+        };
+        self.insert_invitation(invite, ctx).await
+    }
+
+    async fn instrument_rated_by(&self, id: &str, rater: Rater) -> Result<Instrument> {
+        self.instruments()
             .await?
             .into_iter()
-            .find(|i| i.id == instrument_id && i.rater == Rater::Family)
-            .ok_or(StoreError::Invalid(tsunagu_domain::Invalid::one("instrument", "err-invalid-choice")))?;
-        let recipient = recipient.trim();
+            .find(|i| i.id == id && i.rater == rater)
+            .ok_or(StoreError::Invalid(tsunagu_domain::Invalid::one("instrument", "err-invalid-choice")))
+    }
+
+    async fn insert_invitation(&self, inv: Invite<'_>, ctx: &AuditCtx) -> Result<String> {
+        let recipient = inv.recipient.trim();
         if recipient.is_empty() || recipient.chars().count() > 100 {
             return Err(StoreError::Invalid(tsunagu_domain::Invalid::one("recipient", "err-required")));
         }
-        if !(1..=90).contains(&valid_days) {
+        if !(1..=90).contains(&inv.valid_days) {
             return Err(StoreError::Invalid(tsunagu_domain::Invalid::one("valid_days", "err-valid-days")));
         }
         let id = self.new_id();
@@ -183,18 +208,26 @@ impl Store {
              created_by, created_org, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
-        .bind(token_hash)
-        .bind(&instrument.id)
-        .bind(instrument.version)
-        .bind(g.patient().to_string())
+        .bind(inv.token_hash)
+        .bind(&inv.instrument.id)
+        .bind(inv.instrument.version)
+        .bind(inv.patient.map(|p| p.to_string()))
         .bind(recipient)
-        .bind(g.principal().user.to_string())
-        .bind(g.principal().org.to_string())
+        .bind(inv.by.user.to_string())
+        .bind(inv.by.org.to_string())
         .bind(ts(now))
-        .bind(ts(now + time::Duration::days(valid_days)))
+        .bind(ts(now + time::Duration::days(inv.valid_days)))
         .execute(&mut *tx)
         .await?;
-        let ev = self.write_event(g, "survey.invite", id.clone(), format!("{{\"instrument\":\"{}\"}}", instrument.id));
+        let ev = AuditEvent {
+            actor_user: Some(inv.by.user),
+            actor_org: Some(inv.by.org),
+            action: "survey.invite".into(),
+            outcome: Outcome::Allowed,
+            patient: inv.patient,
+            target: id.clone(),
+            detail: format!("{{\"instrument\":\"{}\"}}", inv.instrument.id),
+        };
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
         Ok(id)
@@ -217,26 +250,87 @@ impl Store {
     pub async fn revoke_invitation(&self, g: &ChartGrant, id: &str, ctx: &AuditCtx) -> Result<()> {
         g.require(&[ChartAction::Write])?;
         let inv = self.survey_invitations(g).await?.into_iter().find(|i| i.id == id).ok_or(StoreError::NotFound)?;
+        self.insert_revocation(&inv, g.principal(), ctx).await
+    }
+
+    async fn insert_revocation(&self, inv: &InvitationRow, by: &Principal, ctx: &AuditCtx) -> Result<()> {
+        let closed = || StoreError::Conflict { field: "invitation", key: "err-invitation-closed" };
         if inv.status != InvitationStatus::Open {
-            return Err(StoreError::Conflict { field: "invitation", key: "err-invitation-closed" });
+            return Err(closed());
         }
         let mut tx = self.write.begin().await?;
         sqlx::query("INSERT INTO survey_revocations (invitation_id, revoked_at, revoked_by) VALUES ($1, $2, $3)")
-            .bind(id)
+            .bind(&inv.id)
             .bind(ts(self.now()))
-            .bind(g.principal().user.to_string())
+            .bind(by.user.to_string())
             .execute(&mut *tx)
             .await
             .map_err(|e| match StoreError::from_write(e) {
-                StoreError::Conflict { .. } => {
-                    StoreError::Conflict { field: "invitation", key: "err-invitation-closed" }
-                }
+                StoreError::Conflict { .. } => closed(),
                 other => other,
             })?;
-        let ev = self.write_event(g, "survey.revoke", id.to_string(), String::new());
+        let ev = AuditEvent {
+            actor_user: Some(by.user),
+            actor_org: Some(by.org),
+            action: "survey.revoke".into(),
+            outcome: Outcome::Allowed,
+            patient: inv.patient_id,
+            target: inv.id.clone(),
+            detail: String::new(),
+        };
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Invite a professional to answer a professional-rated survey (the difficulties
+    /// survey), about no patient. The operator and organization administrators send
+    /// them; the invitation belongs to the sender's organization.
+    pub async fn invite_professional(
+        &self,
+        who: &Principal,
+        instrument_id: &str,
+        recipient: &str,
+        valid_days: i64,
+        token_hash: &str,
+        ctx: &AuditCtx,
+    ) -> Result<String> {
+        if !who.operator && !who.org_admin {
+            return Err(StoreError::Forbidden);
+        }
+        let invite = Invite {
+            by: who,
+            patient: None,
+            instrument: self.instrument_rated_by(instrument_id, Rater::Professional).await?,
+            recipient,
+            valid_days,
+            token_hash,
+        };
+        self.insert_invitation(invite, ctx).await
+    }
+
+    /// The professional survey invitations the person may see: all of them for the
+    /// operator, those of the own organization for its administrator; newest first.
+    pub async fn professional_invitations(&self, who: &Principal) -> Result<Vec<InvitationRow>> {
+        if !who.operator && !who.org_admin {
+            return Err(StoreError::Forbidden);
+        }
+        let org = if who.operator { String::new() } else { who.org.to_string() };
+        let now = self.now();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{INVITATION_SELECT} WHERE i.patient_id IS NULL AND ($1 = '' OR i.created_org = $1) ORDER BY i.created_at DESC"
+        )))
+        .bind(org)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| invitation_from_row(r, now)).collect()
+    }
+
+    /// Revoke a professional survey invitation not yet answered.
+    pub async fn revoke_professional_invitation(&self, who: &Principal, id: &str, ctx: &AuditCtx) -> Result<()> {
+        let inv =
+            self.professional_invitations(who).await?.into_iter().find(|i| i.id == id).ok_or(StoreError::NotFound)?;
+        self.insert_revocation(&inv, who, ctx).await
     }
 
     /// What a link opens, by the hash of its token; NotFound for an unknown one.

@@ -25,6 +25,9 @@ pub struct AssessmentRow {
     pub recorded_by: UserId,
     pub recorded_by_name: String,
     pub recorded_org_name: String,
+    /// The reason, when it was marked as entered in error: shown struck through, left
+    /// out of the trend and the region's figures.
+    pub in_error: Option<String>,
 }
 
 impl Store {
@@ -82,8 +85,9 @@ impl Store {
         g.require(&[ChartAction::Read, ChartAction::Write])?;
         let rows = sqlx::query(
             "SELECT a.id, a.instrument_id, a.instrument_version, a.answers, a.score, a.assessed_at, a.recorded_by, \
-             u.display_name AS by_name, o.name AS org_name FROM symptom_assessments a JOIN users u ON u.id = a.recorded_by \
-             JOIN organizations o ON o.id = a.recorded_org WHERE a.patient_id = $1 ORDER BY a.assessed_at, a.recorded_at, a.id",
+             u.display_name AS by_name, o.name AS org_name, m.reason FROM symptom_assessments a \
+             JOIN users u ON u.id = a.recorded_by JOIN organizations o ON o.id = a.recorded_org \
+             LEFT JOIN assessment_marks m ON m.patient_id = a.patient_id AND m.assessment_id = a.id WHERE a.patient_id = $1 ORDER BY a.assessed_at, a.recorded_at, a.id",
         )
         .bind(g.patient().to_string())
         .fetch_all(&self.read)
@@ -102,8 +106,38 @@ impl Store {
                     recorded_by: parse_uuid(&r.try_get::<String, _>("recorded_by")?)?,
                     recorded_by_name: r.try_get("by_name")?,
                     recorded_org_name: r.try_get("org_name")?,
+                    in_error: r.try_get("reason")?,
                 })
             })
             .collect()
+    }
+
+    /// Mark an assessment as entered in error, with a reason.
+    pub async fn mark_assessment(&self, g: &ChartGrant, id: &str, reason: &str, ctx: &AuditCtx) -> Result<()> {
+        g.require(&[ChartAction::Write])?;
+        let reason = tsunagu_domain::validation::required_text("reason", reason, 500).map_err(StoreError::Invalid)?;
+        let a = self.assessments(g).await?.into_iter().find(|a| a.id == id).ok_or(StoreError::NotFound)?;
+        if a.in_error.is_some() {
+            return Err(StoreError::Conflict { field: "assessment", key: "err-entry-in-error" });
+        }
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO assessment_marks (patient_id, assessment_id, reason, marked_at, marked_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(g.patient().to_string())
+        .bind(id)
+        .bind(&reason)
+        .bind(ts(self.now()))
+        .bind(g.principal().user.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match StoreError::from_write(e) {
+            StoreError::Conflict { .. } => StoreError::Conflict { field: "assessment", key: "err-entry-in-error" },
+            other => other,
+        })?;
+        let ev = self.write_event(g, "assessment.mark-in-error", id.to_string(), String::new());
+        self.append_audit(&mut tx, &ev, ctx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -121,12 +121,34 @@ fn table() -> Table {
         .add("GET", "/patients/{patient}/letters/{letter}/fhir", Patient, get(pages::letters::fhir))
         .add("GET", "/directory", Authenticated, get(pages::directory::show))
         .add("GET", "/dashboard", Authenticated, get(pages::dashboard::show))
+        .add("GET", "/programme", Authenticated, get(pages::programme::show))
+        .add("POST", "/programme/activities", Authenticated, post(pages::programme::record_activity))
+        .add("POST", "/programme/activities/{activity}/in-error", Authenticated, post(pages::programme::mark_activity))
+        .add("POST", "/programme/plans", Authenticated, post(pages::programme::add_plan))
+        .add("POST", "/programme/plans/{plan}", Authenticated, post(pages::programme::revise_plan))
+        .add("GET", "/surveys", Authenticated, get(pages::surveys::staff_list))
+        .add("POST", "/surveys", Authenticated, post(pages::surveys::staff_invite))
+        .add("POST", "/surveys/{invitation}/revoke", Authenticated, post(pages::surveys::staff_revoke))
         .add("GET", "/transitions", Authenticated, get(pages::transition::list))
         .add("GET", "/transitions/stats", Authenticated, get(pages::transition::stats))
         .add("GET", "/patients/{patient}/acp", Patient, get(pages::acp::show))
         .add("GET", "/patients/{patient}/urgent", Patient, get(pages::urgent::show))
         .add("GET", "/patients/{patient}/symptoms", Patient, get(pages::symptoms::show))
         .add("POST", "/patients/{patient}/symptoms", Patient, post(pages::symptoms::record))
+        .add(
+            "POST",
+            "/patients/{patient}/symptoms/{assessment}/in-error",
+            Patient,
+            post(pages::symptoms::mark_in_error),
+        )
+        .add("GET", "/patients/{patient}/palliative-care", Patient, get(pages::contacts::show))
+        .add("POST", "/patients/{patient}/palliative-care", Patient, post(pages::contacts::record))
+        .add(
+            "POST",
+            "/patients/{patient}/palliative-care/{contact}/in-error",
+            Patient,
+            post(pages::contacts::mark_in_error),
+        )
         .add("GET", "/patients/{patient}/surveys", Patient, get(pages::surveys::list))
         .add("POST", "/patients/{patient}/surveys", Patient, post(pages::surveys::invite))
         .add("POST", "/patients/{patient}/surveys/{invitation}/revoke", Patient, post(pages::surveys::revoke))

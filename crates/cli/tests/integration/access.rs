@@ -104,6 +104,10 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
         "/patients/{patient}/symptoms",
         &[("instrument", "palliative-problems-staff"), ("assessed_at", "2026-11-20T10:00"), ("pain", "2")],
     ),
+    post("/patients/{patient}/symptoms/{assessment}/in-error", &[("reason", "別の患者の値")]),
+    get("/patients/{patient}/palliative-care"),
+    post("/patients/{patient}/palliative-care", &[("kind", "home_visit"), ("occurred_on", "2026-11-20")]),
+    post("/patients/{patient}/palliative-care/{contact}/in-error", &[("reason", "重複")]),
     get("/patients/{patient}/surveys"),
     post(
         "/patients/{patient}/surveys",

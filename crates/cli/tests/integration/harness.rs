@@ -542,6 +542,23 @@ impl Session {
 }
 
 /// The text of a PDF, laid out (poppler's `pdftotext`, installed by scripts/test).
+/// The text of the element marked `data-fig="name"` (a dashboard figure).
+pub fn fig(body: &str, name: &str) -> String {
+    body.split(&format!("data-fig=\"{name}\">"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The secret of a one-time survey link shown on the page that made it.
+pub fn link_token(body: &str) -> String {
+    let link = body.split("id=\"survey-link\">").nth(1).unwrap().split('<').next().unwrap();
+    link.rsplit("/s/").next().unwrap().to_string()
+}
+
 pub fn pdftotext(bytes: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("letter.pdf");

@@ -23,6 +23,7 @@ mod headers;
 mod input;
 mod letters;
 mod load;
+mod programme;
 mod registry;
 mod second_factor;
 mod signin;

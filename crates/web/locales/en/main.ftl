@@ -862,3 +862,95 @@ dashboard-symptoms = Symptoms: mean at first assessment and about a week later
 dashboard-surveys = Surveys: responses (mean score)
 dashboard-none = No data for this year.
 deceased-banner = Died on { $date }
+
+## Specialist palliative care on the chart
+contacts-title = Specialist palliative care
+contacts-help = Record palliative care team consultations, palliative outpatient visits and palliative home visits. The region counts them among its outcome measures.
+contacts-record = Record a contact
+contacts-history = Contacts so far
+contacts-none = Nothing recorded yet.
+contacts-recorded-by = Recorded by
+field-contact-kind = Kind
+field-occurred-on = Date
+field-contact-note = Note (optional)
+contact-palliative-team-consult = Palliative care team consult
+contact-palliative-outpatient-visit = Palliative outpatient visit
+contact-home-visit = Palliative home visit
+
+## The region's programme
+nav-programme = Programme
+programme-title = Regional programme
+programme-help = Sessions and meetings under the four pillars (education, public awareness, regional cooperation, specialist palliative care) and each fiscal year's action plans.
+programme-activities = Sessions and meetings
+programme-no-activities = No session or meeting recorded for this year yet.
+programme-record = Record a session or meeting
+programme-attendance = Attendance
+programme-attendance-help = Enter how many came per profession and organization. Empty lines are ignored.
+programme-organizer = Organizer
+programme-citizens = Citizens / no profession
+programme-outside = Outside the network
+programme-count = Number
+programme-plans = Action plans
+programme-no-plans = No action plan for this year yet.
+programme-plan-history = History of changes
+programme-plan-revise = Update the status
+programme-plan-new = Add an action plan
+field-held-on = Held on
+field-pillar = Pillar
+field-topic = Topic
+field-activity-kind = Kind
+field-due-on = Due
+pillar-education = Education
+pillar-public-awareness = Public awareness
+pillar-regional-cooperation = Regional cooperation
+pillar-specialist-palliative-care = Specialist palliative care
+activity-session = Training session
+activity-meeting = Meeting
+plan-planned = Planned
+plan-in-progress = In progress
+plan-done = Done
+plan-dropped = Dropped
+err-attendance-count = Enter a number of attendees from 1 to 10000.
+err-attendance-twice = The same profession and organization appear on two lines.
+
+## Professionals' surveys
+surveys-staff-title = Surveys of professionals
+surveys-staff-help = Ask health and care professionals to answer the difficulties survey. Each answer link works once and stops working when it expires or is revoked. No e-mail is sent: give the link to the person.
+recipient-staff-placeholder = e.g. Nurse Takahashi, visiting-nurse station
+
+## Dashboard additions
+dashboard-specialist = Use of specialist palliative care
+dashboard-specialist-patients = Patients with any of these
+dashboard-patients-n = { $n } patients
+dashboard-symptoms-help = Mean total score at the first assessment in the year and at one 5 to 9 days later (entries in error left out).
+dashboard-first = First
+dashboard-week = About a week later
+dashboard-mean-score = mean score
+dashboard-programme = Programme (attendees)
+dashboard-sessions-n = { $n } sessions
+dashboard-meetings-n = { $n } meetings
+
+## Access log labels
+audit-acp-read = Read the care planning record
+audit-acp-record = Recorded care planning
+audit-death-record = Recorded the death
+audit-assessments-read = Read symptom assessments
+audit-assessment-record = Recorded a symptom assessment
+audit-assessment-mark = Marked an assessment in error (page)
+audit-assessment-mark-in-error = Marked an assessment in error
+audit-contacts-read = Read specialist palliative care
+audit-contact-record = Recorded specialist palliative care
+audit-contact-mark = Marked a contact in error (page)
+audit-contact-mark-in-error = Marked a contact in error
+audit-surveys-read = Read survey invitations
+audit-survey-invite = Sent a survey invitation
+audit-survey-revoke = Revoked a survey invitation
+audit-survey-respond = Survey answered
+audit-urgent-read = Read the urgent-care summary
+audit-urgent-pdf = Urgent-care summary as PDF
+audit-transition-read = Read the hospital-to-home plan
+audit-transition-open = Opened a hospital-to-home plan
+audit-transition-write = Recorded hospital-to-home work
+audit-candidate-flag = Flagged a discharge candidate
+audit-conference-sheet = Discharge conference sheet
+audit-conference-pdf = Discharge conference sheet as PDF

@@ -862,3 +862,95 @@ dashboard-symptoms = 症状：初回と約1週間後の平均
 dashboard-surveys = アンケート：回答数（平均点）
 dashboard-none = この年度のデータはありません。
 deceased-banner = { $date } に逝去されました
+
+## Specialist palliative care on the chart
+contacts-title = 専門的緩和ケア
+contacts-help = 緩和ケアチームの診療（コンサルテーション）、緩和ケア外来の受診、緩和ケアの訪問診療・訪問看護を記録します。地域の成果指標として集計されます。
+contacts-record = 受療を記録
+contacts-history = これまでの受療
+contacts-none = まだ記録がありません。
+contacts-recorded-by = 記録者
+field-contact-kind = 種類
+field-occurred-on = 日付
+field-contact-note = メモ（任意）
+contact-palliative-team-consult = 緩和ケアチーム診療
+contact-palliative-outpatient-visit = 緩和ケア外来受診
+contact-home-visit = 緩和ケアの訪問
+
+## The region's programme
+nav-programme = 地域の取り組み
+programme-title = 地域の取り組み
+programme-help = 教育・市民啓発・地域連携・専門的緩和ケアの4本柱で行った研修や会議と、年度ごとの行動計画です。
+programme-activities = 研修・会議
+programme-no-activities = この年度の研修・会議はまだ記録されていません。
+programme-record = 研修・会議を記録
+programme-attendance = 参加者
+programme-attendance-help = 職種と所属ごとの人数を入力します。空欄の行は無視されます。
+programme-organizer = 主催
+programme-citizens = 市民・職種なし
+programme-outside = ネットワーク外
+programme-count = 人数
+programme-plans = 行動計画
+programme-no-plans = この年度の行動計画はまだありません。
+programme-plan-history = 変更の履歴
+programme-plan-revise = 状況を更新
+programme-plan-new = 行動計画を追加
+field-held-on = 開催日
+field-pillar = 柱
+field-topic = テーマ
+field-activity-kind = 種類
+field-due-on = 期限
+pillar-education = 教育
+pillar-public-awareness = 市民啓発
+pillar-regional-cooperation = 地域連携
+pillar-specialist-palliative-care = 専門的緩和ケア
+activity-session = 研修会
+activity-meeting = 会議
+plan-planned = 予定
+plan-in-progress = 実施中
+plan-done = 完了
+plan-dropped = 中止
+err-attendance-count = 人数は1〜10000で入力してください。
+err-attendance-twice = 同じ職種・所属の行が重複しています。
+
+## Professionals' surveys
+surveys-staff-title = 医療・介護従事者の調査
+surveys-staff-help = 医療・介護従事者に困難感の調査を依頼します。回答用リンクは一度だけ使え、期限が切れるか取り消すと使えなくなります。メールは送信しません。リンクを本人にお伝えください。
+recipient-staff-placeholder = 例: 訪問看護ステーション 看護師 高橋
+
+## Dashboard additions
+dashboard-specialist = 専門的緩和ケアの利用
+dashboard-specialist-patients = いずれかを利用した患者
+dashboard-patients-n = { $n }人
+dashboard-symptoms-help = 年度内の初回評価と5〜9日後の評価の合計点の平均（入力誤りを除く）。
+dashboard-first = 初回
+dashboard-week = 約1週間後
+dashboard-mean-score = 平均点
+dashboard-programme = 地域の取り組み（参加者数）
+dashboard-sessions-n = 研修会 { $n }回
+dashboard-meetings-n = 会議 { $n }回
+
+## Access log labels
+audit-acp-read = 意思決定支援の記録の閲覧
+audit-acp-record = 意思決定支援の記録
+audit-death-record = 死亡の記録
+audit-assessments-read = 症状評価の閲覧
+audit-assessment-record = 症状評価の記録
+audit-assessment-mark = 症状評価の入力誤りの印（画面）
+audit-assessment-mark-in-error = 症状評価の入力誤りの印
+audit-contacts-read = 専門的緩和ケアの閲覧
+audit-contact-record = 専門的緩和ケアの記録
+audit-contact-mark = 専門的緩和ケアの入力誤りの印（画面）
+audit-contact-mark-in-error = 専門的緩和ケアの入力誤りの印
+audit-surveys-read = 調査依頼の閲覧
+audit-survey-invite = 調査の依頼
+audit-survey-revoke = 調査依頼の取り消し
+audit-survey-respond = 調査への回答
+audit-urgent-read = 緊急時サマリーの閲覧
+audit-urgent-pdf = 緊急時サマリーのPDF出力
+audit-transition-read = 退院支援の閲覧
+audit-transition-open = 退院支援の開始
+audit-transition-write = 退院支援の記録
+audit-candidate-flag = 退院支援候補の登録
+audit-conference-sheet = 退院前カンファレンスのシート
+audit-conference-pdf = 退院前カンファレンスのPDF出力

@@ -4,8 +4,8 @@
 //! patient died where they last wished.
 
 use super::FormErrors;
-use super::checked;
 use super::patients::patient_id;
+use super::{checked, refused};
 use crate::auth::Signed;
 use crate::error::{AppError, AppResult};
 use crate::middleware::RequestCtx;
@@ -233,14 +233,6 @@ pub async fn show(
     let pid = patient_id(&raw)?;
     let g = state.store.open_chart(&me.principal, pid, ChartAction::Read, "acp.read", &ctx.audit()).await?;
     page(&acp_page(&state, &ctx, &me, &g, None, None, FormErrors::default()).await?)
-}
-
-fn refused(e: AppError) -> Result<Vec<tsunagu_domain::FieldError>, AppError> {
-    match e {
-        AppError::Invalid(inv) => Ok(inv.0),
-        AppError::Conflict(f) => Ok(vec![f]),
-        other => Err(other),
-    }
 }
 
 /// `POST /patients/{patient}/acp`: a new version of the wishes.

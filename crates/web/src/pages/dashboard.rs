@@ -20,6 +20,33 @@ pub struct Bar {
     pub width: String,
 }
 
+/// Bars of counts, the longest `BAR_MAX` units wide.
+const BAR_MAX: f64 = 220.0;
+
+fn bars(items: impl Iterator<Item = (String, i64)>) -> Vec<Bar> {
+    let items: Vec<(String, i64)> = items.collect();
+    let most = items.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    items
+        .into_iter()
+        .map(|(label, count)| Bar { label, count, width: format!("{:.1}", BAR_MAX * count as f64 / most as f64) })
+        .collect()
+}
+
+fn title_of(titles: &[(String, String)], id: &str) -> String {
+    titles.iter().find(|(i, _)| i == id).map(|(_, t)| t.clone()).unwrap_or_else(|| id.to_string())
+}
+
+/// An instrument's mean total score at the first assessment and a week later.
+pub struct SymptomPlot {
+    pub id: String,
+    pub title: String,
+    pub pairs: i64,
+    pub first: String,
+    pub week: String,
+    pub first_width: String,
+    pub week_width: String,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
@@ -28,6 +55,13 @@ pub struct DashboardPage {
     pub years: Vec<i32>,
     pub f: OutcomeFigures,
     pub death_bars: Vec<Bar>,
+    /// Contacts per kind of specialist palliative care.
+    pub care_bars: Vec<Bar>,
+    /// Attendees per pillar.
+    pub programme_bars: Vec<Bar>,
+    pub symptom_plots: Vec<SymptomPlot>,
+    /// Instrument id → title in the reader's language.
+    pub titles: Vec<(String, String)>,
 }
 
 impl DashboardPage {
@@ -40,6 +74,9 @@ impl DashboardPage {
     }
     pub fn one(&self, v: &f64) -> String {
         format!("{v:.1}")
+    }
+    pub fn title(&self, id: &str) -> String {
+        title_of(&self.titles, id)
     }
 }
 
@@ -65,15 +102,41 @@ pub async fn show(
         Some(o) => state.store.get_org(o).await?.name,
     };
     let f = state.store.outcome_figures(org, fy).await?;
-    let most = f.deaths_by_place.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-    let death_bars = f
-        .deaths_by_place
+    let ja = tr.is_ja();
+    let titles: Vec<(String, String)> = state
+        .store
+        .instruments()
+        .await?
+        .into_iter()
+        .map(|i| (i.id, if ja { i.title_ja } else { i.title_en }))
+        .collect();
+    let death_bars = bars(f.deaths_by_place.iter().map(|(p, n)| (tr.label("place", p.as_str()), *n)));
+    let care_bars = bars(f.specialist_care.iter().map(|c| (tr.label("contact", c.kind.as_str()), c.contacts)));
+    let programme_bars = bars(f.programme.iter().map(|p| (tr.label("pillar", p.pillar.as_str()), p.attendees)));
+    // Both means of an instrument on one scale: the larger of all of them.
+    let top = f.symptoms.iter().flat_map(|s| [s.mean_first, s.mean_week]).fold(0.0_f64, f64::max).max(1.0);
+    let symptom_plots = f
+        .symptoms
         .iter()
-        .map(|(p, n)| Bar {
-            label: tr.label("place", p.as_str()),
-            count: *n,
-            width: format!("{:.1}", 220.0 * *n as f64 / most as f64),
+        .map(|s| SymptomPlot {
+            id: s.instrument_id.clone(),
+            title: title_of(&titles, &s.instrument_id),
+            pairs: s.pairs,
+            first: format!("{:.1}", s.mean_first),
+            week: format!("{:.1}", s.mean_week),
+            first_width: format!("{:.1}", BAR_MAX * s.mean_first / top),
+            week_width: format!("{:.1}", BAR_MAX * s.mean_week / top),
         })
         .collect();
-    page(&DashboardPage { chrome: me.chrome(&ctx, &state), scope, years, f, death_bars })
+    page(&DashboardPage {
+        chrome: me.chrome(&ctx, &state),
+        scope,
+        years,
+        f,
+        death_bars,
+        care_bars,
+        programme_bars,
+        symptom_plots,
+        titles,
+    })
 }

@@ -4,12 +4,14 @@ pub mod account;
 pub mod acp;
 pub mod admin;
 pub mod chart;
+pub mod contacts;
 pub mod dashboard;
 pub mod directory;
 pub mod emergency;
 pub mod letters;
 pub mod operator;
 pub mod patients;
+pub mod programme;
 pub mod search;
 pub mod second_factor;
 pub mod signin;
@@ -24,6 +26,16 @@ use crate::view::FieldMessage;
 /// Checkbox values from forms: present and "on"/"1"/"true" means checked.
 pub fn checked(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("on" | "1" | "true" | "yes"))
+}
+
+/// A refused form's field errors (invalid input, or a conflict such as a stale
+/// version), to show on the form again; any other error goes up.
+pub fn refused(e: crate::error::AppError) -> Result<Vec<tsunagu_domain::FieldError>, crate::error::AppError> {
+    match e {
+        crate::error::AppError::Invalid(inv) => Ok(inv.0),
+        crate::error::AppError::Conflict(f) => Ok(vec![f]),
+        other => Err(other),
+    }
 }
 
 /// Errors of a form, looked up by field in templates.

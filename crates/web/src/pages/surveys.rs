@@ -25,7 +25,10 @@ use tsunagu_store::{InvitationRow, InvitationStatus, PatientRow, SurveyOpen};
 #[template(path = "surveys.html")]
 pub struct SurveysPage {
     pub chrome: Chrome,
-    pub patient: PatientRow,
+    /// The patient a family's survey is about; none on the professionals' page.
+    pub patient: Option<PatientRow>,
+    /// Where the form posts and revocations go.
+    pub base: String,
     pub invitations: Vec<InvitationRow>,
     pub instruments: Vec<(String, String)>,
     pub can_write: bool,
@@ -57,7 +60,8 @@ async fn surveys_page(
         .collect();
     Ok(SurveysPage {
         chrome: me.chrome(ctx, state),
-        patient: state.store.patient(&g).await?,
+        patient: Some(state.store.patient(&g).await?),
+        base: format!("/patients/{pid}/surveys"),
         invitations: state.store.survey_invitations(&g).await?,
         instruments,
         can_write: state.store.allows(&g, ChartAction::Write).await?,
@@ -127,6 +131,82 @@ pub async fn revoke(
         Err(tsunagu_store::StoreError::Conflict { field, key }) => {
             let errors = FormErrors(field_messages(&ctx.tr(), &[tsunagu_domain::FieldError::new(field, key)]));
             render(StatusCode::CONFLICT, &surveys_page(&state, &ctx, &me, pid, None, errors).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// --- professionals' surveys (the operator, organization administrators) ----------
+
+async fn staff_surveys_page(
+    state: &AppState,
+    ctx: &RequestCtx,
+    me: &Signed,
+    new_link: Option<String>,
+    errors: FormErrors,
+) -> AppResult<SurveysPage> {
+    let invitations = state.store.professional_invitations(&me.principal).await?;
+    let instruments = state
+        .store
+        .instruments()
+        .await?
+        .into_iter()
+        .filter(|i| i.rater == Rater::Professional)
+        .map(|i| (i.id.clone(), title(ctx, &i)))
+        .collect();
+    Ok(SurveysPage {
+        chrome: me.chrome(ctx, state),
+        patient: None,
+        base: "/surveys".into(),
+        invitations,
+        instruments,
+        can_write: true,
+        new_link,
+        errors,
+    })
+}
+
+/// `GET /surveys`: the professionals' survey invitations.
+pub async fn staff_list(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
+    page(&staff_surveys_page(&state, &ctx, &me, None, FormErrors::default()).await?)
+}
+
+/// `POST /surveys`: invite a professional; the link is shown this once.
+pub async fn staff_invite(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: Signed,
+    headers: HeaderMap,
+    Form(f): Form<InviteForm>,
+) -> AppResult<Response> {
+    let token = random_token()?;
+    let days = f.valid_days.trim().parse::<i64>().unwrap_or(0);
+    let hash = sha256_hex(&token);
+    match state.store.invite_professional(&me.principal, &f.instrument, &f.recipient, days, &hash, &ctx.audit()).await {
+        Ok(_) => {
+            let link = format!("{}/s/{token}", crate::letters::base_url(&state, &headers));
+            page(&staff_surveys_page(&state, &ctx, &me, Some(link), FormErrors::default()).await?)
+        }
+        Err(tsunagu_store::StoreError::Invalid(inv)) => {
+            let errors = FormErrors(field_messages(&ctx.tr(), &inv.0));
+            render(StatusCode::UNPROCESSABLE_ENTITY, &staff_surveys_page(&state, &ctx, &me, None, errors).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /surveys/{invitation}/revoke`
+pub async fn staff_revoke(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: Signed,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    match state.store.revoke_professional_invitation(&me.principal, &id, &ctx.audit()).await {
+        Ok(()) => Ok(Redirect::to("/surveys").into_response()),
+        Err(tsunagu_store::StoreError::Conflict { field, key }) => {
+            let errors = FormErrors(field_messages(&ctx.tr(), &[tsunagu_domain::FieldError::new(field, key)]));
+            render(StatusCode::CONFLICT, &staff_surveys_page(&state, &ctx, &me, None, errors).await?)
         }
         Err(e) => Err(e.into()),
     }

@@ -165,7 +165,7 @@ async fn symptoms_page(
             .collect(),
         chosen: ins.id.clone(),
         chosen_title: if ja { ins.title_ja.clone() } else { ins.title_en.clone() },
-        trends: trends(ins, &mine, ja),
+        trends: trends(ins, &mine.iter().copied().filter(|r| r.in_error.is_none()).collect::<Vec<_>>(), ja),
         fields,
         can_write: state.store.allows(&g, ChartAction::Write).await?,
         rows: mine.into_iter().rev().cloned().collect(),
@@ -220,5 +220,36 @@ pub async fn record(
             render(StatusCode::UNPROCESSABLE_ENTITY, &symptoms_page(&state, &ctx, &me, pid, &chosen, errors).await?)
         }
         Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MarkForm {
+    #[serde(default)]
+    instrument: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /patients/{patient}/symptoms/{assessment}/in-error`: marked with a reason; it
+/// stays in the list, struck through, and leaves the trend.
+pub async fn mark_in_error(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: Signed,
+    Path((raw, assessment)): Path<(String, String)>,
+    Form(f): Form<MarkForm>,
+) -> AppResult<Response> {
+    let pid = patient_id(&raw)?;
+    let g = state.store.open_chart(&me.principal, pid, ChartAction::Write, "assessment.mark", &ctx.audit()).await?;
+    match state.store.mark_assessment(&g, &assessment, &f.reason, &ctx.audit()).await.map_err(AppError::from) {
+        Ok(()) => Ok(Redirect::to(&format!("/patients/{pid}/symptoms?instrument={}", f.instrument)).into_response()),
+        Err(e) => {
+            let errors = FormErrors(field_messages(&ctx.tr(), &super::refused(e)?));
+            render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &symptoms_page(&state, &ctx, &me, pid, &f.instrument, errors).await?,
+            )
+        }
     }
 }

@@ -1,0 +1,14 @@
+CREATE TRIGGER care_contacts_no_update BEFORE UPDATE ON care_contacts BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER care_contacts_no_delete BEFORE DELETE ON care_contacts BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER care_contact_marks_no_update BEFORE UPDATE ON care_contact_marks BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER care_contact_marks_no_delete BEFORE DELETE ON care_contact_marks BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER assessment_marks_no_update BEFORE UPDATE ON assessment_marks BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER assessment_marks_no_delete BEFORE DELETE ON assessment_marks BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER programme_activities_no_update BEFORE UPDATE ON programme_activities BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER programme_activities_no_delete BEFORE DELETE ON programme_activities BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER programme_attendance_no_update BEFORE UPDATE ON programme_attendance BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER programme_attendance_no_delete BEFORE DELETE ON programme_attendance BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER programme_activity_marks_no_update BEFORE UPDATE ON programme_activity_marks BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER programme_activity_marks_no_delete BEFORE DELETE ON programme_activity_marks BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER action_plan_versions_no_update BEFORE UPDATE ON action_plan_versions BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
+CREATE TRIGGER action_plan_versions_no_delete BEFORE DELETE ON action_plan_versions BEGIN SELECT RAISE(ABORT, 'programme records are append-only'); END;
