@@ -26,6 +26,10 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub argon2_m_kib: Option<u32>,
     pub argon2_t: Option<u32>,
+    /// Passkeys: the host name people reach the server by, and the browser's origin
+    /// (default `localhost` and `http://localhost:<listen port>`).
+    pub passkey_rp_id: Option<String>,
+    pub passkey_origin: Option<String>,
     /// Where attachments go: "local" (the data directory, default) or "s3".
     pub storage: Option<String>,
     pub s3_endpoint: Option<String>,
@@ -93,6 +97,8 @@ const KNOWN_ENV: &[&str] = &[
     "TSUNAGU_LOG_FORMAT",
     "TSUNAGU_ARGON2_M_KIB",
     "TSUNAGU_ARGON2_T",
+    "TSUNAGU_PASSKEY_RP_ID",
+    "TSUNAGU_PASSKEY_ORIGIN",
     "TSUNAGU_STORAGE",
     "TSUNAGU_S3_ENDPOINT",
     "TSUNAGU_S3_BUCKET",
@@ -201,6 +207,13 @@ impl Config {
         }
         if let Some(v) = parse_env::<u32>(env, "TSUNAGU_ARGON2_T")?.or(file.argon2_t) {
             web.argon2_t = v;
+        }
+        web.passkey_rp_id = env("TSUNAGU_PASSKEY_RP_ID").or(file.passkey_rp_id.clone()).unwrap_or_else(|| "localhost".into());
+        web.passkey_origin = env("TSUNAGU_PASSKEY_ORIGIN")
+            .or(file.passkey_origin.clone())
+            .unwrap_or_else(|| format!("http://localhost:{}", listen.port()));
+        if web.passkey_rp_id != "localhost" && web.passkey_origin.starts_with("http://localhost") {
+            bail!("passkey_rp_id {:?} needs passkey_origin (the https:// address people use)", web.passkey_rp_id);
         }
         let log_format = env("TSUNAGU_LOG_FORMAT").or(file.log_format).unwrap_or_else(|| "text".into());
         if log_format != "text" && log_format != "json" {

@@ -19,6 +19,7 @@ mod orgs;
 mod patients;
 mod programme;
 mod research;
+mod passkeys;
 mod second_factor;
 mod surveys;
 mod symptoms;
@@ -44,6 +45,7 @@ pub use research::{
     ResearchAcp, ResearchAssessment, ResearchContact, ResearchData, ResearchDeath, ResearchPatient, ResearchSurvey,
     ResearchTransition,
 };
+pub use passkeys::PasskeyRow;
 pub use second_factor::{SessionStage, TotpFactor};
 pub use surveys::{InvitationRow, InvitationStatus, SurveyOpen};
 pub use symptoms::AssessmentRow;

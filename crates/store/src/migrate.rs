@@ -92,9 +92,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0011_programme.sqlite.sql"),
         postgres: include_str!("../migrations/0011_programme.postgres.sql"),
     },
+    Migration {
+        version: 12,
+        name: "passkeys",
+        common: include_str!("../migrations/0012_passkeys.sql"),
+        sqlite: include_str!("../migrations/0012_passkeys.sqlite.sql"),
+        postgres: include_str!("../migrations/0012_passkeys.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 11;
+pub const LATEST_VERSION: i64 = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -131,7 +131,7 @@ impl Store {
         Ok(())
     }
 
-    async fn put_recovery_codes(
+    pub(crate) async fn put_recovery_codes(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         user: UserId,
@@ -195,12 +195,14 @@ impl Store {
             .rows_affected()
             > 0;
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+        let passkeys = self.remove_all_passkeys(&mut tx, user).await?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
-        let mut ev = event(user, "second_factor.reset", "by the operator".into());
+        let detail = format!("by the operator; {passkeys} passkeys removed");
+        let mut ev = event(user, "second_factor.reset", detail);
         ev.actor_user = None;
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
-        Ok(had)
+        Ok(had || passkeys > 0)
     }
 
     // --- sessions on the way in ------------------------------------------------

@@ -39,6 +39,11 @@ pub struct WebConfig {
     pub reauth_window: Duration,
     /// The name authenticator apps show for the account.
     pub totp_issuer: String,
+    /// The passkey relying party id: the host name people reach the server by
+    /// (`tsunagu.example.jp`); passkeys are bound to it. `localhost` accepts any port.
+    pub passkey_rp_id: String,
+    /// The origin the browser reports (`https://tsunagu.example.jp`).
+    pub passkey_origin: String,
 }
 
 impl Default for WebConfig {
@@ -61,6 +66,8 @@ impl Default for WebConfig {
             second_factor_required: true,
             reauth_window: Duration::from_secs(10 * 60),
             totp_issuer: "tsunagu".into(),
+            passkey_rp_id: "localhost".into(),
+            passkey_origin: "http://localhost:8080".into(),
         }
     }
 }

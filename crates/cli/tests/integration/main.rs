@@ -26,6 +26,7 @@ mod load;
 mod programme;
 mod registry;
 mod second_factor;
+mod second_factor_passkeys;
 mod signin;
 mod transition;
 mod uploads;

@@ -14,7 +14,7 @@ use tsunagu_web::WebConfig;
 use tsunagu_web::routes::{Scope, route_table};
 use tsunagu_web::second_factor::{code_at_step, recovery_code_hash, step_of};
 
-fn required() -> WebConfig {
+pub(crate) fn required() -> WebConfig {
     WebConfig { second_factor_required: true, ..web_config() }
 }
 
@@ -35,12 +35,12 @@ fn base32_decode(s: &str) -> Vec<u8> {
 }
 
 /// The code an authenticator app shows now (`offset` steps from now).
-fn code(app: &TestApp, secret: &[u8], offset: i64) -> String {
+pub(crate) fn code(app: &TestApp, secret: &[u8], offset: i64) -> String {
     code_at_step(secret, step_of(app.clock.now().unix_timestamp()) + offset)
 }
 
 /// Give the person an authenticator and known recovery codes, through the store.
-async fn enrol(app: &TestApp, email: &str) -> (Vec<u8>, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp, email: &str) -> (Vec<u8>, Vec<String>) {
     let user = app.user(email).await;
     let secret = format!("secret of {email}").into_bytes();
     let codes: Vec<String> = (0..10).map(|i| format!("abcd-efgh-ijkl-mn{}{}", (b'a' + i) as char, 'q')).collect();
@@ -50,7 +50,7 @@ async fn enrol(app: &TestApp, email: &str) -> (Vec<u8>, Vec<String>) {
 }
 
 /// The password step: a fresh client holding the half-way session.
-async fn password_step(app: &TestApp, email: &str, password: &str) -> (reqwest::Client, Resp) {
+pub(crate) async fn password_step(app: &TestApp, email: &str, password: &str) -> (reqwest::Client, Resp) {
     let client = app.client();
     let r = client
         .post(app.at("/signin"))
@@ -61,16 +61,16 @@ async fn password_step(app: &TestApp, email: &str, password: &str) -> (reqwest::
     (client, Resp::of(r).await)
 }
 
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Resp {
+pub(crate) async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Resp {
     Resp::of(client.get(app.at(path)).send().await.unwrap()).await
 }
 
-async fn post(app: &TestApp, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Resp {
+pub(crate) async fn post(app: &TestApp, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Resp {
     Resp::of(client.post(app.at(path)).form(fields).send().await.unwrap()).await
 }
 
 /// The code page's CSRF token, then the code.
-async fn submit_code(app: &TestApp, client: &reqwest::Client, typed: &str) -> Resp {
+pub(crate) async fn submit_code(app: &TestApp, client: &reqwest::Client, typed: &str) -> Resp {
     let form = get(app, client, "/signin/code?next=%2Fpatients").await;
     assert_eq!(form.status, 200, "the code page opens for a half-way session");
     let csrf = form.csrf().unwrap();
@@ -78,7 +78,7 @@ async fn submit_code(app: &TestApp, client: &reqwest::Client, typed: &str) -> Re
 }
 
 /// Sign in fully with password and code; a session for the rest of a test.
-async fn signin_with_code(app: &TestApp, email: &str, secret: &[u8]) -> Session {
+pub(crate) async fn signin_with_code(app: &TestApp, email: &str, secret: &[u8]) -> Session {
     let (client, r) = password_step(app, email, DEMO_PASSWORD).await;
     assert_eq!(r.location(), "/signin/code?next=%2Fpatients");
     let r = submit_code(app, &client, &code(app, secret, 0)).await;
@@ -91,7 +91,7 @@ async fn signin_with_code(app: &TestApp, email: &str, secret: &[u8]) -> Session 
 
 /// Every page of the application, with a real patient in the path: none may answer
 /// a half-way session with anything but "sign in first".
-async fn assert_reaches_nothing(app: &TestApp, client: &reqwest::Client, what: &str) {
+pub(crate) async fn assert_reaches_nothing(app: &TestApp, client: &reqwest::Client, what: &str) {
     let patient = app.patient_id("ヤマダ").await.to_string();
     for route in route_table() {
         if route.method != "GET" || matches!(route.scope, Scope::Public) || route.path.starts_with("/api/") {

@@ -26,18 +26,46 @@ pub struct AccountPage {
     pub factor_since: Option<String>,
     pub recovery_left: i64,
     pub required: bool,
+    pub passkeys: Vec<PasskeyView>,
+    /// Whether a passkey may be removed: another factor remains, or none is required.
+    pub passkey_removable: bool,
+}
+
+/// One passkey as the account page lists it (times in JST).
+pub struct PasskeyView {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
 }
 
 /// `GET /account`
 pub async fn show(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
     let factor = state.store.totp_factor(me.user.id).await?;
     let recovery_left = state.store.recovery_codes_left(me.user.id).await?;
+    let tr = ctx.tr();
+    let passkeys: Vec<PasskeyView> = state
+        .store
+        .passkeys(me.user.id)
+        .await?
+        .into_iter()
+        .map(|k| PasskeyView {
+            id: k.id,
+            name: k.name,
+            created: tr.datetime(&tsunagu_store::ts(k.created_at)),
+            last_used: k.last_used_at.map(|t| tr.datetime(&tsunagu_store::ts(t))),
+        })
+        .collect();
+    let passkey_removable =
+        !state.config.second_factor_required || factor.is_some() || passkeys.len() > 1;
     page(&AccountPage {
         chrome: me.chrome(&ctx, &state),
         email: me.user.email.clone(),
-        factor_since: factor.map(|f| ctx.tr().datetime(&tsunagu_store::ts(f.created_at))),
+        factor_since: factor.map(|f| tr.datetime(&tsunagu_store::ts(f.created_at))),
         recovery_left,
         required: state.config.second_factor_required,
+        passkeys,
+        passkey_removable,
     })
 }
 
@@ -86,7 +114,7 @@ pub async fn setup_submit(
 /// `POST /account/recovery-codes`: a new set; the old codes stop working.
 pub async fn new_recovery_codes(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
     require_recent_auth(&state, &me, "/account")?;
-    if state.store.totp_factor(me.user.id).await?.is_none() {
+    if !state.store.has_second_factor(me.user.id).await? {
         return Err(AppError::Conflict(tsunagu_domain::FieldError::new("otp", "second-factor-none")));
     }
     let codes = sf::new_recovery_codes()?;

@@ -10,6 +10,7 @@ pub mod directory;
 pub mod emergency;
 pub mod letters;
 pub mod operator;
+pub mod passkeys;
 pub mod patients;
 pub mod programme;
 pub mod search;

@@ -48,6 +48,8 @@ pub struct CodePage {
     pub chrome: Chrome,
     pub next: String,
     pub error: String,
+    /// The person has a passkey: the page offers it beside the code.
+    pub has_passkey: bool,
 }
 
 /// Setting up an authenticator: at first sign-in (`action` = /signin/enrol) or from
@@ -63,6 +65,8 @@ pub struct SetupPage {
     pub error: String,
     /// Replacing an existing authenticator (the old one stops working).
     pub replacing: bool,
+    /// At first sign-in: a passkey may be set up instead.
+    pub offer_passkey: bool,
 }
 
 #[derive(Template)]
@@ -79,10 +83,11 @@ pub struct ReauthPage {
     pub chrome: Chrome,
     pub next: String,
     pub has_factor: bool,
+    pub has_passkey: bool,
     pub error: String,
 }
 
-fn pending_chrome(state: &AppState, ctx: &RequestCtx, csrf: &str) -> Chrome {
+pub(crate) fn pending_chrome(state: &AppState, ctx: &RequestCtx, csrf: &str) -> Chrome {
     Chrome {
         tr: ctx.tr(),
         here: ctx.here.clone(),
@@ -93,7 +98,7 @@ fn pending_chrome(state: &AppState, ctx: &RequestCtx, csrf: &str) -> Chrome {
     }
 }
 
-fn audit_event(user: UserId, action: &str, outcome: Outcome, target: &str, detail: &str) -> AuditEvent {
+pub(crate) fn audit_event(user: UserId, action: &str, outcome: Outcome, target: &str, detail: &str) -> AuditEvent {
     AuditEvent {
         actor_user: Some(user),
         actor_org: None,
@@ -105,12 +110,12 @@ fn audit_event(user: UserId, action: &str, outcome: Outcome, target: &str, detai
     }
 }
 
-fn code_key(user: UserId) -> String {
+pub(crate) fn code_key(user: UserId) -> String {
     format!("code:{user}")
 }
 
 /// Too many wrong codes for this person within the failure window.
-async fn code_throttled(state: &AppState, user: UserId) -> AppResult<bool> {
+pub(crate) async fn code_throttled(state: &AppState, user: UserId) -> AppResult<bool> {
     let since = state.store.now() - Duration::seconds(state.config.failure_window.as_secs() as i64);
     Ok(state.store.recent_signin_failures(&code_key(user), since).await? >= state.config.max_failures_per_account)
 }
@@ -157,7 +162,7 @@ async fn check_second_factor(state: &AppState, user: UserId, typed: &str) -> App
 
 /// Replace the half-way session by a full one (a new id: privilege changed) and record
 /// the sign-in; the response carries the new cookie.
-async fn finish_signin(state: &AppState, ctx: &RequestCtx, p: &Pending, method: &str) -> AppResult<String> {
+pub(crate) async fn finish_signin(state: &AppState, ctx: &RequestCtx, p: &Pending, method: &str) -> AppResult<String> {
     state.store.delete_session(&p.session_hash).await?;
     let principal = state.store.principal(p.user.id, p.org).await?;
     let id = start_session(state, &principal, ctx.ip.as_deref(), SessionStage::Full).await?;
@@ -170,7 +175,7 @@ async fn finish_signin(state: &AppState, ctx: &RequestCtx, p: &Pending, method: 
     Ok(id)
 }
 
-fn with_cookie(state: &AppState, mut r: Response, id: &str) -> Response {
+pub(crate) fn with_cookie(state: &AppState, mut r: Response, id: &str) -> Response {
     r.headers_mut().insert(header::SET_COOKIE, session_cookie(state, Some(id)));
     r
 }
@@ -182,7 +187,7 @@ pub fn second_step_url(stage: SessionStage, next: &str) -> String {
 }
 
 /// A half-way session that belongs on the other step goes there.
-fn at_other_step(p: &Pending, here: SessionStage, next: &str) -> Option<Response> {
+pub(crate) fn at_other_step(p: &Pending, here: SessionStage, next: &str) -> Option<Response> {
     (p.stage != here).then(|| Redirect::to(&second_step_url(p.stage, next)).into_response())
 }
 
@@ -197,7 +202,8 @@ pub async fn code_form(
     if let Some(elsewhere) = at_other_step(&p, SessionStage::Code, &next) {
         return Ok(elsewhere);
     }
-    page(&CodePage { chrome: pending_chrome(&state, &ctx, &p.csrf), next, error: String::new() })
+    let has_passkey = !state.store.passkeys(p.user.id).await?.is_empty();
+    page(&CodePage { chrome: pending_chrome(&state, &ctx, &p.csrf), next, error: String::new(), has_passkey })
 }
 
 /// `POST /signin/code`: the code from the app, or one recovery code.
@@ -219,7 +225,12 @@ pub async fn code_submit(
         state.store.audit(&ev, &ctx.audit()).await?;
         let chrome = pending_chrome(&state, &ctx, "");
         let mut r =
-            render(StatusCode::TOO_MANY_REQUESTS, &CodePage { chrome, next, error: tr.t("second-factor-throttled") })?;
+            render(StatusCode::TOO_MANY_REQUESTS, &CodePage {
+                chrome,
+                next,
+                error: tr.t("second-factor-throttled"),
+                has_passkey: false,
+            })?;
         r.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, None));
         return Ok(r);
     }
@@ -232,9 +243,10 @@ pub async fn code_submit(
     let ev = audit_event(p.user.id, "signin.second_factor", Outcome::Refused, &p.user.email, checked.detail());
     state.store.audit(&ev, &ctx.audit()).await?;
     let key = if matches!(checked, Checked::Replayed) { "second-factor-replayed" } else { "second-factor-wrong" };
+    let has_passkey = !state.store.passkeys(p.user.id).await?.is_empty();
     render(
         StatusCode::UNAUTHORIZED,
-        &CodePage { chrome: pending_chrome(&state, &ctx, &p.csrf), next, error: tr.t(key) },
+        &CodePage { chrome: pending_chrome(&state, &ctx, &p.csrf), next, error: tr.t(key), has_passkey },
     )
 }
 
@@ -265,6 +277,7 @@ pub fn setup_page(
     error: String,
 ) -> AppResult<SetupPage> {
     let SetupFor { action, next, replacing } = to;
+    let offer_passkey = action == "/signin/enrol";
     let uri = sf::otpauth_uri(secret, &state.config.totp_issuer, email);
     let qr_svg = sf::qr_svg(&uri).ok_or_else(|| AppError::Internal("QR code".into()))?;
     Ok(SetupPage {
@@ -275,6 +288,7 @@ pub fn setup_page(
         secret: sf::base32_grouped(secret),
         error,
         replacing,
+        offer_passkey,
     })
 }
 
@@ -367,11 +381,13 @@ pub async fn reauth_form(
     me: Signed,
     Query(q): Query<NextQuery>,
 ) -> AppResult<Response> {
-    let has_factor = state.store.totp_factor(me.user.id).await?.is_some();
+    let has_factor = state.store.has_second_factor(me.user.id).await?;
+    let has_passkey = !state.store.passkeys(me.user.id).await?.is_empty();
     page(&ReauthPage {
         chrome: me.chrome(&ctx, &state),
         next: safe_next(q.next.as_deref()),
         has_factor,
+        has_passkey,
         error: String::new(),
     })
 }
@@ -384,7 +400,10 @@ pub async fn reauth_submit(
     Form(f): Form<ReauthForm>,
 ) -> AppResult<Response> {
     let next = safe_next(f.next.as_deref());
-    let has_factor = state.store.totp_factor(me.user.id).await?.is_some();
+    // A person with only a passkey still owes a second factor here: a recovery code
+    // (or the passkey itself, on its own form).
+    let has_factor = state.store.has_second_factor(me.user.id).await?;
+    let has_passkey = !state.store.passkeys(me.user.id).await?.is_empty();
     if code_throttled(&state, me.user.id).await? {
         return Err(AppError::TooManyAttempts);
     }
@@ -409,5 +428,5 @@ pub async fn reauth_submit(
     ev.detail = if password_ok { checked.detail().into() } else { "bad_password".into() };
     state.store.audit(&ev, &ctx.audit()).await?;
     let error = ctx.tr().t(if password_ok { "second-factor-wrong" } else { "reauth-failed" });
-    render(StatusCode::UNAUTHORIZED, &ReauthPage { chrome: me.chrome(&ctx, &state), next, has_factor, error })
+    render(StatusCode::UNAUTHORIZED, &ReauthPage { chrome: me.chrome(&ctx, &state), next, has_factor, has_passkey, error })
 }

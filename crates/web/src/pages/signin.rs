@@ -108,9 +108,9 @@ pub async fn submit(State(state): State<AppState>, ctx: RequestCtx, Form(f): For
         return fail("signin-no-org", StatusCode::FORBIDDEN);
     };
     let principal = state.store.principal(user.id, first.org.id).await?;
-    // The password is only the first factor: with an authenticator set up, its code
-    // comes next; without one, where one is required, setting it up comes next.
-    let stage = if state.store.totp_factor(user.id).await?.is_some() {
+    // The password is only the first factor: with an authenticator or a passkey set
+    // up, the code (or the passkey) comes next; without one, where one is required, setting it up comes next.
+    let stage = if state.store.has_second_factor(user.id).await? {
         SessionStage::Code
     } else if state.config.second_factor_required {
         SessionStage::Enrol

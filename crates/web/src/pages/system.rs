@@ -38,6 +38,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 const HTMX: &[u8] = include_bytes!("../../static/htmx.min.js");
 const APP_CSS: &[u8] = include_bytes!("../../static/app.css");
 const APP_JS: &[u8] = include_bytes!("../../static/app.js");
+const PASSKEY_JS: &[u8] = include_bytes!("../../static/passkey.js");
 
 /// Embedded static files: the binary carries everything the pages need (no CDN).
 pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
@@ -45,6 +46,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
         "htmx.min.js" => (HTMX, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        "passkey.js" => (PASSKEY_JS, "text/javascript; charset=utf-8"),
         _ => return Err(AppError::NotFound),
     };
     let mut r = bytes.into_response();
