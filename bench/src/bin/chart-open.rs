@@ -29,13 +29,14 @@
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Row};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tsunagu_bench::{Latency, Machine, create_postgres, drop_postgres, git_commit, loadavg, machine, time_text};
 use tsunagu_cli::server;
 use tsunagu_domain::chart::{EntryBody, MedicationItem, MedicationList, Message, ProgressNote, VitalSigns};
 use tsunagu_domain::clock::{ManualClock, RandomIdGen, SystemClock};
@@ -43,7 +44,7 @@ use tsunagu_domain::org::{Capabilities, OrgKind, OrgStatus};
 use tsunagu_domain::patient::{ConsentStatus, NewPatient, PatientForm, TeamRole};
 use tsunagu_domain::person::{Email, Profession};
 use tsunagu_domain::policy::{ChartAction, Principal};
-use tsunagu_domain::{Clock, IdGen, PatientId};
+use tsunagu_domain::{Clock, PatientId};
 use tsunagu_store::{AuditCtx, Backend, ChartGrant, NewOrg, NewUser, OpenMode, Registered, Store, TimelineFilter};
 use tsunagu_web::WebConfig;
 
@@ -563,39 +564,6 @@ fn owner_name() -> &'static str {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-struct Latency {
-    n: usize,
-    min: f64,
-    mean: f64,
-    median: f64,
-    p90: f64,
-    p99: f64,
-    max: f64,
-}
-
-impl Latency {
-    /// Nearest-rank percentiles of milliseconds.
-    fn of(ms: &mut [f64]) -> Latency {
-        ms.sort_by(|a, b| a.total_cmp(b));
-        let n = ms.len();
-        let at = |p: f64| -> f64 {
-            let rank = ((p * n as f64).ceil() as usize).clamp(1, n.max(1));
-            ms.get(rank - 1).copied().unwrap_or(0.0)
-        };
-        Latency {
-            n,
-            min: ms.first().copied().unwrap_or(0.0),
-            mean: ms.iter().sum::<f64>() / n.max(1) as f64,
-            median: at(0.50),
-            p90: at(0.90),
-            p99: at(0.99),
-            max: ms.last().copied().unwrap_or(0.0),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 struct CaseReport {
     name: String,
     what: String,
@@ -758,64 +726,6 @@ fn open_chart_op(store: Store, who: Principal, patient: PatientId) -> Op {
 }
 
 // --- context: machine, database, plans -----------------------------------------------
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-struct Machine {
-    nproc: usize,
-    cpu_model: String,
-    mem_total_mib: u64,
-    kernel: String,
-    load_at_start: Option<f64>,
-}
-
-fn machine() -> Machine {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    Machine {
-        nproc: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        cpu_model: cpuinfo
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string())
-            })
-            .unwrap_or_default(),
-        mem_total_mib: meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kib| kib / 1024)
-            .unwrap_or(0),
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
-        load_at_start: loadavg(),
-    }
-}
-
-fn loadavg() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
-}
-
-/// `git rev-parse --short HEAD`, with `-dirty` when the tree has changes.
-fn git_commit() -> String {
-    let run = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(workspace_root())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let head = run(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    match run(&["status", "--porcelain", "--untracked-files=no"]) {
-        Some(s) if !s.is_empty() => format!("{head}-dirty"),
-        _ => head,
-    }
-}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -1094,10 +1004,6 @@ async fn run_backend(backend: Backend, url: &str, sqlite_file: Option<&Path>, ar
     })
 }
 
-fn time_text(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
 /// The (entry_recorded_at, entry_id) of the `DEEP_OFFSET`-th entry, newest first.
 async fn deep_cursor(store: &Store, grant: &ChartGrant) -> Result<(String, String)> {
     let mut before = None;
@@ -1340,20 +1246,13 @@ async fn with_sqlite(args: &Args) -> Result<Report> {
 }
 
 async fn with_postgres(admin: &str, args: &Args) -> Result<Report> {
-    let name = format!("tsunagu_bench_{}", RandomIdGen.uuid().simple());
-    let base = admin.split('?').next().unwrap_or(admin);
-    let (server, _) = base.rsplit_once('/').context("the PostgreSQL URL has no database part")?;
-    let url = format!("{server}/{name}");
-    sqlx::any::install_default_drivers();
-    let mut c = sqlx::AnyConnection::connect(admin).await.context("connecting to the PostgreSQL server")?;
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
+    let (url, name) = create_postgres(admin, "tsunagu_bench").await?;
     let r = run_backend(Backend::Postgres, &url, None, args).await;
     if args.keep {
         eprintln!("kept the PostgreSQL database {}", tsunagu_store::redact_url(&url));
     } else {
-        sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await?;
+        drop_postgres(admin, &name).await?;
     }
-    let _ = c.close().await;
     r
 }
 
