@@ -208,7 +208,8 @@ impl Config {
         if let Some(v) = parse_env::<u32>(env, "TSUNAGU_ARGON2_T")?.or(file.argon2_t) {
             web.argon2_t = v;
         }
-        web.passkey_rp_id = env("TSUNAGU_PASSKEY_RP_ID").or(file.passkey_rp_id.clone()).unwrap_or_else(|| "localhost".into());
+        web.passkey_rp_id =
+            env("TSUNAGU_PASSKEY_RP_ID").or(file.passkey_rp_id.clone()).unwrap_or_else(|| "localhost".into());
         web.passkey_origin = env("TSUNAGU_PASSKEY_ORIGIN")
             .or(file.passkey_origin.clone())
             .unwrap_or_else(|| format!("http://localhost:{}", listen.port()));

@@ -56,8 +56,7 @@ pub async fn show(State(state): State<AppState>, ctx: RequestCtx, me: Signed) ->
             last_used: k.last_used_at.map(|t| tr.datetime(&tsunagu_store::ts(t))),
         })
         .collect();
-    let passkey_removable =
-        !state.config.second_factor_required || factor.is_some() || passkeys.len() > 1;
+    let passkey_removable = !state.config.second_factor_required || factor.is_some() || passkeys.len() > 1;
     page(&AccountPage {
         chrome: me.chrome(&ctx, &state),
         email: me.user.email.clone(),

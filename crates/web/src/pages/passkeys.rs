@@ -211,11 +211,11 @@ pub async fn signin_finish(
     }
     let ceremony = take(&state, &p.session_hash).await?;
     match (p.stage, ceremony) {
-        (SessionStage::Code, Some(Ceremony::Signin(auth))) => {
-            if finish_authentication(&state, &ctx, p.user.id, &f.credential, &auth, "signin").await?.is_some() {
-                let id = finish_signin(&state, &ctx, &p, "passkey").await?;
-                return Ok(with_cookie(&state, Redirect::to(&next).into_response(), &id));
-            }
+        (SessionStage::Code, Some(Ceremony::Signin(auth)))
+            if finish_authentication(&state, &ctx, p.user.id, &f.credential, &auth, "signin").await?.is_some() =>
+        {
+            let id = finish_signin(&state, &ctx, &p, "passkey").await?;
+            return Ok(with_cookie(&state, Redirect::to(&next).into_response(), &id));
         }
         (SessionStage::Enrol, Some(Ceremony::Enrol(reg))) => {
             if let Some(pk) = finish_registration(&state, &f.credential, &reg)? {

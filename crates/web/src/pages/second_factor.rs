@@ -224,13 +224,10 @@ pub async fn code_submit(
         let ev = audit_event(p.user.id, "signin.second_factor", Outcome::Refused, &p.user.email, "throttled");
         state.store.audit(&ev, &ctx.audit()).await?;
         let chrome = pending_chrome(&state, &ctx, "");
-        let mut r =
-            render(StatusCode::TOO_MANY_REQUESTS, &CodePage {
-                chrome,
-                next,
-                error: tr.t("second-factor-throttled"),
-                has_passkey: false,
-            })?;
+        let mut r = render(
+            StatusCode::TOO_MANY_REQUESTS,
+            &CodePage { chrome, next, error: tr.t("second-factor-throttled"), has_passkey: false },
+        )?;
         r.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, None));
         return Ok(r);
     }
@@ -428,5 +425,8 @@ pub async fn reauth_submit(
     ev.detail = if password_ok { checked.detail().into() } else { "bad_password".into() };
     state.store.audit(&ev, &ctx.audit()).await?;
     let error = ctx.tr().t(if password_ok { "second-factor-wrong" } else { "reauth-failed" });
-    render(StatusCode::UNAUTHORIZED, &ReauthPage { chrome: me.chrome(&ctx, &state), next, has_factor, has_passkey, error })
+    render(
+        StatusCode::UNAUTHORIZED,
+        &ReauthPage { chrome: me.chrome(&ctx, &state), next, has_factor, has_passkey, error },
+    )
 }
