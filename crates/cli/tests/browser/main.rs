@@ -12,9 +12,15 @@
 //! organization, reads them and replies in the thread naming her; her inbox shows the
 //! mention and the chart the reply, on a phone too.
 //!
+//! The third story is a referral letter (issue 4). The fourth is issue 6's outcome: a
+//! visiting nurse records 山田 花子's own symptom ratings on two days a week apart and
+//! sees each symptom's trend; the network operator sees the region's dashboard before
+//! and after, with that week's change counted and every plot drawn.
+//!
 //! Screenshots go to `target/screenshots/` for a person to look at; on failure a test
-//! also saves `failure.png` (`failure-chart.png` for the chart story) and prints the
-//! tail of the page source. The tests take turns with the browser.
+//! also saves `failure.png` (`failure-chart.png`, `failure-letters.png` and
+//! `failure-symptoms.png` for the others) and prints the tail of the page source. The
+//! tests take turns with the browser.
 //!
 //! Needs `chromedriver` and `chromium` (Debian packages); `CHROMEDRIVER` and
 //! `CHROME_BIN` override the paths.
@@ -30,7 +36,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tsunagu_cli::demo::{DEMO_PASSWORD, seed};
 use tsunagu_cli::server::{Running, spawn, state};
-use tsunagu_domain::clock::{RandomIdGen, SystemClock};
+use tsunagu_domain::clock::{Clock, RandomIdGen, SystemClock};
+use tsunagu_domain::transition::fiscal_year;
 use tsunagu_store::{OpenMode, Store};
 use tsunagu_web::WebConfig;
 
@@ -903,6 +910,303 @@ async fn letters_story(c: &Client, base: &str) -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_referral_letter_opens_the_chart_and_is_answered_in_a_browser() {
     if let Err(e) = in_browser("failure-letters.png", letters_story).await {
+        panic!("browser story failed: {e:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Symptom ratings and the outcome dashboard (issue 6)
+
+const OPERATOR: &str = "operator@ishikai.example.jp";
+const OPERATOR_NAME: &str = "斎藤 隆";
+const SYMPTOM_RATING: &str = "symptom-rating-patient";
+
+/// 山田 花子's own ratings (0-10) at a visit and a week later, in the instrument's order:
+/// pain and nausea ease, drowsiness rises with the opioid. Totals 43, then 28.
+const RATINGS: [(&str, i64, i64); 9] = [
+    ("pain", 7, 3),
+    ("tiredness", 6, 5),
+    ("drowsiness", 3, 4),
+    ("nausea", 5, 1),
+    ("appetite", 6, 4),
+    ("shortness_of_breath", 2, 2),
+    ("depression", 3, 2),
+    ("anxiety", 5, 3),
+    ("wellbeing", 6, 4),
+];
+
+/// One symptom's plot as the browser drew it.
+#[derive(Debug, serde::Deserialize)]
+struct Plot {
+    key: String,
+    caption: String,
+    latest: Option<String>,
+    /// The y of the x axis, where a rating of 0 lies.
+    axis: f64,
+    /// The polyline's `points`, if there is one.
+    line: Option<String>,
+    /// Each dot's centre and title (`date time: value`), left to right in the markup.
+    dots: Vec<(f64, f64, String)>,
+    width: f64,
+}
+
+/// The trend plots on the symptom page, read in one round trip.
+async fn plots(c: &Client) -> Result<Vec<Plot>> {
+    let script = "return Array.from(document.querySelectorAll('#trends figure.trend')).map(f => { \
+                    const svg = f.querySelector('svg'); \
+                    const line = svg.querySelector('polyline.series'); \
+                    const latest = f.querySelector('figcaption strong'); \
+                    return { key: f.dataset.item, caption: f.querySelector('figcaption').textContent, \
+                      latest: latest ? latest.textContent : null, \
+                      axis: Number(svg.querySelector('line.axis').getAttribute('y1')), \
+                      line: line ? line.getAttribute('points') : null, \
+                      dots: Array.from(svg.querySelectorAll('circle.dot')).map(d => \
+                        [Number(d.getAttribute('cx')), Number(d.getAttribute('cy')), d.querySelector('title').textContent]), \
+                      width: svg.getBoundingClientRect().width }; })";
+    let v = c.execute(script, vec![]).await?;
+    serde_json::from_value(v).context("the trend plots are not as expected")
+}
+
+/// Fill the assessment form with one rating per item, made at `at`, and save it.
+async fn record_ratings(c: &Client, at: &str, ratings: &[(&str, i64)]) -> Result<()> {
+    // A datetime-local input is typed in segments laid out by the browser's locale;
+    // set its value as the picker would.
+    let set = "const el = document.getElementById('a-at'); el.value = arguments[0]; \
+               el.dispatchEvent(new Event('input', { bubbles: true })); return el.value;";
+    let value = c.execute(set, vec![json!(at)]).await?;
+    ensure!(value == json!(at), "the assessment time reads {value}, not {at}");
+    for (key, v) in ratings {
+        fill(c, &format!("#a-{key}"), &v.to_string()).await?;
+    }
+    submit(c, "#assessment-save").await
+}
+
+/// Open the dashboard from the menu, at fiscal year `fy` (this year's or the last).
+async fn open_dashboard(c: &Client, fy: i32) -> Result<()> {
+    find(c, "#nav-dashboard").await?.click().await?;
+    wait_path(c, "the dashboard", |p| p == "/dashboard").await?;
+    wait_text(c, "main h1", "地域の成果指標").await?;
+    wait_text(c, "main h1 + p.muted", "地域全体").await.context("the operator does not see the whole region")?;
+    if fy != fiscal_year(SystemClock.today_jst()) {
+        find(c, &format!("a[href='/dashboard?fy={fy}']")).await?.click().await?;
+        wait_path(c, &format!("the dashboard of FY {fy}"), |p| p == "/dashboard").await?;
+        wait_until(&format!("the dashboard of FY {fy}"), || async move {
+            Ok(c.current_url().await?.query().is_some_and(|q| q == format!("fy={fy}")).then_some(()))
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// The text of the dashboard's figure `name`.
+async fn figure(c: &Client, name: &str) -> Result<String> {
+    Ok(find(c, &format!("[data-fig='{name}']")).await?.text().await?)
+}
+
+/// The mean totals of [`SYMPTOM_RATING`] at the first assessment and about a week later.
+#[derive(Debug, Default)]
+struct SymptomChange {
+    first: f64,
+    week: f64,
+    pairs: i64,
+}
+
+/// The dashboard's symptom change for [`SYMPTOM_RATING`]; none shown is no pair yet.
+async fn symptom_change(c: &Client) -> Result<SymptomChange> {
+    let Ok(el) = c.find(Locator::Css(&format!("[data-fig='symptoms-{SYMPTOM_RATING}']"))).await else {
+        return Ok(SymptomChange::default());
+    };
+    let text = el.text().await?;
+    // "<title>: 44.0 → 30.5（n=2）": the last three numbers (the title has some too).
+    let numbers: Vec<&str> =
+        text.split(|ch: char| !(ch.is_ascii_digit() || ch == '.')).filter(|n| !n.is_empty()).collect();
+    let [.., first, week, pairs] = numbers.as_slice() else { bail!("the symptom change reads {text:?}") };
+    let change = SymptomChange { first: first.parse()?, week: week.parse()?, pairs: pairs.parse()? };
+    ensure!(text.contains(&format!("n={}", change.pairs)), "the symptom change reads {text:?}");
+    Ok(change)
+}
+
+/// One plot of the dashboard as the browser drew it.
+#[derive(Debug, serde::Deserialize)]
+struct DashboardPlot {
+    label: String,
+    plot: Option<String>,
+    width: f64,
+    height: f64,
+    bars: Vec<f64>,
+    /// The figures written in the plot (`data-fig`), for a plot of counts.
+    counts: Vec<f64>,
+}
+
+async fn dashboard_plots(c: &Client) -> Result<Vec<DashboardPlot>> {
+    let script = "return Array.from(document.querySelectorAll('#main svg')).map(svg => { \
+                    const box = svg.getBoundingClientRect(); \
+                    return { label: svg.getAttribute('aria-label') || '', plot: svg.dataset.plot || null, \
+                      width: box.width, height: box.height, \
+                      bars: Array.from(svg.querySelectorAll('rect.bar')).map(r => Number(r.getAttribute('width'))), \
+                      counts: Array.from(svg.querySelectorAll('[data-fig]')).map(t => Number(t.textContent)) }; })";
+    let v = c.execute(script, vec![]).await?;
+    serde_json::from_value(v).context("the dashboard's plots are not as expected")
+}
+
+async fn symptoms_story(c: &Client, base: &str) -> Result<()> {
+    // A visit eight days ago and one seven days later: both in the past in Japan, and
+    // a week apart, as the dashboard's "about a week later" counts them.
+    let today = SystemClock.today_jst();
+    let (first_day, week_day) = (today - time::Duration::days(8), today - time::Duration::days(1));
+    let (first_at, week_at) = (format!("{first_day}T10:00"), format!("{week_day}T10:00"));
+
+    // 0. The network operator looks at the region's dashboard for the fiscal year of the
+    //    first visit: the symptom change at about a week, if any patient has one yet.
+    let fy = fiscal_year(first_day);
+    sign_in(c, base, OPERATOR, OPERATOR_NAME).await?;
+    open_dashboard(c, fy).await?;
+    let before = symptom_change(c).await?;
+    sign_out(c).await?;
+
+    // 1. The visiting nurse opens 山田 花子's symptom page from her chart and chooses
+    //    the patient's own rating; nothing is rated yet.
+    sign_in(c, base, NURSE, NURSE_NAME).await?;
+    let chart = open_chart_by_search(c, base, "ﾔﾏﾀﾞ", HANAKO).await?;
+    find(c, "#chart-symptoms-link").await?.click().await?;
+    let page = format!("{chart}/symptoms");
+    wait_path(c, "the symptom page", |p| p == page).await?;
+    find(c, "#s-ins").await?.select_by_value(SYMPTOM_RATING).await?;
+    submit(c, "#instrument-choice button[type=submit]").await?;
+    wait_text(c, "#trends h2", "症状のつらさ（本人の評価、0〜10）").await?;
+    let chosen = find(c, "#assessment-form input[name=instrument]").await?.prop("value").await?;
+    ensure!(chosen.as_deref() == Some(SYMPTOM_RATING), "the form records {chosen:?}");
+    wait_text(c, "#trends", "まだ評価はありません").await.context("the demo chart already has ratings")?;
+
+    // 2. Her ratings on the two days; the second saved lands back on the trend.
+    let first: Vec<_> = RATINGS.iter().map(|(k, a, _)| (*k, *a)).collect();
+    let week: Vec<_> = RATINGS.iter().map(|(k, _, b)| (*k, *b)).collect();
+    record_ratings(c, &first_at, &first).await?;
+    record_ratings(c, &week_at, &week).await?;
+    wait_path(c, "the symptom page after saving", |p| p == page).await?;
+
+    // 3. One plot per symptom, in the instrument's order, each with the two days' dots
+    //    joined by a line and drawn on one 0-10 scale; the caption shows the latest.
+    let plots = wait_until("a plot per symptom with two dots", || async move {
+        let p = plots(c).await?;
+        Ok((p.len() == RATINGS.len() && p.iter().all(|t| t.dots.len() == 2)).then_some(p))
+    })
+    .await?;
+    let keys: Vec<&str> = plots.iter().map(|p| p.key.as_str()).collect();
+    let expected: Vec<&str> = RATINGS.iter().map(|(k, _, _)| *k).collect();
+    ensure!(keys == expected, "the plots are {keys:?}, not {expected:?}");
+    let mut per_point = Vec::new();
+    for (p, (key, a, b)) in plots.iter().zip(RATINGS) {
+        ensure!(p.width > 0.0, "the {key} plot is not drawn");
+        let [(x1, y1, t1), (x2, y2, t2)] = p.dots.as_slice() else { bail!("{key}: dots {:?}", p.dots) };
+        let want = [format!("{first_day} 10:00: {a}"), format!("{week_day} 10:00: {b}")];
+        ensure!([t1, t2] == want.each_ref(), "{key}: the dots say {t1:?} and {t2:?}, not {want:?}");
+        ensure!(x1 < x2, "{key}: the later day is not to the right ({x1} vs {x2})");
+        let line: Vec<f64> =
+            p.line.as_deref().unwrap_or_default().split([',', ' ']).filter_map(|n| n.parse().ok()).collect();
+        ensure!(line == [*x1, *y1, *x2, *y2], "{key}: the line {:?} does not join the dots", p.line);
+        ensure!(
+            p.latest.as_deref() == Some(b.to_string().as_str()),
+            "{key}: the caption shows {:?}, not {b}",
+            p.latest
+        );
+        // Higher is worse and drawn higher: the height above the axis per point.
+        for (y, v) in [(y1, a), (y2, b)] {
+            ensure!(v > 0 && y < &p.axis, "{key}: {v} is drawn at {y}, not above the axis at {}", p.axis);
+            per_point.push((p.axis - y) / v as f64);
+        }
+    }
+    let (lo, hi) = per_point.iter().fold((f64::MAX, f64::MIN), |(lo, hi), k| (lo.min(*k), hi.max(*k)));
+    ensure!(hi - lo < 0.1, "the plots are not on one scale: {lo:.2} to {hi:.2} per point");
+    let pain = plots.first().context("no pain plot")?;
+    ensure!(pain.caption.contains("痛み"), "the first plot is captioned {:?}", pain.caption);
+
+    // The history, newest first, with the totals and who recorded them.
+    let history: Vec<String> = {
+        let mut v = Vec::new();
+        for li in c.find_all(Locator::Css("#assessments > ul > li")).await? {
+            v.push(li.text().await?);
+        }
+        v
+    };
+    let [newest, oldest] = history.as_slice() else { bail!("the history lists {history:?}") };
+    for (row, day, total) in [(newest, week_day, 28), (oldest, first_day, 43)] {
+        for needle in [format!("{day} 10:00"), format!("合計 {total}"), NURSE_NAME.into(), STATION.into()] {
+            ensure!(row.contains(&needle), "the history row {row:?} does not say {needle:?}");
+        }
+    }
+    shot(c, "symptom-trend.png", DESKTOP).await?;
+    sign_out(c).await?;
+
+    // 4. The operator sees the region's dashboard again: the figures, every plot drawn
+    //    and matching its figures, and the nurse's two assessments counted as one more
+    //    patient's change at about a week.
+    sign_in(c, base, OPERATOR, OPERATOR_NAME).await?;
+    open_dashboard(c, fy).await?;
+    let registered: i64 = figure(c, "registered").await?.trim().parse().context("registered patients")?;
+    // The demo region is seeded today: this year has its patients.
+    ensure!(registered > 0 || fy != fiscal_year(today), "the dashboard counts no patient registered this year");
+    for name in ["shared", "conferences", "discharges", "where-wished", "compared"] {
+        let text = figure(c, name).await?;
+        ensure!(text.trim().parse::<i64>().is_ok(), "the figure {name} reads {text:?}");
+    }
+    let after = symptom_change(c).await?;
+    ensure!(after.pairs == before.pairs + 1, "pairs at about a week: {} before, {} after", before.pairs, after.pairs);
+    // The means are shown to one decimal: compare the totals they stand for.
+    let slack = 0.05 * (before.pairs + after.pairs) as f64 + 1e-9;
+    for (what, was, is, added) in [("first", before.first, after.first, 43.0), ("week", before.week, after.week, 28.0)]
+    {
+        let (was_total, is_total) = (was * before.pairs as f64, is * after.pairs as f64);
+        ensure!(
+            (is_total - was_total - added).abs() <= slack,
+            "the {what} mean went from {was} to {is} over {} pairs: not {added} more",
+            after.pairs
+        );
+    }
+
+    let drawn = dashboard_plots(c).await?;
+    let names: Vec<&str> = drawn.iter().map(|p| p.label.as_str()).collect();
+    println!("dashboard plots: {names:?}");
+    ensure!(drawn.len() >= 2, "the dashboard has the plots {names:?}");
+    for p in &drawn {
+        ensure!(p.width > 0.0 && p.height > 0.0, "the plot {:?} is not drawn ({} x {})", p.label, p.width, p.height);
+        // A plot of counts: a bar per count, as long as its count allows.
+        if p.counts.is_empty() {
+            continue;
+        }
+        ensure!(p.bars.len() == p.counts.len(), "the plot {:?}: bars {:?} for counts {:?}", p.label, p.bars, p.counts);
+        let most = p.counts.iter().copied().fold(0.0, f64::max);
+        let longest = p.bars.iter().copied().fold(0.0, f64::max);
+        ensure!(most == 0.0 || longest > 0.0, "the plot {:?} draws no bar for {:?}", p.label, p.counts);
+        for (w, n) in p.bars.iter().zip(&p.counts) {
+            let want = if most > 0.0 { longest * n / most } else { 0.0 };
+            ensure!(
+                (w - want).abs() < 0.2,
+                "the plot {:?}: a bar of {w} for {n} (longest {longest} for {most})",
+                p.label
+            );
+        }
+    }
+    let symptoms = drawn
+        .iter()
+        .find(|p| p.plot.as_deref() == Some(&*format!("symptoms-{SYMPTOM_RATING}")))
+        .with_context(|| format!("no plot of {SYMPTOM_RATING} among {names:?}"))?;
+    let [first_bar, week_bar] = symptoms.bars.as_slice() else {
+        bail!("the symptom plot has bars {:?}", symptoms.bars)
+    };
+    ensure!(
+        *first_bar > 0.0 && (week_bar / first_bar - after.week / after.first).abs() < 0.02,
+        "the symptom bars {first_bar} and {week_bar} do not show {} and {}",
+        after.first,
+        after.week
+    );
+    shot(c, "dashboard.png", DESKTOP).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nurse_records_symptoms_on_two_days_and_the_operator_sees_the_dashboard_in_a_browser() {
+    if let Err(e) = in_browser("failure-symptoms.png", symptoms_story).await {
         panic!("browser story failed: {e:?}");
     }
 }
