@@ -182,6 +182,22 @@ mod tests {
         for c in ["given", "withdrawn", "not-recorded"] {
             needed.push(format!("consent-{c}"));
         }
+        // Everything shown through `Tr::label(prefix, value)`, which turns `_` into `-`.
+        let label = |prefix: &str, value: &str| format!("{prefix}-{}", value.replace('_', "-"));
+        use tsunagu_domain::{acp, programme};
+        needed.extend(acp::Place::ALL.map(|p| label("place", p.as_str())));
+        needed.extend(acp::Resuscitation::ALL.map(|r| label("resuscitation", r.as_str())));
+        needed.extend(programme::ContactKind::ALL.map(|k| label("contact", k.as_str())));
+        needed.extend(programme::Pillar::ALL.map(|p| label("pillar", p.as_str())));
+        needed.extend(programme::ActivityKind::ALL.map(|k| label("activity", k.as_str())));
+        needed.extend(programme::PlanStatus::ALL.map(|s| label("plan", s.as_str())));
+        use tsunagu_domain::{chart, letter, transition};
+        needed.extend(chart::EntryKind::ALL.map(|k| label("entry-kind", k.as_str())));
+        needed.extend(chart::DocumentType::ALL.map(|d| label("doc-type", d.as_str())));
+        needed.extend(letter::LetterState::ALL.map(|l| label("letter-state", l.as_str())));
+        needed.extend(transition::CandidateStage::ALL.map(|c| label("candidate-stage", c.as_str())));
+        needed.extend(transition::TransitionStage::ALL.map(|t| label("transition-stage", t.as_str())));
+        needed.extend(transition::EndReason::ALL.map(|e| label("end-reason", e.as_str())));
         for e in [
             "err-required",
             "err-too-long",

@@ -18,17 +18,24 @@ pub struct Bar {
     pub label: String,
     pub count: i64,
     pub width: String,
+    /// Where the number goes: just past the end of the bar.
+    pub value_x: String,
 }
 
-/// Bars of counts, the longest `BAR_MAX` units wide.
-const BAR_MAX: f64 = 220.0;
+/// Bars of counts, the longest `BAR_MAX` units wide, starting at `BAR_X` (the labels
+/// are left of it).
+const BAR_MAX: f64 = 200.0;
+const BAR_X: f64 = 160.0;
 
 fn bars(items: impl Iterator<Item = (String, i64)>) -> Vec<Bar> {
     let items: Vec<(String, i64)> = items.collect();
     let most = items.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     items
         .into_iter()
-        .map(|(label, count)| Bar { label, count, width: format!("{:.1}", BAR_MAX * count as f64 / most as f64) })
+        .map(|(label, count)| {
+            let w = BAR_MAX * count as f64 / most as f64;
+            Bar { label, count, width: format!("{w:.1}"), value_x: format!("{:.1}", BAR_X + w + 4.0) }
+        })
         .collect()
 }
 
@@ -45,6 +52,8 @@ pub struct SymptomPlot {
     pub week: String,
     pub first_width: String,
     pub week_width: String,
+    pub first_x: String,
+    pub week_x: String,
 }
 
 #[derive(Template)]
@@ -126,6 +135,8 @@ pub async fn show(
             week: format!("{:.1}", s.mean_week),
             first_width: format!("{:.1}", BAR_MAX * s.mean_first / top),
             week_width: format!("{:.1}", BAR_MAX * s.mean_week / top),
+            first_x: format!("{:.1}", BAR_X + BAR_MAX * s.mean_first / top + 4.0),
+            week_x: format!("{:.1}", BAR_X + BAR_MAX * s.mean_week / top + 4.0),
         })
         .collect();
     page(&DashboardPage {
