@@ -61,6 +61,24 @@ pub struct ActionPlanRow {
     pub recorded_at: String,
 }
 
+/// Where a chart record's in-error marks go: the table, the column naming the record, the
+/// form field a conflict is reported on, and the audited action.
+pub(crate) struct MarkTable {
+    table: &'static str,
+    column: &'static str,
+    field: &'static str,
+    action: &'static str,
+}
+
+const CONTACT_MARK: MarkTable =
+    MarkTable { table: "care_contact_marks", column: "contact_id", field: "contact", action: "contact.mark-in-error" };
+pub(crate) const ASSESSMENT_MARK: MarkTable = MarkTable {
+    table: "assessment_marks",
+    column: "assessment_id",
+    field: "assessment",
+    action: "assessment.mark-in-error",
+};
+
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("programme: bad {what}"))
 }
@@ -127,15 +145,31 @@ impl Store {
     /// through, and no longer counts.
     pub async fn mark_care_contact(&self, g: &ChartGrant, id: &str, reason: &str, ctx: &AuditCtx) -> Result<()> {
         g.require(&[ChartAction::Write])?;
-        let reason = reason_text(reason)?;
         let c = self.care_contacts(g).await?.into_iter().find(|c| c.id == id).ok_or(StoreError::NotFound)?;
-        if c.in_error.is_some() {
-            return Err(StoreError::Conflict { field: "contact", key: "err-entry-in-error" });
+        self.insert_mark(g, &CONTACT_MARK, id, c.in_error.is_some(), reason, ctx).await
+    }
+
+    /// Write the in-error mark of one of the chart's append-only records (a contact, an
+    /// assessment) with its audit record; a second mark is a conflict, even racing.
+    pub(crate) async fn insert_mark(
+        &self,
+        g: &ChartGrant,
+        m: &MarkTable,
+        id: &str,
+        already: bool,
+        reason: &str,
+        ctx: &AuditCtx,
+    ) -> Result<()> {
+        let marked = || StoreError::Conflict { field: m.field, key: "err-entry-in-error" };
+        let reason = reason_text(reason)?;
+        if already {
+            return Err(marked());
         }
         let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO care_contact_marks (patient_id, contact_id, reason, marked_at, marked_by) VALUES ($1, $2, $3, $4, $5)",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {} (patient_id, {}, reason, marked_at, marked_by) VALUES ($1, $2, $3, $4, $5)",
+            m.table, m.column
+        )))
         .bind(g.patient().to_string())
         .bind(id)
         .bind(&reason)
@@ -144,10 +178,10 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| match StoreError::from_write(e) {
-            StoreError::Conflict { .. } => StoreError::Conflict { field: "contact", key: "err-entry-in-error" },
+            StoreError::Conflict { .. } => marked(),
             other => other,
         })?;
-        let ev = self.write_event(g, "contact.mark-in-error", id.to_string(), String::new());
+        let ev = self.write_event(g, m.action, id.to_string(), String::new());
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
         Ok(())

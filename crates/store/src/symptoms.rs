@@ -115,29 +115,7 @@ impl Store {
     /// Mark an assessment as entered in error, with a reason.
     pub async fn mark_assessment(&self, g: &ChartGrant, id: &str, reason: &str, ctx: &AuditCtx) -> Result<()> {
         g.require(&[ChartAction::Write])?;
-        let reason = tsunagu_domain::validation::required_text("reason", reason, 500).map_err(StoreError::Invalid)?;
         let a = self.assessments(g).await?.into_iter().find(|a| a.id == id).ok_or(StoreError::NotFound)?;
-        if a.in_error.is_some() {
-            return Err(StoreError::Conflict { field: "assessment", key: "err-entry-in-error" });
-        }
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO assessment_marks (patient_id, assessment_id, reason, marked_at, marked_by) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(g.patient().to_string())
-        .bind(id)
-        .bind(&reason)
-        .bind(ts(self.now()))
-        .bind(g.principal().user.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match StoreError::from_write(e) {
-            StoreError::Conflict { .. } => StoreError::Conflict { field: "assessment", key: "err-entry-in-error" },
-            other => other,
-        })?;
-        let ev = self.write_event(g, "assessment.mark-in-error", id.to_string(), String::new());
-        self.append_audit(&mut tx, &ev, ctx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.insert_mark(g, &crate::programme::ASSESSMENT_MARK, id, a.in_error.is_some(), reason, ctx).await
     }
 }
