@@ -16,10 +16,10 @@ mod error;
 mod letters;
 mod migrate;
 mod orgs;
+mod passkeys;
 mod patients;
 mod programme;
 mod research;
-mod passkeys;
 mod second_factor;
 mod surveys;
 mod symptoms;
@@ -36,6 +36,7 @@ pub use error::StoreError;
 pub use letters::{LetterAttachment, LetterBoxRow, LetterContent, LetterEventRow, LetterSummary, LetterView, Sent};
 pub use migrate::{LATEST_VERSION, MigrationStatus};
 pub use orgs::{NewOrg, OrgRow, OrgUpdate};
+pub use passkeys::PasskeyRow;
 pub use patients::{
     AccessLogRow, ChartGrant, ConsentRow, IdentifierRow, KeyPersonRow, PatientRow, PatientSummary, Registered,
     SearchQuery, TeamMemberRow,
@@ -45,7 +46,6 @@ pub use research::{
     ResearchAcp, ResearchAssessment, ResearchContact, ResearchData, ResearchDeath, ResearchPatient, ResearchSurvey,
     ResearchTransition,
 };
-pub use passkeys::PasskeyRow;
 pub use second_factor::{SessionStage, TotpFactor};
 pub use surveys::{InvitationRow, InvitationStatus, SurveyOpen};
 pub use symptoms::AssessmentRow;

@@ -41,6 +41,8 @@ use tsunagu_domain::transition::fiscal_year;
 use tsunagu_store::{OpenMode, Store};
 use tsunagu_web::WebConfig;
 
+mod passkey;
+
 /// Longest any single wait may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(100);

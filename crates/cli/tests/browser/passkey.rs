@@ -9,7 +9,6 @@
 //! `passkey-account.png`, `passkey-chart.png`; on failure `failure-passkey.png`.
 
 use super::*;
-use tsunagu_domain::clock::Clock as _;
 use tsunagu_store::AuditCtx;
 use tsunagu_web::second_factor::{code_at_step, recovery_code_hash, step_of};
 
