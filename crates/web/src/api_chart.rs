@@ -16,7 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tsunagu_domain::chart::{Document, DocumentType, EntryBody};
+use tsunagu_domain::chart::{Document, DocumentType, EntryBody, EntryKind};
+use tsunagu_domain::person::Profession;
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_domain::{Invalid, OrgId, UserId};
 use tsunagu_store::Mention;
@@ -29,6 +30,59 @@ pub struct EntriesQuery {
     pub limit: Option<i64>,
 }
 
+/// The filters of a timeline page. An empty filter is no filter (as the page's form
+/// sends it); any other value must name an organization, profession or kind, and the
+/// page size must be within 1..=500: a client's typo is refused, not ignored.
+fn timeline_filter(q: &EntriesQuery) -> AppResult<tsunagu_store::TimelineFilter> {
+    let mut inv = Invalid::default();
+    let limit = match q.limit {
+        None => 50,
+        Some(l) if (1..=MAX_PAGE).contains(&l) => l,
+        Some(_) => {
+            inv.push("limit", "err-out-of-range");
+            50
+        }
+    };
+    let t = &q.filter;
+    let org = match t.org.as_str() {
+        "" => None,
+        s => inv.merge(s.parse::<OrgId>().map_err(|_| Invalid::one("org", "err-org-unknown"))),
+    };
+    let profession = match t.profession.as_str() {
+        "" => None,
+        s => inv.merge(
+            exact(&Profession::ALL, s, |p| profession_names(*p)).ok_or(Invalid::one("profession", "err-profession")),
+        ),
+    };
+    let kind = match t.kind.as_str() {
+        "" => None,
+        s => inv.merge(
+            exact(&EntryKind::ALL, s, |k| vec![k.as_str().to_string()]).ok_or(Invalid::one("kind", "err-entry-kind")),
+        ),
+    };
+    inv.into_result()?;
+    Ok(tsunagu_store::TimelineFilter { limit, org, profession, kind, ..Default::default() })
+}
+
+/// The value of `all` one of whose names is exactly `s` (an API client's value is not
+/// trimmed or guessed at: what the OpenAPI document lists, nothing else).
+pub(crate) fn exact<T: Copy>(all: &[T], s: &str, names: impl Fn(&T) -> Vec<String>) -> Option<T> {
+    all.iter().find(|v| names(v).iter().any(|n| n == s)).copied()
+}
+
+/// A profession's names in the API: the one every answer shows (`author_profession`),
+/// and the short code the pages use where it differs (`msw`).
+fn profession_names(p: Profession) -> Vec<String> {
+    let mut names = vec![crate::api::doc::wire_name(p)];
+    if !names.iter().any(|n| n == p.as_str()) {
+        names.push(p.as_str().to_string());
+    }
+    names
+}
+
+/// The largest timeline page.
+const MAX_PAGE: i64 = 500;
+
 /// `GET /api/v1/patients/{patient}/entries`: newest first, keyset paged with
 /// `before_at` + `before_id` from the previous page's `next`.
 pub async fn timeline(
@@ -39,12 +93,9 @@ pub async fn timeline(
     Query(q): Query<EntriesQuery>,
 ) -> AppResult<Json<Value>> {
     let pid = patient_id(&raw)?;
+    let mut f = timeline_filter(&q)?;
     let g = state.store.open_chart(&caller.principal, pid, ChartAction::Read, "chart.read", &ctx.audit()).await?;
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let mut f = tsunagu_store::TimelineFilter { limit, ..Default::default() };
-    f.org = q.filter.org.parse().ok();
-    f.profession = tsunagu_domain::person::Profession::parse(&q.filter.profession).ok();
-    f.kind = tsunagu_domain::chart::EntryKind::parse(&q.filter.kind).ok();
+    let limit = f.limit;
     if !q.filter.before_at.is_empty() && !q.filter.before_id.is_empty() {
         f.before = Some((q.filter.before_at.clone(), q.filter.before_id.clone()));
     }
@@ -235,7 +286,8 @@ pub async fn upload(
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
     let g = state.store.open_chart(&caller.principal, pid, ChartAction::Write, "entry.create", &ctx.audit()).await?;
-    let doc_type = DocumentType::parse(&q.doc_type)?;
+    let doc_type = exact(&DocumentType::ALL, &q.doc_type, |d| vec![d.as_str().to_string()])
+        .ok_or(Invalid::one("doc_type", "err-doc-type"))?;
     let (title, note) = (Some(q.title.clone()), Some(q.note.clone()));
     let e = crate::pages::chart::store_document(&state, &g, &body, &q.filename, doc_type, title, note, &ctx).await?;
     Ok(reply(StatusCode::CREATED, json!(e)))
@@ -272,4 +324,199 @@ pub async fn download(
 /// `GET /api/v1/inbox`: the caller's patients with new entries and mentions.
 pub async fn inbox(State(state): State<AppState>, ctx: RequestCtx, caller: ApiCaller) -> AppResult<Json<Value>> {
     Ok(Json(json!({ "patients": state.store.inbox(&caller.principal, &ctx.audit()).await? })))
+}
+
+fn obj(required: &[&str], properties: Value, description: &str) -> Value {
+    json!({ "type": "object", "required": required, "properties": properties, "description": description })
+}
+
+/// The body of an entry in the OpenAPI document, one schema per kind. `input`: as a
+/// request may send it (blank optional text allowed, it is dropped; files are ignored);
+/// otherwise as stored and answered (trimmed, blank parts left out).
+fn entry_body_schemas(input: bool) -> Vec<(&'static str, Value)> {
+    use crate::api::doc::*;
+    let kind = |k: EntryKind| json!({ "const": k.as_str() });
+    let opt_text = if input { nullable("string") } else { not_blank("") };
+    let opt_date = json!({ "type": ["string", "null"], "format": "date" });
+    let measure = |ty: &str, lo: Value, hi: Value| {
+        let ty = if input { json!([ty, "null"]) } else { json!(ty) };
+        json!({ "type": ty, "minimum": lo, "maximum": hi })
+    };
+    let attachments = array_of(schema("AttachmentRef"));
+    let note = obj(
+        &["kind"],
+        json!({ "kind": kind(EntryKind::ProgressNote), "subjective": opt_text, "objective": opt_text,
+                "assessment": opt_text, "plan": opt_text, "text": opt_text }),
+        "SOAP or free text; at least one part not blank; parts up to 5,000 characters, text up to 10,000",
+    );
+    let record = obj(
+        &["kind", "text"],
+        json!({ "kind": kind(EntryKind::NursingRecord), "text": not_blank("up to 10,000 characters") }),
+        "",
+    );
+    let vitals = obj(
+        &["kind"],
+        json!({ "kind": kind(EntryKind::VitalSigns),
+                "temperature_c": measure("number", json!(30.0), json!(43.0)),
+                "pulse_bpm": measure("integer", json!(20), json!(250)),
+                "bp_systolic": measure("integer", json!(40), json!(280)),
+                "bp_diastolic": measure("integer", json!(20), json!(180)),
+                "respiration_rate": measure("integer", json!(2), json!(80)),
+                "spo2": measure("integer", json!(40), json!(100)),
+                "pain_nrs": measure("integer", json!(0), json!(10)),
+                "note": opt_text }),
+        "at least one measurement; blood pressure as a pair, diastolic below systolic; note up to 1,000 characters",
+    );
+    let item = obj(
+        &["drug"],
+        json!({ "drug": if input { text() } else { not_blank("") }, "dose": text(), "route": text(),
+                "frequency": text(), "start": opt_date, "stop": opt_date, "opioid": { "type": "boolean" } }),
+        "a row with every text blank is skipped; otherwise the drug is required; stop not before start; \
+         opioids are flagged by name too",
+    );
+    let medications = obj(
+        &["kind", "items"],
+        json!({ "kind": kind(EntryKind::MedicationList), "items": array_of(item) }),
+        "at least one drug",
+    );
+    let document = obj(
+        &["kind", "title", "doc_type"],
+        json!({ "kind": kind(EntryKind::Document), "title": not_blank("up to 200 characters"),
+                "doc_type": { "type": "string", "enum": DocumentType::ALL.map(DocumentType::as_str) },
+                "note": opt_text, "attachments": attachments }),
+        if input { "only in a correction of a document: title, type and note change, the file stays" } else { "" },
+    );
+    let message = obj(
+        &["kind", "text"],
+        json!({ "kind": kind(EntryKind::Message), "text": not_blank("up to 5,000 characters"),
+                "attachments": attachments }),
+        if input { "attachments are ignored: files come only through /documents" } else { "" },
+    );
+    vec![
+        ("ProgressNote", note),
+        ("NursingRecord", record),
+        ("VitalSigns", vitals),
+        ("MedicationList", medications),
+        ("Document", document),
+        ("Message", message),
+    ]
+}
+
+/// The chart's schemas in the OpenAPI document (merged into `api::openapi`).
+pub fn openapi_schemas() -> Value {
+    use crate::api::doc::*;
+    let one_of = |prefix: &str, input: bool, skip_document: bool| {
+        let refs: Vec<Value> = entry_body_schemas(input)
+            .into_iter()
+            .filter(|(name, _)| !(skip_document && *name == "Document"))
+            .map(|(name, _)| schema(&format!("{prefix}{name}")))
+            .collect();
+        json!({ "oneOf": refs })
+    };
+    let mut s = serde_json::Map::new();
+    for (input, prefix) in [(false, ""), (true, "Input")] {
+        for (name, body) in entry_body_schemas(input) {
+            s.insert(format!("{prefix}{name}"), body);
+        }
+    }
+    s.insert("EntryBody".into(), one_of("", false, false));
+    s.insert("NewEntryBody".into(), one_of("Input", true, true));
+    s.insert("CorrectedEntryBody".into(), one_of("Input", true, false));
+    s.insert(
+        "AttachmentRef".into(),
+        object(json!({ "id": text(), "sha256": text(), "size": { "type": "integer" }, "media_type": text(), "filename": text() })),
+    );
+    s.insert(
+        "Mention".into(),
+        json!({ "description": "a person or organization on the care team",
+                "oneOf": [
+                    { "type": "object", "required": ["user"], "additionalProperties": false, "properties": { "user": uuid() } },
+                    { "type": "object", "required": ["org"], "additionalProperties": false, "properties": { "org": uuid() } }] }),
+    );
+    s.insert(
+        "Entry".into(),
+        object(json!({
+            "version_id": text(), "entry_id": text(), "version": { "type": "integer", "minimum": 1 },
+            "supersedes": nullable("string"),
+            "kind": { "type": "string", "enum": EntryKind::ALL.map(EntryKind::as_str) },
+            "body": schema("EntryBody"),
+            "author_id": uuid(), "author_name": text(),
+            "author_profession": { "type": "string", "enum": Profession::ALL.map(crate::api::doc::wire_name) },
+            "author_org_id": uuid(), "author_org_name": text(),
+            "recorded_at": text(), "entry_recorded_at": text(),
+            "correction_reason": nullable("string"), "content_hash": text(),
+            "in_error": { "oneOf": [{ "type": "null" }, object(json!({ "reason": text(), "by_name": text(), "at": text() }))] } })),
+    );
+    Value::Object(s)
+}
+
+/// The chart's routes in the OpenAPI document (merged into `api::openapi`).
+pub fn openapi_paths() -> Value {
+    use crate::api::doc::*;
+    let pid = patient();
+    let entry = path("entry", text());
+    let mentions = json!({ "type": "array", "items": schema("Mention"),
+                           "description": "messages only: people or organizations on the care team to notify" });
+    // An empty filter is no filter, as the page's form sends it.
+    let or_empty = |s: Value| json!({ "anyOf": [s, { "const": "" }] });
+    let one_entry = || ok("the new version", schema("Entry"));
+    json!({
+        "/api/v1/inbox": { "get": { "summary": "The caller's patients with new entries and mentions since last viewed",
+            "responses": { "200": ok("patients with unread and mention counts", object(json!({ "patients": array_of(object(json!({
+                "patient_id": uuid(), "family_name": text(), "given_name": text(), "family_kana": text(), "given_kana": text(),
+                "unread": { "type": "integer", "minimum": 0 }, "mentions": { "type": "integer", "minimum": 0 },
+                "last_activity": nullable("string") }))) }))) } } },
+        "/api/v1/patients/{patient}/entries": {
+            "get": { "summary": "The timeline: current versions, newest first, keyset paged",
+                     "parameters": [pid,
+                        query("org", or_empty(uuid())),
+                        query("profession", or_empty(json!({ "type": "string", "enum": Profession::ALL.into_iter().flat_map(profession_names).collect::<Vec<_>>(),
+                            "description": "as in author_profession (msw also for medical_social_worker)" }))),
+                        query("kind", or_empty(json!({ "type": "string", "enum": EntryKind::ALL.map(EntryKind::as_str) }))),
+                        json!({ "name": "before_at", "in": "query", "schema": text(), "description": "from the previous page's next (with before_id)" }),
+                        json!({ "name": "before_id", "in": "query", "schema": text(), "description": "from the previous page's next (with before_at)" }),
+                        query("limit", json!({ "type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50 }))],
+                     "responses": { "200": ok("entries and the next page's cursor (null on the last page)", object(json!({
+                         "entries": array_of(schema("Entry")),
+                         "next": { "oneOf": [{ "type": "null" }, object(json!({ "before_at": text(), "before_id": text() }))] } }))) } },
+            "post": { "summary": "Write an entry (not documents: use /documents)", "parameters": [pid],
+                      "requestBody": body(json!({ "type": "object", "required": ["body"],
+                          "properties": { "body": schema("NewEntryBody"), "mentions": mentions } })),
+                      "responses": { "201": one_entry(), "403": problem(NOT_ALLOWED) } } },
+        "/api/v1/patients/{patient}/messages": { "post": { "summary": "Post to the patient's thread", "parameters": [pid],
+            "requestBody": body(json!({ "type": "object", "required": ["text"],
+                "properties": { "text": not_blank("up to 5,000 characters"), "mentions": mentions } })),
+            "responses": { "201": ok("the message", schema("Entry")), "403": problem(NOT_ALLOWED) } } },
+        "/api/v1/patients/{patient}/entries/{entry}": { "get": { "summary": "Every version of an entry, oldest first",
+            "parameters": [pid, entry],
+            "responses": { "200": ok("versions", object(json!({ "versions": array_of(schema("Entry")) }))) } } },
+        "/api/v1/patients/{patient}/entries/{entry}/corrections": { "post": { "summary": "Correct an entry: a new version; the old one stays",
+            "parameters": [pid, entry],
+            "requestBody": body(json!({ "type": "object", "required": ["version_id", "reason", "body"], "properties": {
+                "version_id": { "type": "string", "description": "the current version (a stale one is refused with 409)" },
+                "reason": not_blank("up to 500 characters"),
+                "body": schema("CorrectedEntryBody") } })),
+            "responses": { "201": one_entry(), "403": problem(NOT_ALLOWED), "409": problem("stale version") } } },
+        "/api/v1/patients/{patient}/entries/{entry}/entered-in-error": { "post": { "summary": "Mark an entry entered in error (it stays readable)",
+            "parameters": [pid, entry],
+            "requestBody": body(json!({ "type": "object", "required": ["reason"], "properties": { "reason": not_blank("up to 500 characters") } })),
+            "responses": { "200": ok("marked", object(json!({ "entry_id": text(), "entered_in_error": { "const": true } }))),
+                           "403": problem(NOT_ALLOWED), "409": problem("already marked") } } },
+        "/api/v1/patients/{patient}/documents": { "post": { "summary": "Upload a PDF, JPEG or PNG as a document entry (type told from content)",
+            "parameters": [pid,
+                json!({ "name": "doc_type", "in": "query", "required": true, "schema": { "type": "string", "enum": DocumentType::ALL.map(DocumentType::as_str) } }),
+                query("title", json!({ "type": "string", "description": "up to 200 characters; the file name when blank" })),
+                query("filename", text()),
+                query("note", json!({ "type": "string", "description": "up to 2,000 characters" }))],
+            "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+            "responses": { "201": ok("the document entry", schema("Entry")), "403": problem(NOT_ALLOWED) } } },
+        "/api/v1/patients/{patient}/attachments/{attachment}": { "get": { "summary": "Download a stored file (hash-checked)",
+            "parameters": [pid, path("attachment", text())],
+            "responses": { "200": { "description": "the bytes, with their SHA-256 in x-content-sha256",
+                "headers": { "x-content-sha256": { "schema": text() } },
+                "content": {
+                    "application/pdf": { "schema": { "type": "string", "format": "binary" } },
+                    "image/jpeg": { "schema": { "type": "string", "format": "binary" } },
+                    "image/png": { "schema": { "type": "string", "format": "binary" } } } } } } },
+    })
 }

@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tsunagu_domain::Invalid;
-use tsunagu_domain::letter::{LetterBody, LetterKind};
+use tsunagu_domain::chart::DocumentType;
+use tsunagu_domain::letter::{LetterBody, LetterKind, LetterState};
+use tsunagu_domain::patient::TeamRole;
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_store::{ChartGrant, LetterContent};
 
@@ -61,6 +63,12 @@ impl LetterInput {
     }
 }
 
+/// A letter kind by its exact name.
+fn letter_kind(s: &str) -> Result<LetterKind, Invalid> {
+    crate::api_chart::exact(&LetterKind::ALL, s, |k| vec![k.as_str().to_string()])
+        .ok_or(Invalid::one("kind", "err-letter-kind"))
+}
+
 async fn letter_json(state: &AppState, g: &ChartGrant, id: &str) -> AppResult<Value> {
     let v = state.store.letter(g, id).await?;
     Ok(json!({ "letter": v }))
@@ -96,7 +104,7 @@ pub async fn create(
 ) -> AppResult<Response> {
     let pid = patient_id(&raw)?;
     let g = state.store.open_chart(&caller.principal, pid, ChartAction::Refer, "letter.create", &ctx.audit()).await?;
-    let kind = LetterKind::parse(&input.kind)?;
+    let kind = letter_kind(&input.kind)?;
     if kind == LetterKind::Reply {
         return Err(Invalid::one("kind", "err-letter-reply-to").into());
     }
@@ -128,6 +136,10 @@ pub async fn save(
     let pid = patient_id(&raw)?;
     let g = state.store.open_chart(&caller.principal, pid, ChartAction::Refer, "letter.save", &ctx.audit()).await?;
     let current = state.store.letter(&g, &id).await?;
+    // The kind cannot change; a client that names another one is told so, not ignored.
+    if !input.kind.is_empty() && letter_kind(&input.kind)? != current.summary.kind {
+        return Err(Invalid::one("kind", "err-letter-kind").into());
+    }
     let content = input.content(current.summary.kind)?;
     let draft = Draft::Saved { id: &id, expected_version: input.version, current: &current.content };
     crate::letters::write(&state, &ctx, &caller.principal, &g, draft, content, false).await?;
@@ -232,48 +244,131 @@ pub async fn fhir(
     crate::pages::letters::fhir_response(&state, &g, &id, &crate::letters::base_url(&state, &headers)).await
 }
 
+/// The field names of every kind of letter, in order, without repeats.
+fn all_field_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for kind in LetterKind::ALL {
+        for f in LetterBody::empty(kind).fields() {
+            if !names.contains(&f.name) {
+                names.push(f.name);
+            }
+        }
+    }
+    names
+}
+
+/// The letter schemas in the OpenAPI document (merged into `api::openapi`).
+pub fn openapi_schemas() -> Value {
+    use crate::api::doc::*;
+    let kinds =
+        |ks: &[LetterKind]| json!({ "type": "string", "enum": ks.iter().map(|k| k.as_str()).collect::<Vec<_>>() });
+    let fields: serde_json::Map<String, Value> =
+        all_field_names().into_iter().map(|n| (n.to_string(), text())).collect();
+    let role = json!({ "type": "string", "enum": TeamRole::ALL.map(TeamRole::as_str) });
+    let state = json!({ "type": "string", "enum": LetterState::ALL.map(LetterState::as_str) });
+    let input = |kind: Value, required: &[&str], more: &str| {
+        json!({ "type": "object", "required": required,
+            "description": format!("A letter to send must be complete: referral (purpose, diagnoses, present_illness), nursing_instruction (period_from, period_to up to 183 days later, diagnoses, instructions, emergency_contact), reply (body); the patient must have consented to sharing; the recipient must be an approved organization. {more}"),
+            "properties": {
+                "kind": kind,
+                "to_org": uuid(),
+                "to_person": text(),
+                "role": { "anyOf": [role, { "const": "" }], "description": "the team role the recipient takes when the letter is sent (empty: the usual one for the kind)" },
+                "fields": { "type": "object", "properties": fields, "additionalProperties": false,
+                            "description": "the fields of the letter's kind by name" },
+                "attachments": { "type": "array", "items": text(), "description": "entry ids of documents on the chart" },
+                "version": { "type": ["integer", "null"], "description": "PUT: the version being replaced" },
+                "send": { "type": "boolean", "description": "POST: send at once" } } })
+    };
+    let summary = json!({
+        "id": text(), "patient_id": uuid(), "kind": kinds(&LetterKind::ALL), "state": state,
+        "from_org_id": uuid(), "from_org_name": text(), "from_user_id": uuid(), "from_user_name": text(),
+        "to_org_id": uuid(), "to_org_name": text(), "to_person": nullable("string"), "role": role,
+        "in_reply_to": nullable("string"), "created_at": text(), "sent_at": nullable("string"),
+        "version": { "type": "integer", "minimum": 1 }, "document_entry_id": nullable("string") });
+    // The summary's properties and more (the letter box and the full letter flatten it).
+    let with = |more: Value| {
+        let mut props = summary.as_object().cloned().unwrap_or_default();
+        props.extend(more.as_object().cloned().unwrap_or_default());
+        object(Value::Object(props))
+    };
+    let mut body_props = serde_json::Map::new();
+    body_props.insert("kind".into(), kinds(&LetterKind::ALL));
+    body_props.extend(all_field_names().into_iter().map(|n| (n.to_string(), text())));
+    let boxed =
+        with(json!({ "family_name": text(), "given_name": text(), "family_kana": text(), "given_kana": text() }));
+    let letter = with(json!({
+        "content": object(json!({
+            "to_org": uuid(), "to_person": nullable("string"), "role": role,
+            "body": { "type": "object", "required": ["kind"], "properties": body_props },
+            "attachments": array_of(text()) })),
+        "saved_at": text(),
+        "content_hash": text(),
+        "attachments": array_of(object(json!({
+            "entry_id": text(), "title": text(),
+            "doc_type": { "type": "string", "enum": DocumentType::ALL.map(DocumentType::as_str) },
+            "files": array_of(schema("AttachmentRef")), "recorded_at": text() }))),
+        "events": array_of(object(json!({
+            "event": text(), "state_after": state, "by_user_name": text(), "by_org_name": text(),
+            "at": text(), "note": nullable("string") }))),
+        "replies": array_of(text()) }));
+    let summary = object(summary);
+    json!({
+        "LetterInput": input(kinds(&[LetterKind::Referral, LetterKind::NursingInstruction]), &["kind", "to_org"],
+                             "Replies start from the letter they answer (POST .../reply)."),
+        "LetterUpdate": input(json!({ "anyOf": [kinds(&LetterKind::ALL), { "const": "" }] }), &[],
+                              "The kind cannot change: when given, it must be the letter's. A reply needs no to_org."),
+        "LetterSummary": summary,
+        "LetterBoxItem": boxed,
+        "Letter": letter,
+    })
+}
+
 /// The letter routes in the OpenAPI document (merged into `api::openapi`).
-pub fn openapi_paths(pid: &Value, err: &dyn Fn(&str) -> Value) -> Value {
-    let lid = json!({ "name": "letter", "in": "path", "required": true, "schema": { "type": "string" } });
-    let input = json!({ "type": "object", "properties": {
-        "kind": { "type": "string", "enum": ["referral", "nursing_instruction"] },
-        "to_org": { "type": "string", "format": "uuid" }, "to_person": { "type": "string" },
-        "role": { "type": "string", "description": "the team role the recipient takes when the letter is sent" },
-        "fields": { "type": "object", "additionalProperties": { "type": "string" },
-                    "description": "the fields of the kind: referral (purpose, diagnoses, present_illness required to send, ...), nursing_instruction (period_from, period_to, diagnoses, instructions, emergency_contact required), reply (body required)" },
-        "attachments": { "type": "array", "items": { "type": "string" }, "description": "entry ids of documents on the chart" },
-        "version": { "type": "integer", "description": "PUT: the version being replaced" },
-        "send": { "type": "boolean", "description": "POST: send at once" } } });
-    let body = |s: &Value| json!({ "required": true, "content": { "application/json": { "schema": s } } });
-    let one = json!({ "description": "the letter" });
+pub fn openapi_paths() -> Value {
+    use crate::api::doc::*;
+    let pid = patient();
+    let lid = path("letter", text());
+    let one = ok("the letter", object(json!({ "letter": schema("Letter") })));
+    let not_allowed = problem(NOT_ALLOWED);
     json!({
         "/api/v1/letters": { "get": { "summary": "The organization's letter box: received and sent letters",
-            "responses": { "200": { "description": "incoming and outgoing" }, "401": err("no valid token") } } },
+            "responses": { "200": ok("incoming and outgoing", object(json!({
+                "incoming": array_of(schema("LetterBoxItem")), "outgoing": array_of(schema("LetterBoxItem")) }))) } } },
         "/api/v1/patients/{patient}/letters": {
             "get": { "summary": "The chart's letters (sent ones and the caller's own drafts)", "parameters": [pid],
-                     "responses": { "200": { "description": "letters" }, "404": err("missing or outside reach") } },
+                     "responses": { "200": ok("letters", object(json!({ "letters": array_of(schema("LetterSummary")) }))) } },
             "post": { "summary": "Write a referral letter or visiting-nurse instruction (a draft, or sent with send=true)",
-                      "parameters": [pid], "requestBody": body(&input),
-                      "responses": { "201": one, "404": err("missing or outside reach"), "422": err("invalid or incomplete letter") } } },
+                      "parameters": [pid], "requestBody": body(schema("LetterInput")),
+                      "responses": { "201": one, "403": not_allowed, "409": problem("cannot be sent as it is") } } },
         "/api/v1/patients/{patient}/letters/{letter}": {
             "get": { "summary": "A letter with its content, attachments, history and replies", "parameters": [pid, lid],
-                     "responses": { "200": one, "404": err("missing or outside reach") } },
-            "put": { "summary": "Save a new version of a draft", "parameters": [pid, lid], "requestBody": body(&input),
-                     "responses": { "200": one, "404": err("missing or outside reach"), "409": err("not a draft, or stale version"), "422": err("invalid") } } },
+                     "responses": { "200": one } },
+            "put": { "summary": "Save a new version of a draft", "parameters": [pid, lid], "requestBody": body(schema("LetterUpdate")),
+                     "responses": { "200": one, "403": not_allowed, "409": problem("not a draft, or stale version") } } },
         "/api/v1/patients/{patient}/letters/{letter}/send": { "post": { "summary": "Send a draft: the recipient organization joins the care team",
-            "parameters": [pid, lid], "responses": { "200": one, "404": err("missing or outside reach"), "409": err("not a draft"), "422": err("incomplete letter or no consent") } } },
+            "parameters": [pid, lid], "responses": {
+                "200": ok("the letter sent", object(json!({ "letter": schema("Letter"), "joined_team": { "type": "boolean" } }))),
+                "403": not_allowed, "409": problem("not a draft"), "422": problem("incomplete letter or no consent") } } },
         "/api/v1/patients/{patient}/letters/{letter}/receive": { "post": { "summary": "Acknowledge a letter addressed to the caller's organization",
-            "parameters": [pid, lid], "responses": { "200": one, "404": err("missing or outside reach"), "409": err("not in a state to acknowledge") } } },
+            "parameters": [pid, lid], "responses": { "200": one, "403": not_allowed, "409": problem("not in a state to acknowledge") } } },
         "/api/v1/patients/{patient}/letters/{letter}/decline": { "post": { "summary": "Decline a letter, with a reason (the chart stays shared)",
-            "parameters": [pid, lid], "requestBody": body(&json!({ "type": "object", "required": ["reason"], "properties": { "reason": { "type": "string" } } })),
-            "responses": { "200": one, "404": err("missing or outside reach"), "409": err("not in a state to decline"), "422": err("no reason") } } },
+            "parameters": [pid, lid],
+            "requestBody": body(json!({ "type": "object", "required": ["reason"], "properties": { "reason": not_blank("up to 1,000 characters") } })),
+            "responses": { "200": one, "403": not_allowed, "409": problem("not in a state to decline") } } },
         "/api/v1/patients/{patient}/letters/{letter}/discard": { "post": { "summary": "Discard the caller's draft (kept, not shown)",
-            "parameters": [pid, lid], "responses": { "200": { "description": "discarded" }, "404": err("missing or outside reach"), "409": err("not a draft") } } },
+            "parameters": [pid, lid], "responses": { "200": ok("discarded", object(json!({ "discarded": text() }))),
+                "403": not_allowed, "409": problem("not a draft") } } },
         "/api/v1/patients/{patient}/letters/{letter}/reply": { "post": { "summary": "Start the reply letter (返書) to a received letter",
-            "parameters": [pid, lid], "responses": { "201": one, "404": err("missing or outside reach"), "409": err("already answered") } } },
+            "parameters": [pid, lid], "responses": { "201": one, "403": not_allowed, "409": problem("already answered, or not a letter to answer") } } },
         "/api/v1/patients/{patient}/letters/{letter}/pdf": { "get": { "summary": "The letter as a PDF (A4, Japanese layout)",
-            "parameters": [pid, lid], "responses": { "200": { "description": "application/pdf" }, "404": err("missing or outside reach") } } },
+            "parameters": [pid, lid], "responses": { "200": { "description": "the PDF",
+                "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } } } } },
         "/api/v1/patients/{patient}/letters/{letter}/fhir": { "get": { "summary": "The letter as a FHIR R4 document Bundle (JP eReferral)",
-            "parameters": [pid, lid], "responses": { "200": { "description": "application/fhir+json" }, "404": err("missing or outside reach"), "409": err("a draft has no document yet") } } }
+            "parameters": [pid, lid], "responses": {
+                "200": { "description": "a Bundle of type document",
+                         "content": { "application/fhir+json": { "schema": { "type": "object", "required": ["resourceType", "type"],
+                             "properties": { "resourceType": { "const": "Bundle" }, "type": { "const": "document" } } } } } },
+                "409": problem("a draft has no document yet") } } }
     })
 }
