@@ -157,6 +157,8 @@ struct Report {
     backend: String,
     started_at: String,
     git_commit: String,
+    /// `release` or `dev`: figures from a dev build are not comparable.
+    profile: String,
     machine: Machine,
     clients: usize,
     seconds: u64,
@@ -445,6 +447,7 @@ async fn run_backend(backend: &str, url: &str, args: &Args) -> Result<Report> {
         backend: backend.into(),
         started_at,
         git_commit: git_commit(),
+        profile: if cfg!(debug_assertions) { "dev" } else { "release" }.into(),
         machine,
         clients: args.clients,
         seconds: args.seconds,
@@ -474,9 +477,10 @@ fn markdown(reports: &[Report]) -> String {
         let _ = writeln!(s, "## {}\n", r.backend);
         let _ = writeln!(
             s,
-            "- run {} at commit `{}` on {} × {} ({} MiB, load {:.2} at start)",
+            "- run {} at commit `{}` ({} build) on {} × {} ({} MiB, load {:.2} at start)",
             r.started_at,
             r.git_commit,
+            r.profile,
             m.nproc,
             m.cpu_model,
             m.mem_total_mib,
