@@ -11,7 +11,6 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use tsunagu_domain::transition::fiscal_year;
 use tsunagu_store::OutcomeFigures;
 
 pub struct Bar {
@@ -102,9 +101,7 @@ pub async fn show(
     Query(q): Query<FyQuery>,
 ) -> AppResult<Response> {
     let tr = ctx.tr();
-    let this = fiscal_year(state.store.clock().today_jst());
-    let years = vec![this, this - 1, this - 2];
-    let fy = q.fy.filter(|y| years.contains(y)).unwrap_or(this);
+    let (fy, years) = super::fiscal_years(&state, q.fy);
     let org = if me.principal.operator { None } else { Some(me.principal.org) };
     let scope = match org {
         None => tr.t("stats-region"),

@@ -29,6 +29,14 @@ pub fn checked(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("on" | "1" | "true" | "yes"))
 }
 
+/// The fiscal years a yearly page offers (this one and the two before), and the one to
+/// show: the asked one when it is among them, otherwise this one.
+pub fn fiscal_years(state: &crate::state::AppState, asked: Option<i32>) -> (i32, Vec<i32>) {
+    let this = tsunagu_domain::transition::fiscal_year(state.store.clock().today_jst());
+    let years = vec![this, this - 1, this - 2];
+    (asked.filter(|y| years.contains(y)).unwrap_or(this), years)
+}
+
 /// A refused form's field errors (invalid input, or a conflict such as a stale
 /// version), to show on the form again; any other error goes up.
 pub fn refused(e: crate::error::AppError) -> Result<Vec<tsunagu_domain::FieldError>, crate::error::AppError> {

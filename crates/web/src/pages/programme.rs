@@ -66,11 +66,6 @@ pub struct FyQuery {
     fy: Option<i32>,
 }
 
-fn years(state: &AppState) -> Vec<i32> {
-    let this = fiscal_year(state.store.clock().today_jst());
-    vec![this, this - 1, this - 2]
-}
-
 async fn programme_page(
     state: &AppState,
     ctx: &RequestCtx,
@@ -105,7 +100,7 @@ async fn programme_page(
     Ok(ProgrammePage {
         chrome: me.chrome(ctx, state),
         fy,
-        years: years(state),
+        years: super::fiscal_years(state, Some(fy)).1,
         activities: state.store.activities(fy).await?,
         plans,
         can_record: me.principal.operator || me.principal.org_admin,
@@ -128,8 +123,7 @@ pub async fn show(
     me: Signed,
     Query(q): Query<FyQuery>,
 ) -> AppResult<Response> {
-    let all = years(&state);
-    let fy = q.fy.filter(|y| all.contains(y)).unwrap_or(all.first().copied().unwrap_or(2026));
+    let (fy, _) = super::fiscal_years(&state, q.fy);
     page(&programme_page(&state, &ctx, &me, fy, FormErrors::default()).await?)
 }
 
@@ -188,9 +182,7 @@ pub async fn record_activity(
         Ok(a) => state.store.record_activity(&me.principal, a, &ctx.audit()).await.map(|_| ()).map_err(AppError::from),
         Err(inv) => Err(AppError::Invalid(inv)),
     };
-    let fy =
-        date_field(&pairs, "held_on").map(fiscal_year).unwrap_or_else(|_| fiscal_year(state.store.clock().today_jst()));
-    let fy = if years(&state).contains(&fy) { fy } else { fiscal_year(state.store.clock().today_jst()) };
+    let (fy, _) = super::fiscal_years(&state, date_field(&pairs, "held_on").ok().map(fiscal_year));
     after(&state, &ctx, &me, fy, result).await
 }
 
@@ -211,7 +203,7 @@ pub async fn mark_activity(
     Form(f): Form<MarkForm>,
 ) -> AppResult<Response> {
     let result = state.store.mark_activity(&me.principal, &id, &f.reason, &ctx.audit()).await.map_err(AppError::from);
-    let fy = f.fy.filter(|y| years(&state).contains(y)).unwrap_or_else(|| fiscal_year(state.store.clock().today_jst()));
+    let (fy, _) = super::fiscal_years(&state, f.fy);
     after(&state, &ctx, &me, fy, result).await
 }
 
@@ -258,13 +250,7 @@ impl PlanForm {
         }
     }
     fn year(&self, state: &AppState) -> i32 {
-        let all = years(state);
-        self.fiscal_year
-            .trim()
-            .parse::<i32>()
-            .ok()
-            .filter(|y| all.contains(y))
-            .unwrap_or_else(|| fiscal_year(state.store.clock().today_jst()))
+        super::fiscal_years(state, self.fiscal_year.trim().parse::<i32>().ok()).0
     }
 }
 

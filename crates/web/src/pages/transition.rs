@@ -27,7 +27,7 @@ use tsunagu_domain::org::OrgKind;
 use tsunagu_domain::patient::parse_iso_date;
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_domain::transition::{
-    CandidateStage, EndReason, Reason, TransitionEvent, TransitionStage, distance_km, fiscal_year, rank_home_physicians,
+    CandidateStage, EndReason, Reason, TransitionEvent, TransitionStage, distance_km, rank_home_physicians,
 };
 use tsunagu_domain::{Invalid, OrgId, PatientId, UserId};
 use tsunagu_store::{
@@ -808,9 +808,8 @@ pub async fn stats(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -
         None => ctx.tr().t("stats-region"),
         Some(o) => state.store.get_org(o).await?.name,
     };
-    let fy = fiscal_year(state.store.clock().today_jst());
     let mut years = Vec::new();
-    for y in [fy, fy - 1, fy - 2] {
+    for y in super::fiscal_years(&state, None).1 {
         years.push(state.store.transition_stats(org, y).await?);
     }
     page(&StatsPage { chrome: me.chrome(&ctx, &state), scope, years })
