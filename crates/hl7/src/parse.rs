@@ -61,7 +61,18 @@ pub enum ParseError {
         /// 1-based position of the segment in the message.
         index: usize,
     },
+    /// More delimiters than any real message holds: refused before building the tree, whose
+    /// memory grows with the number of parts rather than the number of bytes.
+    #[error("the message has more than {limit} fields, repetitions and components")]
+    TooManyParts {
+        /// The limit, [`MAX_PARTS`].
+        limit: usize,
+    },
 }
+
+/// The most delimiters (`|^~&` and segment ends) a message may hold. A large lab report has
+/// a few thousand; a document embedded in OBX-5 adds bytes, not delimiters.
+pub const MAX_PARTS: usize = 500_000;
 
 /// A parsed message: its delimiters and every segment in order, the first being MSH.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +118,20 @@ pub fn parse(text: &str) -> Result<Message, ParseError> {
     let mut lines = text.split(['\r', '\n']).filter(|line| !line.is_empty());
     let first = lines.next().ok_or(ParseError::Empty)?;
     let (delimiters, msh) = parse_msh(first)?;
+    let parts = text
+        .chars()
+        .filter(|&c| {
+            c == delimiters.field
+                || c == delimiters.component
+                || c == delimiters.repetition
+                || Some(c) == delimiters.subcomponent
+                || c == '\r'
+                || c == '\n'
+        })
+        .count();
+    if parts > MAX_PARTS {
+        return Err(ParseError::TooManyParts { limit: MAX_PARTS });
+    }
     let mut segments = vec![msh];
     for (offset, line) in lines.enumerate() {
         let index = offset.saturating_add(2);
@@ -588,6 +613,14 @@ mod tests {
             parse("PID|1").unwrap_err().to_string(),
             "the message does not start with an MSH segment (first segment is PID)"
         );
+    }
+
+    #[test]
+    fn too_many_parts() {
+        let huge = format!("MSH|^~\\&|A\rNTE{}\r", "|".repeat(MAX_PARTS));
+        assert_eq!(parse(&huge), Err(ParseError::TooManyParts { limit: MAX_PARTS }));
+        let large = format!("MSH|^~\\&|A\rNTE{}\r", "|".repeat(MAX_PARTS - 10));
+        assert_eq!(parse(&large).unwrap().segment("NTE").unwrap().field_count(), MAX_PARTS - 10);
     }
 
     #[test]
