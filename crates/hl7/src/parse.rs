@@ -1,5 +1,5 @@
 //! HL7 v2 message syntax: segments, fields, repetitions, components, subcomponents and
-//! escape sequences. Works on decoded text (see [`crate::decode`]), never on raw bytes.
+//! escape sequences. Works on decoded text (see [`mod@crate::decode`]), never on raw bytes.
 //!
 //! Positions use HL7's 1-based numbering throughout. In MSH, MSH-1 is the field separator
 //! itself and MSH-2 the encoding characters, so `msh.field(9)` is the message type just as
