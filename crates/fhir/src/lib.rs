@@ -9,9 +9,16 @@
 //! The output is deterministic: ids of the resources the letter itself creates
 //! (conditions, allergies, medications, document references) are UUID v5 of the letter
 //! id and a name, so the same letter always exports the same Bundle.
+//!
+//! The pure parsing layer of the FHIR REST API lives here too: [`search`] (search
+//! parameters), [`outcome`] (OperationOutcome), `patient_in` (an incoming JP Core
+//! Patient) and [`etag`] (versions in `ETag` / `If-Match`).
 
+pub mod etag;
 mod narrative;
+pub mod outcome;
 mod resources;
+pub mod search;
 
 use narrative::section;
 use resources::{allergy, condition, document_reference, lines, medication, organization, patient, practitioner};
