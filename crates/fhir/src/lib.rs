@@ -11,12 +11,13 @@
 //! id and a name, so the same letter always exports the same Bundle.
 //!
 //! The pure parsing layer of the FHIR REST API lives here too: [`search`] (search
-//! parameters), [`outcome`] (OperationOutcome), `patient_in` (an incoming JP Core
+//! parameters), [`outcome`] (OperationOutcome), [`patient_in`] (an incoming JP Core
 //! Patient) and [`etag`] (versions in `ETag` / `If-Match`).
 
 pub mod etag;
 mod narrative;
 pub mod outcome;
+pub mod patient_in;
 mod resources;
 pub mod search;
 

@@ -5,9 +5,9 @@ use crate::{AttachmentInfo, LOINC, OrgInfo, PatientInfo, PersonInfo, set};
 use serde_json::{Value, json};
 
 const JP_CORE: &str = "http://jpfhir.jp/fhir/core/StructureDefinition";
-const NAME_REPRESENTATION: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation";
+pub(crate) const NAME_REPRESENTATION: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation";
 /// The OID under which each institution numbers its patients (JP Core).
-const PATIENT_ID_OID: &str = "urn:oid:1.2.392.100495.20.3.51.1";
+pub(crate) const PATIENT_ID_OID: &str = "urn:oid:1.2.392.100495.20.3.51.1";
 
 /// Non-empty trimmed lines of a free-text field.
 pub fn lines(text: &str) -> impl Iterator<Item = &str> {
@@ -31,7 +31,7 @@ fn human_name(representation: &str, family: &str, given: &str) -> Value {
     n
 }
 
-fn split_name(full: &str) -> (&str, &str) {
+pub(crate) fn split_name(full: &str) -> (&str, &str) {
     let t = full.trim();
     match t.split_once([' ', '\u{3000}']) {
         Some((f, g)) => (f.trim(), g.trim()),
