@@ -674,6 +674,12 @@ pub fn parse_search(query: &str, spec: &SearchSpec<'_>, opts: &SearchOptions) ->
             },
         }
     }
+    // The server must accept its own self link: percent-encoding can make it longer
+    // than the query it came from (non-ASCII sent raw, escapes), so a search whose link
+    // would be refused is refused now.
+    if req.to_query().len() > MAX_QUERY_BYTES {
+        return Err(SearchError::TooCostly(format!("the search would not fit in a link of {MAX_QUERY_BYTES} bytes")));
+    }
     Ok(req)
 }
 
@@ -1353,13 +1359,15 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// Percent-encode for a query string; the separators FHIR reads after decoding
-/// (`,` `|` `:` `/`) stay readable.
+/// Percent-encode for a query string (a space as `+`); the separators FHIR reads after
+/// decoding (`,` `|` `:` `/`) stay readable.
 fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b',' | b'|' | b':' | b'/') {
             out.push(char::from(b));
+        } else if b == b' ' {
+            out.push('+');
         } else {
             let _ = write!(out, "%{b:02X}");
         }
