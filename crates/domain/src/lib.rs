@@ -7,6 +7,7 @@ pub mod chart;
 pub mod clock;
 pub mod diff;
 pub mod era;
+pub mod family;
 pub mod ids;
 pub mod kana;
 pub mod letter;

@@ -13,8 +13,10 @@ mod dashboard;
 mod db;
 mod emergency;
 mod error;
+mod family;
 mod letters;
 mod migrate;
+mod notify;
 mod orgs;
 mod passkeys;
 mod patients;
@@ -33,8 +35,14 @@ pub use dashboard::{ContactFigure, OutcomeFigures, PillarFigure, SurveyResult, S
 pub use db::{Backend, OpenMode, Store, redact_url, ts};
 pub use emergency::{EMERGENCY_MINUTES, EmergencyAlert, EmergencyRow};
 pub use error::StoreError;
+pub use family::{
+    DiaryAlertRow, DiaryRow, FamilyAccountRow, FamilyHome, FamilyInvitationOpen, FamilyInvitationRow,
+    FamilyInvitationStatus, FamilyMessageRow, FamilyPrincipal, FamilySessionRow, NewFamilyAccount, SharedDocumentRow,
+    TeamContactRow, TodayVisitRow, VisitRow,
+};
 pub use letters::{LetterAttachment, LetterBoxRow, LetterContent, LetterEventRow, LetterSummary, LetterView, Sent};
 pub use migrate::{LATEST_VERSION, MigrationStatus};
+pub use notify::{OutboxRow, Recipients};
 pub use orgs::{NewOrg, OrgRow, OrgUpdate};
 pub use passkeys::PasskeyRow;
 pub use patients::{

@@ -99,9 +99,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0012_passkeys.sqlite.sql"),
         postgres: include_str!("../migrations/0012_passkeys.postgres.sql"),
     },
+    Migration {
+        version: 13,
+        name: "family",
+        common: include_str!("../migrations/0013_family.sql"),
+        sqlite: include_str!("../migrations/0013_family.sqlite.sql"),
+        postgres: include_str!("../migrations/0013_family.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 12;
+pub const LATEST_VERSION: i64 = 13;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -518,11 +518,15 @@ impl Store {
             .bind(crate::db::ts(now))
             .execute(&self.write)
             .await?;
+        let family = sqlx::query("DELETE FROM family_sessions WHERE expires_at <= $1")
+            .bind(crate::db::ts(now))
+            .execute(&self.write)
+            .await?;
         let failures = sqlx::query("DELETE FROM signin_failures WHERE at <= $1")
             .bind(crate::db::ts(now - failure_window))
             .execute(&self.write)
             .await?;
-        Ok((sessions.rows_affected(), failures.rows_affected()))
+        Ok((sessions.rows_affected() + family.rows_affected(), failures.rows_affected()))
     }
 
     pub async fn clear_signin_failures(&self, key: &str) -> Result<()> {

@@ -1,0 +1,23 @@
+-- Family records are append-only (SQLite).
+CREATE TRIGGER family_invitations_no_update BEFORE UPDATE ON family_invitations BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_invitations_no_delete BEFORE DELETE ON family_invitations BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_invitation_revocations_no_update BEFORE UPDATE ON family_invitation_revocations BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_invitation_revocations_no_delete BEFORE DELETE ON family_invitation_revocations BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_accounts_no_update BEFORE UPDATE ON family_accounts BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_accounts_no_delete BEFORE DELETE ON family_accounts BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_account_ends_no_update BEFORE UPDATE ON family_account_ends BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_account_ends_no_delete BEFORE DELETE ON family_account_ends BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER diary_entries_no_update BEFORE UPDATE ON diary_entries BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER diary_entries_no_delete BEFORE DELETE ON diary_entries BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER diary_marks_no_update BEFORE UPDATE ON diary_marks BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER diary_marks_no_delete BEFORE DELETE ON diary_marks BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER diary_alert_acks_no_update BEFORE UPDATE ON diary_alert_acks BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER diary_alert_acks_no_delete BEFORE DELETE ON diary_alert_acks BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_messages_no_update BEFORE UPDATE ON family_messages BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_messages_no_delete BEFORE DELETE ON family_messages BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER visits_no_update BEFORE UPDATE ON visits BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER visits_no_delete BEFORE DELETE ON visits BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER visit_cancellations_no_update BEFORE UPDATE ON visit_cancellations BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER visit_cancellations_no_delete BEFORE DELETE ON visit_cancellations BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_shares_no_update BEFORE UPDATE ON family_shares BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
+CREATE TRIGGER family_shares_no_delete BEFORE DELETE ON family_shares BEGIN SELECT RAISE(ABORT, 'family records are append-only'); END;
