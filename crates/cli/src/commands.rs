@@ -489,6 +489,7 @@ fn print_demo_logins(cfg: &Config) {
     for l in demo::demo_logins() {
         println!("  {:<32} {} ({}, {})", l.email, l.name, l.profession, l.org_name);
     }
+    println!("family page: http://{}/family/signin as {}", cfg.listen, demo::DEMO_FAMILY_LOGIN);
     println!();
 }
 

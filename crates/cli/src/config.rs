@@ -30,6 +30,21 @@ pub struct FileConfig {
     /// (default `localhost` and `http://localhost:<listen port>`).
     pub passkey_rp_id: Option<String>,
     pub passkey_origin: Option<String>,
+    /// A diary rating at or above this alerts the team (default 7).
+    pub diary_alert_threshold: Option<i64>,
+    /// Notification mail; off unless smtp_host is set.
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    /// "starttls" (default), "tls", or "none" (a relay on the same host only).
+    pub smtp_security: Option<String>,
+    pub smtp_username: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
+    pub mail_from: Option<String>,
+    /// The address people reach tsunagu by (`https://tsunagu.example.jp`); links in mail
+    /// start with it.
+    pub public_url: Option<String>,
+    /// The hour (Japan time) the daily digest goes out (default 8).
+    pub mail_digest_hour: Option<u8>,
     /// Where attachments go: "local" (the data directory, default) or "s3".
     pub storage: Option<String>,
     pub s3_endpoint: Option<String>,
@@ -65,6 +80,53 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .finish()
     }
+}
+
+/// SMTP for notification mail, when `smtp_host` is set.
+fn mail_config(env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Result<Option<tsunagu_web::MailConfig>> {
+    let Some(host) = env("TSUNAGU_SMTP_HOST").or(file.smtp_host.clone()) else { return Ok(None) };
+    let security = match env("TSUNAGU_SMTP_SECURITY").or(file.smtp_security.clone()).as_deref() {
+        None | Some("starttls") => tsunagu_web::SmtpSecurity::StartTls,
+        Some("tls") => tsunagu_web::SmtpSecurity::Tls,
+        Some("none") => tsunagu_web::SmtpSecurity::None,
+        Some(other) => bail!("smtp_security must be starttls, tls or none, not {other:?}"),
+    };
+    let default_port = match security {
+        tsunagu_web::SmtpSecurity::StartTls => 587,
+        tsunagu_web::SmtpSecurity::Tls => 465,
+        tsunagu_web::SmtpSecurity::None => 25,
+    };
+    let port = match env("TSUNAGU_SMTP_PORT") {
+        Some(p) => p.parse().context("TSUNAGU_SMTP_PORT")?,
+        None => file.smtp_port.unwrap_or(default_port),
+    };
+    let password = match env("TSUNAGU_SMTP_PASSWORD_FILE").map(PathBuf::from).or(file.smtp_password_file.clone()) {
+        Some(p) => Some(read_secret_file(&p)?),
+        None => env("TSUNAGU_SMTP_PASSWORD"),
+    };
+    let from = env("TSUNAGU_MAIL_FROM").or(file.mail_from.clone()).unwrap_or_default();
+    let public_url = env("TSUNAGU_PUBLIC_URL").or(file.public_url.clone()).unwrap_or_default();
+    if from.is_empty() || public_url.is_empty() {
+        bail!("smtp_host needs mail_from and public_url (the address people reach tsunagu by)");
+    }
+    let digest_hour = match env("TSUNAGU_MAIL_DIGEST_HOUR") {
+        Some(h) => h.parse().context("TSUNAGU_MAIL_DIGEST_HOUR")?,
+        None => file.mail_digest_hour.unwrap_or(8),
+    };
+    if digest_hour > 23 {
+        bail!("mail_digest_hour must be 0 to 23");
+    }
+    Ok(Some(tsunagu_web::MailConfig {
+        host,
+        port,
+        security,
+        username: env("TSUNAGU_SMTP_USERNAME").or(file.smtp_username.clone()),
+        password,
+        from,
+        public_url: public_url.trim_end_matches('/').to_string(),
+        digest_hour,
+        poll: Duration::from_secs(30),
+    }))
 }
 
 /// Flags that every subcommand accepts.
@@ -109,6 +171,16 @@ const KNOWN_ENV: &[&str] = &[
     "TSUNAGU_S3_PATH_STYLE",
     "TSUNAGU_S3_ALLOW_HTTP",
     "TSUNAGU_S3_PREFIX",
+    "TSUNAGU_DIARY_ALERT_THRESHOLD",
+    "TSUNAGU_SMTP_HOST",
+    "TSUNAGU_SMTP_PORT",
+    "TSUNAGU_SMTP_SECURITY",
+    "TSUNAGU_SMTP_USERNAME",
+    "TSUNAGU_SMTP_PASSWORD",
+    "TSUNAGU_SMTP_PASSWORD_FILE",
+    "TSUNAGU_MAIL_FROM",
+    "TSUNAGU_PUBLIC_URL",
+    "TSUNAGU_MAIL_DIGEST_HOUR",
     "TSUNAGU_TEST_S3_ENDPOINT",
     "TSUNAGU_TEST_S3",
     // Read by the test suite, not by the server.
@@ -160,8 +232,12 @@ impl Config {
                 }
             }
         };
-        let data_dir =
-            args.data.clone().or_else(|| env("TSUNAGU_DATA").map(PathBuf::from)).or(file.data_dir).unwrap_or(data_dir);
+        let data_dir = args
+            .data
+            .clone()
+            .or_else(|| env("TSUNAGU_DATA").map(PathBuf::from))
+            .or(file.data_dir.clone())
+            .unwrap_or(data_dir);
 
         let mut database_url = file.database_url.clone();
         if let Some(p) = &file.database_url_file {
@@ -216,6 +292,13 @@ impl Config {
         if web.passkey_rp_id != "localhost" && web.passkey_origin.starts_with("http://localhost") {
             bail!("passkey_rp_id {:?} needs passkey_origin (the https:// address people use)", web.passkey_rp_id);
         }
+        if let Some(v) = parse_env::<i64>(env, "TSUNAGU_DIARY_ALERT_THRESHOLD")?.or(file.diary_alert_threshold) {
+            if !(1..=10).contains(&v) {
+                bail!("diary_alert_threshold must be 1 to 10");
+            }
+            web.diary_alert_threshold = v;
+        }
+        web.mail = mail_config(env, &file)?;
         let log_format = env("TSUNAGU_LOG_FORMAT").or(file.log_format).unwrap_or_else(|| "text".into());
         if log_format != "text" && log_format != "json" {
             bail!("log_format must be \"text\" or \"json\"");
@@ -324,5 +407,38 @@ mod tests {
         assert!(Config::load_with(&args, &env_of(&[("TSUNAGU_SESSION_IDLE_MINUTES", "soon")])).is_err());
         std::fs::write(dir.path().join("tsunagu.toml"), "lissten = \"x\"\n").unwrap();
         assert!(Config::load_with(&args, &env_of(&[])).is_err(), "a typo in the file is an error");
+    }
+
+    #[test]
+    fn mail_is_off_until_smtp_is_set_and_then_needs_a_sender_and_a_public_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = GlobalArgs { data: Some(dir.path().to_path_buf()), ..Default::default() };
+        let c = Config::load_with(&args, &env_of(&[])).unwrap();
+        assert!(c.web.mail.is_none());
+        assert_eq!(c.web.diary_alert_threshold, 7);
+        assert!(Config::load_with(&args, &env_of(&[("TSUNAGU_SMTP_HOST", "smtp.example.jp")])).is_err());
+        let pw = dir.path().join("smtp-pw");
+        std::fs::write(&pw, "kagi\n").unwrap();
+        std::fs::write(
+            dir.path().join("tsunagu.toml"),
+            format!(
+                "smtp_host = \"smtp.example.jp\"\nmail_from = \"noreply@example.jp\"\n\
+                 public_url = \"https://tsunagu.example.jp/\"\nsmtp_password_file = \"{}\"\n\
+                 smtp_username = \"tsunagu\"\ndiary_alert_threshold = 8\n",
+                pw.display()
+            ),
+        )
+        .unwrap();
+        let c = Config::load_with(&args, &env_of(&[])).unwrap();
+        let m = c.web.mail.clone().unwrap();
+        assert_eq!((m.port, m.security), (587, tsunagu_web::SmtpSecurity::StartTls));
+        assert_eq!(m.public_url, "https://tsunagu.example.jp");
+        assert_eq!(m.password.as_deref(), Some("kagi"));
+        assert_eq!(c.web.diary_alert_threshold, 8);
+        assert!(!format!("{m:?}").contains("kagi"), "the SMTP password is never printed");
+        let tls = Config::load_with(&args, &env_of(&[("TSUNAGU_SMTP_SECURITY", "tls")])).unwrap();
+        assert_eq!(tls.web.mail.unwrap().port, 465);
+        assert!(Config::load_with(&args, &env_of(&[("TSUNAGU_SMTP_SECURITY", "ssl3")])).is_err());
+        assert!(Config::load_with(&args, &env_of(&[("TSUNAGU_DIARY_ALERT_THRESHOLD", "11")])).is_err());
     }
 }

@@ -13,9 +13,12 @@
 //! chain verifies. What the charts say is in [`course`].
 
 mod course;
+mod family;
 mod letters;
 mod outcomes;
 mod transition;
+
+pub use family::DEMO_FAMILY_LOGIN;
 
 use anyhow::{Context, bail};
 use std::collections::HashMap;
@@ -707,6 +710,8 @@ pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<DemoSumm
     ward.write_all(&charts).await.context("seeding hospital-to-home")?;
     let region = outcomes::Region { store, people: &people, orgs: &orgs, ctx: &ctx };
     region.write_all(&charts).await.context("seeding outcome work")?;
+    let household = family::Household { store, people: &people, orgs: &orgs, ctx: &ctx, password_hash };
+    household.write_all(&charts).await.context("seeding families and visits")?;
 
     Ok(DemoSummary {
         orgs: orgs.len(),

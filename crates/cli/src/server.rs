@@ -47,6 +47,7 @@ pub fn state_with(store: Store, web: WebConfig, blobs: Blobs, search: Arc<Search
         ids: Arc::new(RandomIdGen),
         metrics: metrics_handle(),
         routes: Arc::new(Vec::new()),
+        mail_wake: Arc::new(tokio::sync::Notify::new()),
     }
 }
 
@@ -62,6 +63,7 @@ pub async fn spawn(state: AppState, listen: SocketAddr) -> Result<Running> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    spawn_mail_sender(&state);
     let app = tsunagu_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -92,11 +94,20 @@ fn spawn_housekeeping(state: &AppState) {
     });
 }
 
+/// With SMTP configured, the notification mail sender runs beside the server.
+fn spawn_mail_sender(state: &AppState) {
+    if let Some(m) = &state.config.mail {
+        tracing::info!(host = %m.host, port = m.port, "notification mail is on");
+        tokio::spawn(tsunagu_web::mail::run(state.clone()));
+    }
+}
+
 /// Serve in the foreground until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     spawn_housekeeping(&state);
+    spawn_mail_sender(&state);
     tracing::info!(%addr, "tsunagu is serving");
     let app = tsunagu_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;

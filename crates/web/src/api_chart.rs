@@ -165,6 +165,7 @@ pub async fn add_entry(
     let mentions =
         if matches!(body, EntryBody::Message(_)) { checked_mentions(&state, &g, &b.mentions).await? } else { vec![] };
     let e = state.store.add_entry(&g, body, &mentions, &ctx.audit()).await?;
+    crate::mail::notify_mentions(&state, g.patient(), &mentions, caller.principal.user).await;
     crate::pages::search::index_version(&state, pid, &e).await;
     Ok(reply(StatusCode::CREATED, json!(e)))
 }
@@ -189,6 +190,7 @@ pub async fn post_message(
     let mentions = checked_mentions(&state, &g, &b.mentions).await?;
     let body = EntryBody::Message(tsunagu_domain::chart::Message { text: b.text, attachments: vec![] });
     let e = state.store.add_entry(&g, body, &mentions, &ctx.audit()).await?;
+    crate::mail::notify_mentions(&state, g.patient(), &mentions, caller.principal.user).await;
     crate::pages::search::index_version(&state, pid, &e).await;
     Ok(reply(StatusCode::CREATED, json!(e)))
 }

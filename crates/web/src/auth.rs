@@ -45,6 +45,7 @@ pub struct Pending {
 enum Loaded {
     Signed(Box<Signed>),
     Pending(Box<Pending>),
+    Family(Box<crate::family_auth::FamilySigned>),
 }
 
 impl Loaded {
@@ -52,6 +53,7 @@ impl Loaded {
         match self {
             Loaded::Signed(s) => &s.csrf,
             Loaded::Pending(p) => &p.csrf,
+            Loaded::Family(f) => &f.csrf,
         }
     }
 }
@@ -207,8 +209,14 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
     }
     // The sign-in form and a survey link's form belong to no session (a family member
     // has none; a half-finished sign-in may linger): the origin check is their guard.
-    let signin_form = path == "/signin" || path.starts_with("/s/");
-    let signed = load_session(&state, req.headers()).await;
+    let signin_form =
+        path == "/signin" || path.starts_with("/s/") || path == "/family/signin" || path.starts_with("/f/");
+    // Under /family/ only the family session counts; everywhere else only staff ones.
+    let signed = if crate::family_auth::is_family_path(path) {
+        crate::family_auth::load_family_session(&state, req.headers()).await.map(|f| Loaded::Family(Box::new(f)))
+    } else {
+        load_session(&state, req.headers()).await
+    };
     if req.method() != Method::GET && req.method() != Method::HEAD {
         if !same_origin(req.headers()) {
             return AppError::CsrfFailed.into_response();
@@ -249,6 +257,9 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
         }
         Some(Loaded::Pending(p)) => {
             req.extensions_mut().insert(*p);
+        }
+        Some(Loaded::Family(f)) => {
+            req.extensions_mut().insert(*f);
         }
         None => {}
     }

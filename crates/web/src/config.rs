@@ -44,6 +44,53 @@ pub struct WebConfig {
     pub passkey_rp_id: String,
     /// The origin the browser reports (`https://tsunagu.example.jp`).
     pub passkey_origin: String,
+    /// A diary rating at or above this alerts the team.
+    pub diary_alert_threshold: i64,
+    /// E-mail notifications; off (None) unless SMTP is configured.
+    pub mail: Option<MailConfig>,
+}
+
+/// How the server's SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain SMTP: only for a relay on the same host or a test server.
+    None,
+    /// STARTTLS on the submission port (587), required.
+    StartTls,
+    /// TLS from the first byte (465).
+    Tls,
+}
+
+/// SMTP settings for notifications. Mail holds a category and a link, never clinical
+/// content, so `public_url` must be the address people reach tsunagu by.
+#[derive(Clone)]
+pub struct MailConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The From address (`tsunagu <noreply@example.jp>`).
+    pub from: String,
+    /// Links in mail start with this (`https://tsunagu.example.jp`).
+    pub public_url: String,
+    /// The hour (Japan time, 0-23) the daily digest goes out.
+    pub digest_hour: u8,
+    /// How often the sender looks for mail to send (besides being woken at once).
+    pub poll: Duration,
+}
+
+impl std::fmt::Debug for MailConfig {
+    // Never print the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("from", &self.from)
+            .field("public_url", &self.public_url)
+            .finish()
+    }
 }
 
 impl Default for WebConfig {
@@ -68,6 +115,8 @@ impl Default for WebConfig {
             totp_issuer: "tsunagu".into(),
             passkey_rp_id: "localhost".into(),
             passkey_origin: "http://localhost:8080".into(),
+            diary_alert_threshold: tsunagu_domain::family::DEFAULT_ALERT_THRESHOLD,
+            mail: None,
         }
     }
 }

@@ -102,6 +102,17 @@ impl Tr {
         }
     }
 
+    /// The time of day (Japan time) of a stored timestamp, `HH:MM`.
+    pub fn time(&self, ts: &str) -> String {
+        match time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339) {
+            Ok(t) => {
+                let j = t.to_offset(time::macros::offset!(+9));
+                format!("{:02}:{:02}", j.hour(), j.minute())
+            }
+            Err(_) => ts.to_string(),
+        }
+    }
+
     /// A stored RFC 3339 UTC timestamp shown in Japan time, to the minute.
     pub fn datetime(&self, ts: &str) -> String {
         match time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339) {
@@ -198,6 +209,11 @@ mod tests {
         needed.extend(transition::CandidateStage::ALL.map(|c| label("candidate-stage", c.as_str())));
         needed.extend(transition::TransitionStage::ALL.map(|t| label("transition-stage", t.as_str())));
         needed.extend(transition::EndReason::ALL.map(|e| label("end-reason", e.as_str())));
+        use tsunagu_domain::family::{Frequency, NotificationCategory};
+        needed.extend(NotificationCategory::ALL.map(|c| label("notify", c.as_str())));
+        needed.extend(Frequency::ALL.map(|f| label("frequency", f.as_str())));
+        needed.extend(["open", "accepted", "expired", "revoked"].map(|s| label("family-invitation", s)));
+        needed.extend(["pain", "breathlessness", "sleep"].map(|s| label("diary", s)));
         for e in [
             "err-required",
             "err-too-long",
@@ -224,6 +240,19 @@ mod tests {
             "err-not-on-team",
             "err-owner-stays",
             "err-org-unknown",
+            "err-rating",
+            "err-diary-too-old",
+            "err-rescue-time",
+            "err-rescue-drug",
+            "err-diary-empty",
+            "err-login",
+            "err-login-taken",
+            "err-password-mismatch",
+            "err-visit-past",
+            "err-visit-far",
+            "err-family-ended",
+            "err-already-shared",
+            "err-already-marked",
         ] {
             needed.push(e.to_string());
         }

@@ -238,6 +238,17 @@ pub async fn send(
 ) -> AppResult<tsunagu_store::Sent> {
     let g = state.store.open_chart(who, pid, ChartAction::Refer, "letter.send", &ctx.audit()).await?;
     let sent = state.store.send_letter(&g, id, &ctx.audit()).await?;
+    if let Ok(view) = state.store.letter(&g, id).await {
+        let to = tsunagu_store::Recipients::Orgs(vec![view.summary.to_org_id]);
+        crate::mail::notify(
+            state,
+            to,
+            tsunagu_domain::family::NotificationCategory::Referral,
+            "/letters",
+            Some(who.user),
+        )
+        .await;
+    }
     if let Err(e) = file_pdf(state, ctx, who, pid, id).await {
         tracing::error!(letter = %id, error = ?e, "the letter was sent but its PDF could not be filed on the chart");
     }

@@ -10,8 +10,10 @@ pub mod api_letters;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod family_auth;
 pub mod i18n;
 pub mod letters;
+pub mod mail;
 pub mod middleware;
 pub mod pages;
 pub mod password;
@@ -20,6 +22,6 @@ pub mod second_factor;
 pub mod state;
 pub mod view;
 
-pub use config::WebConfig;
+pub use config::{MailConfig, SmtpSecurity, WebConfig};
 pub use routes::{RouteInfo, Scope, app, route_table};
 pub use state::AppState;

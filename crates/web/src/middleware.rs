@@ -158,6 +158,7 @@ fn route_label(path: &str) -> &'static str {
         "signin" | "signout" => "signin",
         "admin" => "admin",
         "operator" => "operator",
+        "family" | "f" => "family",
         "static" => "static",
         "healthz" => "healthz",
         "metrics" => "metrics",
@@ -187,7 +188,11 @@ fn render_error(ctx: &RequestCtx, status: StatusCode, info: Option<ErrorInfo>, d
     let errors = field_messages(&tr, &fields);
     // A page that needs a session sends the browser to sign in and back.
     if status == StatusCode::UNAUTHORIZED && !ctx.is_api {
-        let to = format!("/signin?next={}", crate::view::urlencode(&ctx.here));
+        let to = if crate::family_auth::is_family_path(&ctx.here) {
+            "/family/signin".to_string()
+        } else {
+            format!("/signin?next={}", crate::view::urlencode(&ctx.here))
+        };
         let mut r = Redirect::to(&to).into_response();
         r.extensions_mut().insert(Rendered);
         return r;

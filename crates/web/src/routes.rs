@@ -26,6 +26,9 @@ pub enum Scope {
     OrgAdmin,
     /// The network operator's pages.
     Operator,
+    /// A family account's pages, under `/family/`: only a family session reaches them,
+    /// and they reach only that account's patient.
+    Family,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +68,21 @@ fn table() -> Table {
         .add("POST", "/signin/enrol", Public, post(pages::second_factor::enrol_submit))
         .add("POST", "/signin/passkey/options", Public, post(pages::passkeys::signin_options))
         .add("POST", "/signin/passkey", Public, post(pages::passkeys::signin_finish))
+        .add("GET", "/f/{token}", Public, get(pages::family::welcome))
+        .add("POST", "/f/{token}", Public, post(pages::family::accept))
+        .add("GET", "/family/signin", Public, get(pages::family::signin_form))
+        .add("POST", "/family/signin", Public, post(pages::family::signin))
+        .add("POST", "/family/signout", Family, post(pages::family::signout))
+        .add("GET", "/family", Family, get(pages::family::home))
+        .add("GET", "/family/diary", Family, get(pages::family::diary))
+        .add("POST", "/family/diary", Family, post(pages::family::record))
+        .add("POST", "/family/diary/{entry}/mistake", Family, post(pages::family::mark_mistake))
+        .add("GET", "/family/messages", Family, get(pages::family::messages))
+        .add("POST", "/family/messages", Family, post(pages::family::post_message))
+        .add("GET", "/family/documents/{attachment}", Family, get(pages::family::document))
+        .add("GET", "/today", Authenticated, get(pages::today::show))
+        .add("GET", "/account/notifications", Authenticated, get(pages::notifications::show))
+        .add("POST", "/account/notifications", Authenticated, post(pages::notifications::save))
         .add("GET", "/reauth", Authenticated, get(pages::second_factor::reauth_form))
         .add("POST", "/reauth", Authenticated, post(pages::second_factor::reauth_submit))
         .add("GET", "/account", Authenticated, get(pages::account::show))
@@ -157,6 +175,31 @@ fn table() -> Table {
             Patient,
             post(pages::contacts::mark_in_error),
         )
+        .add("GET", "/patients/{patient}/family", Patient, get(pages::family_team::show))
+        .add("POST", "/patients/{patient}/family/invitations", Patient, post(pages::family_team::invite))
+        .add(
+            "POST",
+            "/patients/{patient}/family/invitations/{invitation}/revoke",
+            Patient,
+            post(pages::family_team::revoke),
+        )
+        .add(
+            "POST",
+            "/patients/{patient}/family/accounts/{account}/end",
+            Patient,
+            post(pages::family_team::end_account),
+        )
+        .add(
+            "POST",
+            "/patients/{patient}/family/diary/{entry}/acknowledge",
+            Patient,
+            post(pages::family_team::acknowledge),
+        )
+        .add("POST", "/patients/{patient}/family/messages", Patient, post(pages::family_team::post_message))
+        .add("POST", "/patients/{patient}/family/shares", Patient, post(pages::family_team::share))
+        .add("GET", "/patients/{patient}/visits", Patient, get(pages::family_team::visits))
+        .add("POST", "/patients/{patient}/visits", Patient, post(pages::family_team::schedule))
+        .add("POST", "/patients/{patient}/visits/{visit}/cancel", Patient, post(pages::family_team::cancel))
         .add("GET", "/patients/{patient}/surveys", Patient, get(pages::surveys::list))
         .add("POST", "/patients/{patient}/surveys", Patient, post(pages::surveys::invite))
         .add("POST", "/patients/{patient}/surveys/{invitation}/revoke", Patient, post(pages::surveys::revoke))

@@ -19,4 +19,6 @@ pub struct AppState {
     pub routes: Arc<Vec<RouteInfo>>,
     /// Permits for requests in flight (`WebConfig::max_in_flight`).
     pub admission: Arc<tokio::sync::Semaphore>,
+    /// Wakes the notification mail sender when something was queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
 }

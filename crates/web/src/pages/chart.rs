@@ -361,6 +361,7 @@ pub async fn add_entry(
         let c = composer(&state, &g, &ctx.tr()).await?;
         let mentions = if kind == EntryKind::Message { mentions_from(&pairs, &c) } else { vec![] };
         let e = state.store.add_entry(&g, b, &mentions, &ctx.audit()).await?;
+        crate::mail::notify_mentions(&state, pid, &mentions, me.principal.user).await;
         super::search::index_version(&state, pid, &e).await;
         Ok(())
     }
@@ -689,6 +690,17 @@ pub struct InboxPage {
     pub emergencies: Vec<tsunagu_store::EmergencyAlert>,
     /// Hospital-to-home checklist tasks of mine past their due date.
     pub overdue: Vec<tsunagu_store::OverdueTask>,
+    /// Home diary alerts my organization has not acknowledged.
+    pub diary_alerts: Vec<tsunagu_store::DiaryAlertRow>,
+    /// Family messages since I last looked, per patient.
+    pub family_unread: Vec<(tsunagu_domain::PatientId, i64)>,
+}
+
+impl InboxPage {
+    /// Family messages on this patient's thread since I last looked.
+    pub fn family_unread_of(&self, p: &tsunagu_domain::PatientId) -> i64 {
+        self.family_unread.iter().find(|(id, _)| id == p).map(|(_, n)| *n).unwrap_or(0)
+    }
 }
 
 /// `GET /inbox`: new letters first, then what is new on my patients since I last looked.
@@ -702,6 +714,23 @@ pub async fn inbox(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -
     let emergencies = state.store.emergency_alerts(&me.principal, 7, &ctx.audit()).await?;
     let today = state.store.clock().today_jst();
     let overdue = state.store.overdue_tasks(&me.principal, today, &ctx.audit()).await?;
+    let diary_alerts = state.store.diary_alerts(&me.principal, &ctx.audit()).await?;
     let rows = state.store.inbox(&me.principal, &ctx.audit()).await?;
-    page(&InboxPage { chrome: me.chrome(&ctx, &state), rows, new_letters, emergencies, overdue })
+    // Counts only, for patients the inbox already shows (and audited): no new reach.
+    let family_unread = state
+        .store
+        .unread_family_messages(&me.principal)
+        .await?
+        .into_iter()
+        .filter(|(p, _)| rows.iter().any(|r| r.patient_id == *p))
+        .collect();
+    page(&InboxPage {
+        chrome: me.chrome(&ctx, &state),
+        rows,
+        new_letters,
+        emergencies,
+        overdue,
+        diary_alerts,
+        family_unread,
+    })
 }

@@ -69,7 +69,19 @@ pub async fn open(
         inv.into_result()?;
         let birth = birth.ok_or(AppError::Invalid(Invalid::one("birth_date", "err-date")))?;
         match state.store.break_glass(&me.principal, &f.name, birth, &f.reason, &ctx.audit()).await {
-            Ok((pid, _)) => Ok(pid),
+            Ok((pid, _)) => {
+                // Tell the patient's team (those who chose to hear about it).
+                let team = state.store.team_orgs(pid).await?;
+                crate::mail::notify(
+                    &state,
+                    tsunagu_store::Recipients::Orgs(team),
+                    tsunagu_domain::family::NotificationCategory::Emergency,
+                    "/inbox",
+                    Some(me.principal.user),
+                )
+                .await;
+                Ok(pid)
+            }
             Err(tsunagu_store::StoreError::NotFound) => Err(Invalid::one("name", "err-emergency-no-match").into()),
             Err(e) => Err(e.into()),
         }

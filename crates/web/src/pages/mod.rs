@@ -8,7 +8,10 @@ pub mod contacts;
 pub mod dashboard;
 pub mod directory;
 pub mod emergency;
+pub mod family;
+pub mod family_team;
 pub mod letters;
+pub mod notifications;
 pub mod operator;
 pub mod passkeys;
 pub mod patients;
@@ -19,6 +22,7 @@ pub mod signin;
 pub mod surveys;
 pub mod symptoms;
 pub mod system;
+pub mod today;
 pub mod transition;
 pub mod urgent;
 
@@ -35,6 +39,24 @@ pub fn fiscal_years(state: &crate::state::AppState, asked: Option<i32>) -> (i32,
     let this = tsunagu_domain::transition::fiscal_year(state.store.clock().today_jst());
     let years = vec![this, this - 1, this - 2];
     (asked.filter(|y| years.contains(y)).unwrap_or(this), years)
+}
+
+/// A `datetime-local` field (`2026-11-24T10:30`), read as Japan time. Empty is None.
+pub fn local_datetime(field: &'static str, raw: &str) -> Result<Option<time::OffsetDateTime>, tsunagu_domain::Invalid> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    time::PrimitiveDateTime::parse(raw, &fmt)
+        .map(|t| Some(t.assume_offset(time::macros::offset!(+9))))
+        .map_err(|_| tsunagu_domain::Invalid::one(field, "err-datetime"))
+}
+
+/// Now as a `datetime-local` value in Japan time (a form's default).
+pub fn local_now(state: &crate::state::AppState) -> String {
+    let j = state.store.now().to_offset(time::macros::offset!(+9));
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}", j.year(), u8::from(j.month()), j.day(), j.hour(), j.minute())
 }
 
 /// A refused form's field errors (invalid input, or a conflict such as a stale

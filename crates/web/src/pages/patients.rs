@@ -223,6 +223,9 @@ pub struct ShowPage {
     pub deceased: Option<(String, String)>,
     /// Every emergency access to this chart, shown to all who read it.
     pub emergencies: Vec<tsunagu_store::EmergencyRow>,
+    /// Patient-reported diary entries over the threshold that the reader's
+    /// organization has not acknowledged.
+    pub diary_alerts: Vec<tsunagu_store::DiaryRow>,
 }
 
 impl ShowPage {
@@ -315,6 +318,13 @@ async fn show_page_with(
         med_rows: (0..super::chart::MED_ROWS).collect(),
         emergency_until: state.store.emergency_until(&g).await?,
         emergencies: state.store.emergency_accesses(&g).await?,
+        diary_alerts: state
+            .store
+            .diary_for_chart(&g)
+            .await?
+            .into_iter()
+            .filter(|d| d.alert && !d.acknowledged && d.in_error.is_none())
+            .collect(),
         deceased: state
             .store
             .acp(&g)
