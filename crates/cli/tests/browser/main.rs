@@ -41,6 +41,7 @@ use tsunagu_domain::transition::fiscal_year;
 use tsunagu_store::{OpenMode, Store};
 use tsunagu_web::WebConfig;
 
+mod family;
 mod passkey;
 
 /// Longest any single wait may take.

@@ -17,6 +17,7 @@ mod chart_inbox;
 mod chart_validation;
 mod cli;
 mod emergency;
+mod family;
 mod fulltext;
 mod harness;
 mod headers;

@@ -98,6 +98,12 @@ pub(crate) async fn assert_reaches_nothing(app: &TestApp, client: &reqwest::Clie
             continue;
         }
         let path = fill_path(route.path, &[("patient", &patient)], &random_uuid().to_string());
+        if route.scope == Scope::Family {
+            // The family's pages know no staff session at all: their own sign-in.
+            let r = get(app, client, &path).await;
+            assert_eq!((r.status, r.location().as_str()), (303, "/family/signin"), "{what}: GET {path}");
+            continue;
+        }
         let mut r = get(app, client, &path).await;
         if r.status == 303 && !r.location().starts_with("/signin") {
             // `/` forwards to the inbox, which then asks to sign in.
