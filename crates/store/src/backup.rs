@@ -28,7 +28,9 @@ impl Store {
 
     /// The SHA-256 of every stored file the database refers to, sorted.
     pub async fn system_attachment_hashes(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT DISTINCT sha256 FROM attachments ORDER BY sha256").fetch_all(&self.read).await?;
+        let rows = sqlx::query("SELECT sha256 FROM attachments UNION SELECT sha256 FROM diary_photos ORDER BY sha256")
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(|r| Ok(r.try_get::<String, _>("sha256")?)).collect()
     }
 }

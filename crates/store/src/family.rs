@@ -127,6 +127,16 @@ pub struct DiaryRow {
     pub in_error: Option<String>,
     /// For the team: whether the reader's organization has acknowledged the alert.
     pub acknowledged: bool,
+    /// A photo came with the entry.
+    pub photo: bool,
+}
+
+/// A photo the family took with a diary entry (its bytes are in the object store).
+#[derive(Debug, Clone)]
+pub struct DiaryPhoto {
+    pub sha256: String,
+    pub size: i64,
+    pub media_type: String,
 }
 
 /// A diary alert not yet acknowledged by the reader's organization, for its inbox.
@@ -210,7 +220,9 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 const DIARY_COLUMNS: &str = "d.id, a.display_name AS author_name, a.relation AS author_relation, d.observed_at, d.pain, \
-     d.breathlessness, d.sleep, d.rescue_drug, d.rescue_at, d.note, d.alert, d.threshold, d.recorded_at, m.reason";
+     d.breathlessness, d.sleep, d.rescue_drug, d.rescue_at, d.note, d.alert, d.threshold, d.recorded_at, m.reason, \
+     CASE WHEN EXISTS (SELECT 1 FROM diary_photos ph WHERE ph.patient_id = d.patient_id AND ph.entry_id = d.id) \
+     THEN 1 ELSE 0 END AS has_photo";
 
 fn diary_from_row(r: &sqlx::any::AnyRow, acknowledged: bool) -> Result<DiaryRow> {
     Ok(DiaryRow {
@@ -229,6 +241,7 @@ fn diary_from_row(r: &sqlx::any::AnyRow, acknowledged: bool) -> Result<DiaryRow>
         recorded_at: r.try_get("recorded_at")?,
         in_error: r.try_get("reason")?,
         acknowledged,
+        photo: r.try_get::<i64, _>("has_photo")? != 0,
     })
 }
 
@@ -774,6 +787,7 @@ impl Store {
         fp: &FamilyPrincipal,
         d: DiaryInput,
         threshold: i64,
+        photo: Option<&DiaryPhoto>,
         ctx: &AuditCtx,
     ) -> Result<(String, bool)> {
         let d = d.check(self.now()).map_err(StoreError::Invalid)?;
@@ -799,7 +813,24 @@ impl Store {
         .bind(ts(self.now()))
         .execute(&mut *tx)
         .await?;
-        let ev = fp.event("family.diary.write", format!("{{\"entry\":\"{id}\",\"alert\":{alert}}}"));
+        if let Some(p) = photo {
+            sqlx::query(
+                "INSERT INTO diary_photos (patient_id, entry_id, sha256, size, media_type, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(fp.patient.to_string())
+            .bind(&id)
+            .bind(&p.sha256)
+            .bind(p.size)
+            .bind(&p.media_type)
+            .bind(ts(self.now()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let ev = fp.event(
+            "family.diary.write",
+            format!("{{\"entry\":\"{id}\",\"alert\":{alert},\"photo\":{}}}", photo.is_some()),
+        );
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
         Ok((id, alert))
@@ -827,6 +858,30 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(|r| diary_from_row(r, r.try_get::<i64, _>("acked")? != 0)).collect()
+    }
+
+    async fn diary_photo(&self, patient: PatientId, entry: &str) -> Result<DiaryPhoto> {
+        let r =
+            sqlx::query("SELECT sha256, size, media_type FROM diary_photos WHERE patient_id = $1 AND entry_id = $2")
+                .bind(patient.to_string())
+                .bind(entry)
+                .fetch_optional(&self.read)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        Ok(DiaryPhoto { sha256: r.try_get("sha256")?, size: r.try_get("size")?, media_type: r.try_get("media_type")? })
+    }
+
+    /// The photo of one of the family's own diary entries; the read is audited.
+    pub async fn family_diary_photo(&self, fp: &FamilyPrincipal, entry: &str, ctx: &AuditCtx) -> Result<DiaryPhoto> {
+        let p = self.diary_photo(fp.patient, entry).await?;
+        self.audit(&fp.event("family.diary.photo.read", format!("{{\"entry\":\"{entry}\"}}")), ctx).await?;
+        Ok(p)
+    }
+
+    /// The photo of a diary entry, for the team (through the grant, audited by it).
+    pub async fn chart_diary_photo(&self, g: &ChartGrant, entry: &str) -> Result<DiaryPhoto> {
+        g.require(&[ChartAction::Read, ChartAction::Write])?;
+        self.diary_photo(g.patient(), entry).await
     }
 
     /// The family marks its own entry as a mistake (with a reason); it stays, marked.

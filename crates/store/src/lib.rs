@@ -36,7 +36,7 @@ pub use db::{Backend, OpenMode, Store, redact_url, ts};
 pub use emergency::{EMERGENCY_MINUTES, EmergencyAlert, EmergencyRow};
 pub use error::StoreError;
 pub use family::{
-    DiaryAlertRow, DiaryRow, FamilyAccountRow, FamilyHome, FamilyInvitationOpen, FamilyInvitationRow,
+    DiaryAlertRow, DiaryPhoto, DiaryRow, FamilyAccountRow, FamilyHome, FamilyInvitationOpen, FamilyInvitationRow,
     FamilyInvitationStatus, FamilyMessageRow, FamilyPrincipal, FamilySessionRow, NewFamilyAccount, SharedDocumentRow,
     TeamContactRow, TodayVisitRow, VisitRow,
 };

@@ -106,9 +106,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0013_family.sqlite.sql"),
         postgres: include_str!("../migrations/0013_family.postgres.sql"),
     },
+    Migration {
+        version: 14,
+        name: "diary_photos",
+        common: include_str!("../migrations/0014_diary_photos.sql"),
+        sqlite: include_str!("../migrations/0014_diary_photos.sqlite.sql"),
+        postgres: include_str!("../migrations/0014_diary_photos.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 13;
+pub const LATEST_VERSION: i64 = 14;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

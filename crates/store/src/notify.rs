@@ -213,7 +213,11 @@ impl Store {
 
     /// People who own at least one overdue hospital-to-home task on `today` and have
     /// not been told since `since` (the day's digest time): the daily overdue notice.
-    pub async fn system_users_with_overdue_tasks(&self, today: time::Date, since: OffsetDateTime) -> Result<Vec<UserId>> {
+    pub async fn system_users_with_overdue_tasks(
+        &self,
+        today: time::Date,
+        since: OffsetDateTime,
+    ) -> Result<Vec<UserId>> {
         let rows = sqlx::query(
             "SELECT DISTINCT COALESCE((SELECT e.owner_user_id FROM task_events e WHERE e.patient_id = t.patient_id \
                AND e.task_id = t.id AND e.kind = 'assign' ORDER BY e.seq DESC LIMIT 1), t.owner_user_id) AS owner \

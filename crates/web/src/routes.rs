@@ -75,7 +75,13 @@ fn table() -> Table {
         .add("POST", "/family/signout", Family, post(pages::family::signout))
         .add("GET", "/family", Family, get(pages::family::home))
         .add("GET", "/family/diary", Family, get(pages::family::diary))
-        .add("POST", "/family/diary", Family, post(pages::family::record))
+        .add(
+            "POST",
+            "/family/diary",
+            Family,
+            post(pages::family::record).layer(DefaultBodyLimit::max(pages::family::MAX_PHOTO_BYTES + 64 * 1024)),
+        )
+        .add("GET", "/family/diary/{entry}/photo", Family, get(pages::family::photo))
         .add("POST", "/family/diary/{entry}/mistake", Family, post(pages::family::mark_mistake))
         .add("GET", "/family/messages", Family, get(pages::family::messages))
         .add("POST", "/family/messages", Family, post(pages::family::post_message))
@@ -195,6 +201,7 @@ fn table() -> Table {
             Patient,
             post(pages::family_team::acknowledge),
         )
+        .add("GET", "/patients/{patient}/family/diary/{entry}/photo", Patient, get(pages::family_team::photo))
         .add("POST", "/patients/{patient}/family/messages", Patient, post(pages::family_team::post_message))
         .add("POST", "/patients/{patient}/family/shares", Patient, post(pages::family_team::share))
         .add("GET", "/patients/{patient}/visits", Patient, get(pages::family_team::visits))

@@ -77,7 +77,7 @@ impl Household<'_> {
                     note: note.into(),
                 };
                 if observed_at < now {
-                    self.store.add_diary_entry(&fp, entry, DEFAULT_ALERT_THRESHOLD, self.ctx).await?;
+                    self.store.add_diary_entry(&fp, entry, DEFAULT_ALERT_THRESHOLD, None, self.ctx).await?;
                 }
             }
             self.store.post_family_message(&fp, "頓服のあと30分ほどで楽になりました。", self.ctx).await?;

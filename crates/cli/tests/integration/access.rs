@@ -114,6 +114,7 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
     post("/patients/{patient}/family/invitations/{invitation}/revoke", &[]),
     post("/patients/{patient}/family/accounts/{account}/end", &[("reason", "転居")]),
     post("/patients/{patient}/family/diary/{entry}/acknowledge", &[]),
+    get("/patients/{patient}/family/diary/{entry}/photo"),
     post("/patients/{patient}/family/messages", &[("body", "明日伺います")]),
     post("/patients/{patient}/family/shares", &[("attachment", "00000000-0000-4000-8000-000000000000")]),
     get("/patients/{patient}/visits"),

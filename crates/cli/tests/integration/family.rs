@@ -169,7 +169,11 @@ async fn a_family_account_reaches_no_clinical_entry_no_other_patient_and_no_prof
     let other_token = invite(&nurse, &other, "ほかの家族", "夫", "7").await;
     let other_family = accept(&app, &other_token, "tanaka-family").await;
     let r = other_family
-        .post("/family/diary", &[("observed_at", "2026-11-24T09:00"), ("pain", "3"), ("note", "ほかの家のメモ")])
+        .post_multipart_with(
+            "/family/diary",
+            &[("observed_at", "2026-11-24T09:00"), ("pain", "3"), ("note", "ほかの家のメモ")],
+            None,
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
 
@@ -336,6 +340,122 @@ async fn wait_for_mail(dir: &std::path::Path, to: &str, n: usize) -> Vec<(String
     mails_to(dir, to)
 }
 
+/// The app with notification mail sent to the test SMTP server (polled every 200 ms).
+async fn app_with_mail() -> (TestApp, std::path::PathBuf) {
+    let (host, port, maildir) = smtp();
+    let config = tsunagu_web::WebConfig {
+        mail: Some(tsunagu_web::MailConfig {
+            host,
+            port,
+            security: tsunagu_web::SmtpSecurity::None,
+            username: None,
+            password: None,
+            from: "tsunagu <noreply@tsunagu.example.jp>".into(),
+            public_url: "https://tsunagu.example.jp".into(),
+            digest_hour: 8,
+            poll: Duration::from_millis(200),
+        }),
+        ..web_config()
+    };
+    (TestApp::start_with_config(config).await, maildir)
+}
+
+/// Give demo people addresses unique to this run (the Maildir is shared by the suite).
+async fn fresh_addresses(app: &TestApp, people: &[&str]) -> Vec<String> {
+    let tag = random_uuid().simple().to_string();
+    let mut c = app.raw_conn().await;
+    let mut out = Vec::new();
+    for old in people {
+        let new = format!("{tag}-{old}");
+        sqlx::query("UPDATE users SET email = $1 WHERE email = $2")
+            .bind(&new)
+            .bind(*old)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        out.push(new);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrals_mentions_and_emergency_access_are_mailed_to_those_who_chose_them() {
+    let (app, maildir) = app_with_mail().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let umibe = app.org_of(KOBAYASHI).await.id;
+    let nurse_id = app.user(TAKAHASHI).await.id;
+    let addrs = fresh_addresses(&app, &[KOBAYASHI, TAKAHASHI, SUZUKI, SATO]).await;
+    let (kobayashi_mail, nurse_mail, doctor_mail, sato_mail) = (&addrs[0], &addrs[1], &addrs[2], &addrs[3]);
+    for (who, prefs) in [
+        (kobayashi_mail, vec![("referral", "immediate")]),
+        (nurse_mail, vec![("mention", "immediate"), ("emergency", "immediate")]),
+        (doctor_mail, vec![("mention", "immediate"), ("emergency", "off")]),
+        (sato_mail, vec![("referral", "immediate"), ("emergency", "daily")]),
+    ] {
+        let s = app.signin(who).await;
+        assert_eq!(s.post("/account/notifications", &prefs).await.status, 303);
+    }
+    let api = app.bare_client();
+    let call = |email: &String, path: String, body: serde_json::Value| {
+        let api = api.clone();
+        let app = &app;
+        let email = email.clone();
+        async move {
+            let token = app.token_for(&email).await;
+            Resp::of(api.post(app.at(&path)).bearer_auth(token).json(&body).send().await.unwrap()).await
+        }
+    };
+
+    // A referral letter to 海辺クリニック: its doctor hears of it; the writer does not.
+    let letter = serde_json::json!({
+        "kind": "referral", "to_org": umibe.to_string(), "to_person": "小林 徹 先生", "role": "home_physician",
+        "fields": { "purpose": "在宅での緩和ケア継続のお願い", "diagnoses": "膵癌", "present_illness": "閉塞性黄疸で発症" }
+    });
+    let r = call(sato_mail, format!("/api/v1/patients/{yamada}/letters"), letter).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["letter"]["id"].as_str().unwrap().to_string();
+    let r = call(sato_mail, format!("/api/v1/patients/{yamada}/letters/{id}/send"), serde_json::json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let m = wait_for_mail(&maildir, kobayashi_mail, 1).await;
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].0.contains(&msg("ja", "notify-referral")) && m[0].1.contains("https://tsunagu.example.jp/letters"));
+    assert!(!m[0].1.contains("膵癌") && !m[0].1.contains("山田"));
+
+    // A thread message naming the nurse: she hears of it; the writer does not.
+    let r = call(
+        doctor_mail,
+        format!("/api/v1/patients/{yamada}/messages"),
+        serde_json::json!({ "text": "高橋さん、今夜の疼痛時指示を確認してください", "mentions": [{ "user": nurse_id }] }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let m = wait_for_mail(&maildir, nurse_mail, 1).await;
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].0.contains(&msg("ja", "notify-mention")));
+    assert!(m[0].1.contains(&format!("/patients/{yamada}")) && !m[0].1.contains("疼痛"));
+
+    // An emergency access: the team members who chose it at once hear of it at once.
+    let kobayashi = app.signin(kobayashi_mail).await;
+    let r = kobayashi
+        .post(
+            "/emergency",
+            &[("name", "やまだはなこ"), ("birth_date", "1940-03-02"), ("reason", "救急搬送、意識レベル低下")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let m = wait_for_mail(&maildir, nurse_mail, 2).await;
+    assert_eq!(m.len(), 2, "{m:?}");
+    assert!(m.iter().any(|(subject, body)| subject.contains(&msg("ja", "notify-emergency")) && !body.contains("救急")));
+    // Off means off; daily waits for the morning; the one who opened it is not told.
+    assert!(mails_to(&maildir, doctor_mail).is_empty());
+    assert!(mails_to(&maildir, sato_mail).is_empty());
+    assert_eq!(mails_to(&maildir, kobayashi_mail).len(), 1);
+    app.clock.advance(time::Duration::days(1));
+    let m = wait_for_mail(&maildir, sato_mail, 1).await;
+    assert_eq!(m.len(), 1, "the emergency goes in the hospital physician's digest: {m:?}");
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_diary_entry_over_the_threshold_reaches_the_chart_the_inbox_and_a_mail_without_clinical_content() {
     let (host, port, maildir) = smtp();
@@ -386,11 +506,17 @@ async fn a_diary_entry_over_the_threshold_reaches_the_chart_the_inbox_and_a_mail
     let family = accept(&app, &token, HANAKO).await;
 
     // Under the threshold: on the chart, no alert, no mail.
-    let r = family.post("/family/diary", &[("observed_at", "2026-11-24T08:00"), ("pain", "4"), ("sleep", "2")]).await;
+    let r = family
+        .post_multipart_with(
+            "/family/diary",
+            &[("observed_at", "2026-11-24T08:00"), ("pain", "4"), ("sleep", "2")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 303, "{}", r.body);
     // Pain 8 with a rescue dose: an alert.
     let r = family
-        .post(
+        .post_multipart_with(
             "/family/diary",
             &[
                 ("observed_at", "2026-11-24T09:30"),
@@ -400,6 +526,7 @@ async fn a_diary_entry_over_the_threshold_reaches_the_chart_the_inbox_and_a_mail
                 ("rescue_at", "2026-11-24T09:40"),
                 ("note", "夕方から背中が痛い"),
             ],
+            None,
         )
         .await;
     assert_eq!((r.status, r.location().as_str()), (303, "/family/diary?saved=1"), "{}", r.body);
@@ -537,10 +664,32 @@ async fn the_family_thread_visits_and_shared_documents_reach_the_family_and_noth
     assert_eq!(family.get(&format!("/family/documents/{private}")).await.status, 404);
 
     // Diary records are append-only: a mistake is a mark.
-    let r = family.post("/family/diary", &[("observed_at", "2026-11-24T09:00"), ("pain", "9")]).await;
-    assert_eq!(r.status, 303);
+    // A photo with the entry: the family and the team see it; it is kept in the object
+    // store with the chart's files (and so in backups).
+    let png = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R'];
+    let r = family
+        .post_multipart_with(
+            "/family/diary",
+            &[("observed_at", "2026-11-24T09:00"), ("pain", "9")],
+            Some(("senaka.png", "image/png", &png)),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
     let diary = family.get("/family/diary").await;
     let entry = diary.body.split("data-entry=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let got = family.client.get(app.at(&format!("/family/diary/{entry}/photo"))).send().await.unwrap();
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.headers()["content-type"], "image/png");
+    assert_eq!(got.bytes().await.unwrap().as_ref(), &png);
+    let got = nurse.client.get(app.at(&format!("/patients/{yamada}/family/diary/{entry}/photo"))).send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), &png, "the team sees the family's photo");
+    assert!(nurse.get(&format!("/patients/{yamada}/family")).await.body.contains("class=\"diary-photo\""));
+    let hashes = app.store.system_attachment_hashes().await.unwrap();
+    let png_hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(png))
+    };
+    assert!(hashes.contains(&png_hash), "the photo's bytes are among the files backups copy: {hashes:?}");
     let r = family.post(&format!("/family/diary/{entry}/mistake"), &[("reason", "3の押し間違い")]).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(family.get("/family/diary").await.text().contains("3の押し間違い"));
@@ -567,7 +716,28 @@ async fn bad_diary_input_is_refused_in_the_familys_language_and_changes_nothing(
         (vec![("observed_at", "2026-12-24T09:00"), ("pain", "3")], "err-date-future"),
         (vec![("observed_at", "きのう"), ("pain", "3")], "err-datetime"),
     ] {
-        let r = family.post("/family/diary", &fields).await;
+        let r = family.post_multipart_with("/family/diary", &fields, None).await;
+        assert_eq!(r.status, 422, "{fields:?}");
+        assert!(r.text().contains(&msg("ja", key)), "{fields:?} explains {key}:\n{}", r.body);
+        r.assert_no_leak("diary");
+    }
+    // Only a photo is taken as a photo, told from its bytes; a refused entry stores nothing.
+    let blobs = app.store.system_attachment_hashes().await.unwrap().len();
+    let pdf = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n";
+    for (name, bytes) in [("shashin.jpg", &pdf[..]), ("senaka.png", b"not really a png")] {
+        let r = family
+            .post_multipart_with(
+                "/family/diary",
+                &[("observed_at", "2026-11-24T09:00"), ("pain", "3")],
+                Some((name, "image/jpeg", bytes)),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{name}");
+        assert!(r.text().contains(&msg("ja", "err-photo-type")), "{}", r.body);
+    }
+    assert_eq!(app.store.system_attachment_hashes().await.unwrap().len(), blobs);
+    for (fields, key) in [(vec![("observed_at", "2026-11-24T09:00"), ("pain", "12")], "err-rating")] {
+        let r = family.post_multipart_with("/family/diary", &fields, None).await;
         assert_eq!(r.status, 422, "{fields:?}");
         assert!(r.text().contains(&msg("ja", key)), "{fields:?} explains {key}:\n{}", r.body);
         r.assert_no_leak("diary");

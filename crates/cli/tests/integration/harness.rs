@@ -506,6 +506,17 @@ impl Session {
     /// POST a multipart form (a file upload) with the session's CSRF token in the query
     /// string, where uploads carry it.
     pub async fn post_multipart(&self, path: &str, fields: &[(&str, &str)], file: (&str, &str, &[u8])) -> Resp {
+        self.post_multipart_with(path, fields, Some(file)).await
+    }
+
+    /// Like [`Session::post_multipart`], with the file optional (a form whose file
+    /// input was left empty).
+    pub async fn post_multipart_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, &[u8])>,
+    ) -> Resp {
         let boundary = format!("----tsunagu-test-{}", random_uuid().simple());
         let mut body: Vec<u8> = Vec::new();
         for (k, v) in fields {
@@ -513,15 +524,17 @@ impl Session {
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
             );
         }
-        let (filename, content_type, bytes) = file;
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        if let Some((filename, content_type, bytes)) = file {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         let sep = if path.contains('?') { '&' } else { '?' };
         Resp::of(
             self.client

@@ -1120,3 +1120,6 @@ err-family-ended = This account's access has already ended.
 err-already-shared = This document is already shared.
 err-already-marked = It is already marked.
 inbox-family = From family
+family-photo = Photo
+family-photo-help = A wound or the skin, for example. JPEG or PNG, up to 20 MB.
+err-photo-type = Choose a photo (JPEG or PNG).

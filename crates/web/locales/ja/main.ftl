@@ -1120,3 +1120,6 @@ err-family-ended = このアカウントはすでに利用終了です。
 err-already-shared = この書類はすでに共有しています。
 err-already-marked = すでに印がついています。
 inbox-family = 家族から
+family-photo = 写真
+family-photo-help = 傷や皮膚の様子など。JPEG か PNG、20 MB まで。
+err-photo-type = 写真（JPEG または PNG）を選んでください。

@@ -15,14 +15,14 @@ use crate::state::AppState;
 use crate::view::{Chrome, field_messages, page, render};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::Duration;
 use tsunagu_domain::Invalid;
 use tsunagu_domain::family::{DiaryInput, NotificationCategory};
-use tsunagu_store::{DiaryRow, FamilyHome, FamilyMessageRow, NewFamilyAccount, Recipients};
+use tsunagu_store::{DiaryPhoto, DiaryRow, FamilyHome, FamilyMessageRow, NewFamilyAccount, Recipients};
 
 fn chrome(state: &AppState, ctx: &RequestCtx, me: Option<&FamilySigned>) -> Chrome {
     Chrome {
@@ -360,22 +360,85 @@ pub async fn diary(
     page(&diary_page(&state, &ctx, &me, form, FormErrors::default(), q.saved.is_some()).await?)
 }
 
-/// `POST /family/diary`: one entry. A rating at the threshold alerts every
-/// organization on the team: their inbox, and mail for those who chose it.
+/// Largest photo a family may add to a diary entry.
+pub const MAX_PHOTO_BYTES: usize = super::chart::MAX_UPLOAD_BYTES;
+
+/// The diary form as posted (multipart, for the photo): its fields, and the photo's
+/// bytes if one was chosen; `Err` when the photo is too large.
+async fn read_diary_form(mut mp: Multipart) -> (DiaryForm, Result<Option<Vec<u8>>, Invalid>) {
+    let mut f = DiaryForm::default();
+    let mut photo: Result<Option<Vec<u8>>, Invalid> = Ok(None);
+    while let Ok(Some(mut field)) = mp.next_field().await {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" {
+            let mut buf: Vec<u8> = Vec::new();
+            while let Ok(Some(chunk)) = field.chunk().await {
+                if buf.len() + chunk.len() > MAX_PHOTO_BYTES {
+                    photo = Err(Invalid::one("file", "err-file-too-large"));
+                    break;
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            if photo.is_ok() && !buf.is_empty() {
+                photo = Ok(Some(buf));
+            }
+            continue;
+        }
+        let text = field.text().await.unwrap_or_default();
+        match name.as_str() {
+            "observed_at" => f.observed_at = text,
+            "pain" => f.pain = text,
+            "breathlessness" => f.breathlessness = text,
+            "sleep" => f.sleep = text,
+            "rescue_drug" => f.rescue_drug = text,
+            "rescue_at" => f.rescue_at = text,
+            "note" => f.note = text,
+            _ => {}
+        }
+    }
+    (f, photo)
+}
+
+/// `POST /family/diary`: one entry, with a photo if one was taken. A rating at the
+/// threshold alerts every organization on the team: their inbox, and mail for those
+/// who chose it.
 pub async fn record(
     State(state): State<AppState>,
     ctx: RequestCtx,
     me: FamilySigned,
-    Form(f): Form<DiaryForm>,
+    mp: Multipart,
 ) -> AppResult<Response> {
-    let result = match f.input() {
-        Ok(input) => state
-            .store
-            .add_diary_entry(&me.principal, input, state.config.diary_alert_threshold, &ctx.audit())
-            .await
-            .map_err(AppError::from),
-        Err(inv) => Err(AppError::Invalid(inv)),
-    };
+    let (f, photo) = read_diary_form(mp).await;
+    let result: AppResult<(String, bool)> = async {
+        let mut inv = Invalid::default();
+        let input = inv.merge(f.input());
+        let photo = inv.merge(photo).flatten();
+        // Only photos: what the family's phone takes (JPEG or PNG), told from the bytes.
+        let media = match &photo {
+            Some(bytes) => match tsunagu_domain::media::sniff(bytes).filter(|m| m.is_image()) {
+                Some(m) => Some(m),
+                None => {
+                    inv.push("file", "err-photo-type");
+                    None
+                }
+            },
+            None => None,
+        };
+        inv.into_result()?;
+        let input = input.ok_or_else(|| AppError::Invalid(Invalid::one("observed_at", "err-required")))?;
+        // Checked before the bytes are stored: a refused entry leaves nothing behind.
+        let input = input.check(state.store.now())?;
+        let stored = match (&photo, media) {
+            (Some(bytes), Some(m)) => {
+                let b = state.blobs.put(bytes).await.map_err(|e| AppError::Internal(e.to_string()))?;
+                Some(DiaryPhoto { sha256: b.sha256, size: b.size as i64, media_type: m.mime().to_string() })
+            }
+            _ => None,
+        };
+        let threshold = state.config.diary_alert_threshold;
+        Ok(state.store.add_diary_entry(&me.principal, input, threshold, stored.as_ref(), &ctx.audit()).await?)
+    }
+    .await;
     match result {
         Ok((_, alert)) => {
             if alert {
@@ -396,6 +459,29 @@ pub async fn record(
 pub struct MistakeForm {
     #[serde(default)]
     reason: String,
+}
+
+/// `GET /family/diary/{entry}/photo`: the photo of one of the family's entries.
+pub async fn photo(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: FamilySigned,
+    Path(entry): Path<String>,
+) -> AppResult<Response> {
+    let p = state.store.family_diary_photo(&me.principal, &entry, &ctx.audit()).await?;
+    photo_response(&state, &p).await
+}
+
+/// A diary photo's bytes, shown inline (it is an image, told from its bytes when stored).
+pub async fn photo_response(state: &AppState, p: &DiaryPhoto) -> AppResult<Response> {
+    let bytes = state.blobs.get(&p.sha256).await.map_err(|e| AppError::Internal(format!("diary photo: {e}")))?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&p.media_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    r.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
+    Ok(r)
 }
 
 /// `POST /family/diary/{entry}/mistake`: the family marks its own entry as a mistake.

@@ -190,6 +190,20 @@ pub async fn acknowledge(
     after(&state, &ctx, &me, &g, pid, r, "diary").await
 }
 
+/// `GET /patients/{patient}/family/diary/{entry}/photo`: a photo the family took.
+pub async fn photo(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: Signed,
+    Path((raw, entry)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let pid = patient_id(&raw)?;
+    let g =
+        state.store.open_chart(&me.principal, pid, ChartAction::Read, "family.diary.photo.read", &ctx.audit()).await?;
+    let p = state.store.chart_diary_photo(&g, &entry).await?;
+    super::family::photo_response(&state, &p).await
+}
+
 #[derive(Deserialize)]
 pub struct MessageForm {
     #[serde(default)]
