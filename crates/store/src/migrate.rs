@@ -202,3 +202,6 @@ impl Store {
         Ok(self.schema_version().await? == LATEST_VERSION)
     }
 }
+
+#[cfg(test)]
+mod schema_rules;
