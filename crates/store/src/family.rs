@@ -780,8 +780,10 @@ impl Store {
 
     // --- the home diary ------------------------------------------------------------------
 
-    /// Write a diary entry. Returns its id and whether it alerts the team (a rating at
-    /// or above `threshold`).
+    /// Write a diary entry. Returns its id and how many notification mails it queued.
+    /// A rating at or above `threshold` alerts the team: the inbox shows it, and a
+    /// notice for everyone on the team who chose diary alerts is queued in the same
+    /// transaction as the entry (both are kept, or neither).
     pub async fn add_diary_entry(
         &self,
         fp: &FamilyPrincipal,
@@ -789,7 +791,7 @@ impl Store {
         threshold: i64,
         photo: Option<&DiaryPhoto>,
         ctx: &AuditCtx,
-    ) -> Result<(String, bool)> {
+    ) -> Result<(String, usize)> {
         let d = d.check(self.now()).map_err(StoreError::Invalid)?;
         let alert = d.alerts(threshold);
         let id = self.new_id();
@@ -827,13 +829,27 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        let queued = if alert {
+            let orgs = sqlx::query("SELECT DISTINCT org_id FROM care_team WHERE patient_id = $1 AND ended_at IS NULL")
+                .bind(fp.patient.to_string())
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| parse_uuid(&r.try_get::<String, _>("org_id")?))
+                .collect::<Result<Vec<OrgId>>>()?;
+            let link = format!("/patients/{}/family", fp.patient);
+            let to = crate::Recipients::Orgs(orgs);
+            self.enqueue_in(&mut tx, &to, tsunagu_domain::family::NotificationCategory::DiaryAlert, &link, None).await?
+        } else {
+            0
+        };
         let ev = fp.event(
             "family.diary.write",
             format!("{{\"entry\":\"{id}\",\"alert\":{alert},\"photo\":{}}}", photo.is_some()),
         );
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
-        Ok((id, alert))
+        Ok((id, queued))
     }
 
     /// The family's own diary, newest first (the last 60 days).

@@ -88,45 +88,63 @@ impl Store {
         link: &str,
         except: Option<UserId>,
     ) -> Result<usize> {
-        let users: Vec<(String, String)> = match to {
-            Recipients::User(u) => sqlx::query(
-                "SELECT u.id, n.frequency FROM users u JOIN notification_prefs n ON n.user_id = u.id AND n.category = $2 \
-                 WHERE u.id = $1 AND u.status = 'active'",
-            )
-            .bind(u.to_string())
-            .bind(category.as_str())
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("frequency")?)))
-            .collect::<Result<_>>()?,
-            Recipients::Orgs(orgs) => {
-                let mut out = Vec::new();
-                for o in orgs {
-                    let rows = sqlx::query(
+        let mut tx = self.write.begin().await?;
+        let queued = self.enqueue_in(&mut tx, to, category, link, except).await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// [`Store::enqueue_notification`] inside the caller's transaction, so that the
+    /// notice commits with the record it is about (or neither does).
+    pub(crate) async fn enqueue_in(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        to: &Recipients,
+        category: NotificationCategory,
+        link: &str,
+        except: Option<UserId>,
+    ) -> Result<usize> {
+        let mut users: Vec<(String, String)> = Vec::new();
+        let orgs: Vec<Option<OrgId>> = match to {
+            Recipients::User(_) => vec![None],
+            Recipients::Orgs(orgs) => orgs.iter().copied().map(Some).collect(),
+        };
+        for org in orgs {
+            let rows = match (to, org) {
+                (Recipients::User(u), _) => {
+                    sqlx::query(
+                        "SELECT u.id, n.frequency FROM users u \
+                         JOIN notification_prefs n ON n.user_id = u.id AND n.category = $2 \
+                         WHERE u.id = $1 AND u.status = 'active'",
+                    )
+                    .bind(u.to_string())
+                    .bind(category.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?
+                }
+                (_, org) => {
+                    sqlx::query(
                         "SELECT DISTINCT u.id, n.frequency FROM memberships m JOIN users u ON u.id = m.user_id \
                          JOIN organizations o ON o.id = m.org_id \
                          JOIN notification_prefs n ON n.user_id = u.id AND n.category = $2 \
                          WHERE m.org_id = $1 AND u.status = 'active' AND o.status = 'approved'",
                     )
-                    .bind(o.to_string())
+                    .bind(org.map(|o| o.to_string()).unwrap_or_default())
                     .bind(category.as_str())
-                    .fetch_all(&self.read)
-                    .await?;
-                    for r in &rows {
-                        let pair: (String, String) = (r.try_get("id")?, r.try_get("frequency")?);
-                        if !out.contains(&pair) {
-                            out.push(pair);
-                        }
-                    }
+                    .fetch_all(&mut *conn)
+                    .await?
                 }
-                out
+            };
+            for r in &rows {
+                let pair: (String, String) = (r.try_get("id")?, r.try_get("frequency")?);
+                if !users.contains(&pair) {
+                    users.push(pair);
+                }
             }
-        };
+        }
         let except = except.map(|u| u.to_string());
         let now = ts(self.now());
         let mut queued = 0;
-        let mut tx = self.write.begin().await?;
         for (user, frequency) in users {
             let digest = match Frequency::parse(&frequency) {
                 // Overdue tasks are told once a day already (at digest time): a
@@ -147,11 +165,10 @@ impl Store {
             .bind(link)
             .bind(digest)
             .bind(&now)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
             queued += 1;
         }
-        tx.commit().await?;
         Ok(queued)
     }
 

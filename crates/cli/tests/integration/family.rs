@@ -458,39 +458,10 @@ async fn referrals_mentions_and_emergency_access_are_mailed_to_those_who_chose_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_diary_entry_over_the_threshold_reaches_the_chart_the_inbox_and_a_mail_without_clinical_content() {
-    let (host, port, maildir) = smtp();
-    let config = tsunagu_web::WebConfig {
-        mail: Some(tsunagu_web::MailConfig {
-            host,
-            port,
-            security: tsunagu_web::SmtpSecurity::None,
-            username: None,
-            password: None,
-            from: "tsunagu <noreply@tsunagu.example.jp>".into(),
-            public_url: "https://tsunagu.example.jp".into(),
-            digest_hour: 8,
-            poll: Duration::from_millis(200),
-        }),
-        ..web_config()
-    };
-    let app = TestApp::start_with_config(config).await;
+    let (app, maildir) = app_with_mail().await;
     let yamada = app.patient_id("ヤマダ").await.to_string();
-    // Addresses unique to this run: the Maildir is shared by the whole suite.
-    let tag = random_uuid().simple().to_string();
-    let nurse_mail = format!("nurse-{tag}@station.example.jp");
-    let doctor_mail = format!("doctor-{tag}@midori.example.jp");
-    let outsider_mail = format!("outsider-{tag}@umibe.example.jp");
-    {
-        let mut c = app.raw_conn().await;
-        for (old, new) in [(TAKAHASHI, &nurse_mail), (SUZUKI, &doctor_mail), (KOBAYASHI, &outsider_mail)] {
-            sqlx::query("UPDATE users SET email = $1 WHERE email = $2")
-                .bind(new)
-                .bind(old)
-                .execute(&mut c)
-                .await
-                .unwrap();
-        }
-    }
+    let addrs = fresh_addresses(&app, &[TAKAHASHI, SUZUKI, KOBAYASHI]).await;
+    let (nurse_mail, doctor_mail, outsider_mail) = (addrs[0].clone(), addrs[1].clone(), addrs[2].clone());
     let nurse = app.signin(&nurse_mail).await;
     let doctor = app.signin(&doctor_mail).await;
     let outsider = app.signin(&outsider_mail).await;

@@ -8,7 +8,6 @@
 use super::{FormErrors, local_datetime, local_now, refused};
 use crate::error::{AppError, AppResult};
 use crate::family_auth::{FamilySigned, family_cookie, start_family_session};
-use crate::mail::notify;
 use crate::middleware::RequestCtx;
 use crate::password::{hash_password, sha256_hex, verify_password};
 use crate::state::AppState;
@@ -21,8 +20,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::Duration;
 use tsunagu_domain::Invalid;
-use tsunagu_domain::family::{DiaryInput, NotificationCategory};
-use tsunagu_store::{DiaryPhoto, DiaryRow, FamilyHome, FamilyMessageRow, NewFamilyAccount, Recipients};
+use tsunagu_domain::family::DiaryInput;
+use tsunagu_store::{DiaryPhoto, DiaryRow, FamilyHome, FamilyMessageRow, NewFamilyAccount};
 
 fn chrome(state: &AppState, ctx: &RequestCtx, me: Option<&FamilySigned>) -> Chrome {
     Chrome {
@@ -409,7 +408,7 @@ pub async fn record(
     mp: Multipart,
 ) -> AppResult<Response> {
     let (f, photo) = read_diary_form(mp).await;
-    let result: AppResult<(String, bool)> = async {
+    let result: AppResult<(String, usize)> = async {
         let mut inv = Invalid::default();
         let input = inv.merge(f.input());
         let photo = inv.merge(photo).flatten();
@@ -440,11 +439,10 @@ pub async fn record(
     }
     .await;
     match result {
-        Ok((_, alert)) => {
-            if alert {
-                let orgs = state.store.team_orgs(me.principal.patient).await?;
-                let link = format!("/patients/{}/family", me.principal.patient);
-                notify(&state, Recipients::Orgs(orgs), NotificationCategory::DiaryAlert, &link, None).await;
+        Ok((_, queued)) => {
+            // The notices were queued with the entry; wake the sender for them.
+            if queued > 0 {
+                state.mail_wake.notify_one();
             }
             Ok(Redirect::to("/family/diary?saved=1").into_response())
         }
