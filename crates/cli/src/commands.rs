@@ -75,6 +75,9 @@ pub enum Command {
         /// The definition file
         file: PathBuf,
     },
+    /// Import data from other systems
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Rebuild the full-text search index (DIR/search-index) from the database; the
     /// server must be stopped
     Reindex,
@@ -92,6 +95,23 @@ pub enum Command {
     Restore {
         #[arg(long)]
         from: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Lab results from a hospital's SS-MIX2 standardized storage, onto the charts of
+    /// the patients the organization registered under those local ids; each file once
+    #[command(name = "ss-mix2")]
+    SsMix2 {
+        /// The storage root (the folder holding the 3-digit patient folders)
+        dir: PathBuf,
+        /// Institution code of the organization the storage comes from
+        #[arg(long)]
+        org: String,
+        /// Encoding of files that do not announce one: iso-2022-jp (default), shift_jis, utf-8
+        #[arg(long, default_value = "iso-2022-jp")]
+        encoding: String,
     },
 }
 
@@ -414,6 +434,52 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_current(&cfg).await?;
             store.revoke_token(&id, &cli_ctx()).await.map_err(|_| anyhow!("no active token {id}"))?;
             println!("revoked {id}");
+        }
+        Command::Import(ImportCommand::SsMix2 { dir, org, encoding }) => {
+            let store = open_current(&cfg).await?;
+            let code =
+                InstitutionCode::parse(&org).map_err(|_| anyhow!("--org: not a valid 10-digit institution code"))?;
+            let org = store.get_org_by_code(&code).await.map_err(|_| anyhow!("no organization with code {code}"))?;
+            let fallback = match encoding.as_str() {
+                "iso-2022-jp" => tsunagu_hl7::decode::Charset::Iso2022Jp,
+                "shift_jis" => tsunagu_hl7::decode::Charset::ShiftJis,
+                "utf-8" => tsunagu_hl7::decode::Charset::Utf8,
+                other => bail!("--encoding {other:?}: use iso-2022-jp, shift_jis or utf-8"),
+            };
+            // A spinner on a terminal; nothing when the output is a file or a pipe.
+            let bar = indicatif::ProgressBar::new_spinner();
+            if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let started = std::time::Instant::now();
+            let on_file = |done: usize, _: usize| {
+                bar.set_message(format!("{done} files"));
+                bar.tick();
+            };
+            let s = crate::import::ss_mix2(&store, org.id, &dir, fallback, &cli_ctx(), &on_file).await?;
+            bar.finish_and_clear();
+            println!(
+                "{} files read in {:.1} s: {} lab files imported ({} results), {} imported before",
+                s.files,
+                started.elapsed().as_secs_f64(),
+                s.lab_files,
+                s.lab_results,
+                s.already_imported
+            );
+            for (kind, n) in &s.not_imported {
+                println!("  {kind}: {n} file(s) read, not imported (only lab results are imported so far)");
+            }
+            if !s.unknown_patients.is_empty() {
+                println!(
+                    "  {} patient id(s) with lab files are not registered by {} (register them, then run again): {}",
+                    s.unknown_patients.len(),
+                    org.name,
+                    s.unknown_patients.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+            for (path, why) in &s.bad {
+                eprintln!("  not imported: {}: {why}", path.display());
+            }
         }
         Command::Reindex => {
             let store = open_current(&cfg).await?;

@@ -14,6 +14,7 @@ mod db;
 mod emergency;
 mod error;
 mod family;
+mod labs;
 mod letters;
 mod migrate;
 mod notify;
@@ -40,6 +41,7 @@ pub use family::{
     FamilyInvitationStatus, FamilyMessageRow, FamilyPrincipal, FamilySessionRow, NewFamilyAccount, SharedDocumentRow,
     TeamContactRow, TodayVisitRow, VisitRow,
 };
+pub use labs::{LabFile, LabImport, LabResultIn, LabResultRow};
 pub use letters::{LetterAttachment, LetterBoxRow, LetterContent, LetterEventRow, LetterSummary, LetterView, Sent};
 pub use migrate::{LATEST_VERSION, MigrationStatus};
 pub use notify::{OutboxRow, Recipients};

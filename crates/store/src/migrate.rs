@@ -113,9 +113,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0014_diary_photos.sqlite.sql"),
         postgres: include_str!("../migrations/0014_diary_photos.postgres.sql"),
     },
+    Migration {
+        version: 15,
+        name: "lab_results",
+        common: include_str!("../migrations/0015_labs.sql"),
+        sqlite: include_str!("../migrations/0015_labs.sqlite.sql"),
+        postgres: include_str!("../migrations/0015_labs.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 14;
+pub const LATEST_VERSION: i64 = 15;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

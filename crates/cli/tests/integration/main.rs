@@ -21,6 +21,7 @@ mod family;
 mod fulltext;
 mod harness;
 mod headers;
+mod import;
 mod input;
 mod letters;
 mod load;

@@ -1123,3 +1123,13 @@ inbox-family = From family
 family-photo = Photo
 family-photo-help = A wound or the skin, for example. JPEG or PNG, up to 20 MB.
 err-photo-type = Choose a photo (JPEG or PNG).
+
+## Lab results from other facilities (issue #7)
+labs-title = Lab results
+labs-help = Lab results imported from each facility (from SS-MIX2 standardized storage with `tsunagu import ss-mix2`). Values outside the reference range are flagged.
+labs-none = No lab results imported.
+labs-range = reference range
+labs-when = Taken
+labs-value = Value
+labs-flag = Flag
+labs-facility = Facility

@@ -1123,3 +1123,13 @@ inbox-family = 家族から
 family-photo = 写真
 family-photo-help = 傷や皮膚の様子など。JPEG か PNG、20 MB まで。
 err-photo-type = 写真（JPEG または PNG）を選んでください。
+
+## Lab results from other facilities (issue #7)
+labs-title = 検査結果
+labs-help = 各施設から取り込んだ検査結果です（SS-MIX2 標準化ストレージから `tsunagu import ss-mix2` で）。基準範囲外の値に印をつけています。
+labs-none = 取り込んだ検査結果はありません。
+labs-range = 基準範囲
+labs-when = 検査日時
+labs-value = 値
+labs-flag = 判定
+labs-facility = 施設

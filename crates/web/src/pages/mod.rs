@@ -10,6 +10,7 @@ pub mod directory;
 pub mod emergency;
 pub mod family;
 pub mod family_team;
+pub mod labs;
 pub mod letters;
 pub mod notifications;
 pub mod operator;

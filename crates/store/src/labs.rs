@@ -1,0 +1,173 @@
+//! Lab results from other facilities (issue #7): imported from a hospital's SS-MIX2
+//! storage, each file once per organization (provenance by the file's SHA-256), onto
+//! the chart of the patient the organization knows by that local id. A file for a
+//! patient the organization has not registered is not imported (and not guessed): the
+//! caller reports it.
+
+use crate::db::{Store, ts};
+use crate::orgs::parse_uuid;
+use crate::patients::ChartGrant;
+use crate::{AuditCtx, AuditEvent, Outcome, Result};
+use serde::Serialize;
+use sqlx::Row;
+use tsunagu_domain::policy::ChartAction;
+use tsunagu_domain::{OrgId, PatientId};
+
+/// One lab result as an import hands it over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabResultIn {
+    pub code: String,
+    pub code_system: String,
+    pub name: String,
+    pub value_num: Option<f64>,
+    pub value_text: String,
+    pub unit: String,
+    pub reference_range: String,
+    pub abnormal: String,
+    pub observed_at: time::OffsetDateTime,
+}
+
+/// One imported file of lab results.
+pub struct LabFile<'a> {
+    pub org: OrgId,
+    pub local_patient_id: &'a str,
+    pub sha256: &'a str,
+    pub path: &'a str,
+    pub results: &'a [LabResultIn],
+}
+
+/// What became of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabImport {
+    /// Imported now, with this many results.
+    Imported(usize),
+    /// This organization imported the same file before: nothing added.
+    AlreadyImported,
+    /// The organization has no patient with this local id: nothing added.
+    UnknownPatient,
+}
+
+/// A lab result on the chart.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabResultRow {
+    pub code: String,
+    pub name: String,
+    pub value_num: Option<f64>,
+    pub value_text: String,
+    pub unit: String,
+    pub reference_range: String,
+    pub abnormal: String,
+    pub observed_at: String,
+    pub org_name: String,
+}
+
+impl Store {
+    /// Import one file's lab results in one transaction with its provenance row and an
+    /// audit record (the organization as actor, the patient named).
+    pub async fn import_lab_file(&self, f: &LabFile<'_>, ctx: &AuditCtx) -> Result<LabImport> {
+        let mut tx = self.write.begin().await?;
+        let seen = sqlx::query("SELECT 1 AS x FROM import_files WHERE org_id = $1 AND sha256 = $2")
+            .bind(f.org.to_string())
+            .bind(f.sha256)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if seen {
+            return Ok(LabImport::AlreadyImported);
+        }
+        let patient = sqlx::query("SELECT patient_id FROM patient_identifiers WHERE org_id = $1 AND local_id = $2")
+            .bind(f.org.to_string())
+            .bind(f.local_patient_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(patient) = patient else { return Ok(LabImport::UnknownPatient) };
+        let patient: PatientId = parse_uuid(&patient.try_get::<String, _>("patient_id")?)?;
+        let now = ts(self.now());
+        for r in f.results {
+            sqlx::query(
+                "INSERT INTO lab_results (patient_id, id, org_id, code, code_system, name, value_num, value_text, unit, \
+                 reference_range, abnormal, observed_at, source_sha256, imported_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(patient.to_string())
+            .bind(self.new_id())
+            .bind(f.org.to_string())
+            .bind(&r.code)
+            .bind(&r.code_system)
+            .bind(&r.name)
+            .bind(r.value_num)
+            .bind(&r.value_text)
+            .bind(&r.unit)
+            .bind(&r.reference_range)
+            .bind(&r.abnormal)
+            .bind(ts(r.observed_at))
+            .bind(f.sha256)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO import_files (org_id, sha256, patient_id, path, kind, items, imported_at) \
+             VALUES ($1, $2, $3, $4, 'lab', $5, $6)",
+        )
+        .bind(f.org.to_string())
+        .bind(f.sha256)
+        .bind(patient.to_string())
+        .bind(f.path)
+        .bind(i64::try_from(f.results.len()).unwrap_or(i64::MAX))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let ev = AuditEvent {
+            actor_user: None,
+            actor_org: Some(f.org),
+            action: "import.labs".into(),
+            outcome: Outcome::Allowed,
+            patient: Some(patient),
+            target: f.sha256.to_string(),
+            detail: format!("{{\"results\":{}}}", f.results.len()),
+        };
+        self.append_audit(&mut tx, &ev, ctx).await?;
+        tx.commit().await?;
+        Ok(LabImport::Imported(f.results.len()))
+    }
+
+    /// The chart's lab results from every facility, by test then time.
+    pub async fn lab_results(&self, g: &ChartGrant) -> Result<Vec<LabResultRow>> {
+        g.require(&[ChartAction::Read, ChartAction::Write])?;
+        let rows = sqlx::query(
+            "SELECT l.code, l.name, l.value_num, l.value_text, l.unit, l.reference_range, l.abnormal, l.observed_at, \
+             o.name AS org_name FROM lab_results l JOIN organizations o ON o.id = l.org_id \
+             WHERE l.patient_id = $1 ORDER BY l.code, l.observed_at, l.id",
+        )
+        .bind(g.patient().to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LabResultRow {
+                    code: r.try_get("code")?,
+                    name: r.try_get("name")?,
+                    value_num: r.try_get("value_num")?,
+                    value_text: r.try_get("value_text")?,
+                    unit: r.try_get("unit")?,
+                    reference_range: r.try_get("reference_range")?,
+                    abnormal: r.try_get("abnormal")?,
+                    observed_at: r.try_get("observed_at")?,
+                    org_name: r.try_get("org_name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many lab results and imported files the database holds (for the import's
+    /// summary and its tests).
+    pub async fn system_lab_counts(&self) -> Result<(i64, i64)> {
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM lab_results) AS results, (SELECT COUNT(*) FROM import_files) AS files",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok((r.try_get("results")?, r.try_get("files")?))
+    }
+}
