@@ -830,13 +830,7 @@ impl Store {
             .await?;
         }
         let queued = if alert {
-            let orgs = sqlx::query("SELECT DISTINCT org_id FROM care_team WHERE patient_id = $1 AND ended_at IS NULL")
-                .bind(fp.patient.to_string())
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| parse_uuid(&r.try_get::<String, _>("org_id")?))
-                .collect::<Result<Vec<OrgId>>>()?;
+            let orgs = team_orgs_on(&mut tx, fp.patient).await?;
             let link = format!("/patients/{}/family", fp.patient);
             let to = crate::Recipients::Orgs(orgs);
             self.enqueue_in(&mut tx, &to, tsunagu_domain::family::NotificationCategory::DiaryAlert, &link, None).await?
@@ -1232,10 +1226,17 @@ impl Store {
 
     /// The organizations on the patient's team now (to alert them).
     pub async fn team_orgs(&self, patient: PatientId) -> Result<Vec<OrgId>> {
-        let rows = sqlx::query("SELECT DISTINCT org_id FROM care_team WHERE patient_id = $1 AND ended_at IS NULL")
-            .bind(patient.to_string())
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(|r| parse_uuid(&r.try_get::<String, _>("org_id")?)).collect()
+        let mut conn = self.read.acquire().await?;
+        team_orgs_on(&mut conn, patient).await
     }
+}
+
+/// The organizations on the patient's team now, read on `conn` (a pool connection, or
+/// a write transaction that must see its own state).
+async fn team_orgs_on(conn: &mut sqlx::AnyConnection, patient: PatientId) -> Result<Vec<OrgId>> {
+    let rows = sqlx::query("SELECT DISTINCT org_id FROM care_team WHERE patient_id = $1 AND ended_at IS NULL")
+        .bind(patient.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| parse_uuid(&r.try_get::<String, _>("org_id")?)).collect()
 }
