@@ -50,7 +50,12 @@ pub enum LabImport {
 /// A lab result on the chart.
 #[derive(Debug, Clone, Serialize)]
 pub struct LabResultRow {
+    pub id: String,
+    pub patient_id: PatientId,
+    pub org_id: OrgId,
     pub code: String,
+    /// The HL7 v2 coding system of the code (`JC10` for JLAC10, or a local name).
+    pub code_system: String,
     pub name: String,
     pub value_num: Option<f64>,
     pub value_text: String,
@@ -59,6 +64,7 @@ pub struct LabResultRow {
     pub abnormal: String,
     pub observed_at: String,
     pub org_name: String,
+    pub imported_at: String,
 }
 
 impl Store {
@@ -136,8 +142,9 @@ impl Store {
     pub async fn lab_results(&self, g: &ChartGrant) -> Result<Vec<LabResultRow>> {
         g.require(&[ChartAction::Read, ChartAction::Write])?;
         let rows = sqlx::query(
-            "SELECT l.code, l.name, l.value_num, l.value_text, l.unit, l.reference_range, l.abnormal, l.observed_at, \
-             o.name AS org_name FROM lab_results l JOIN organizations o ON o.id = l.org_id \
+            "SELECT l.id, l.patient_id, l.org_id, l.code, l.code_system, l.name, l.value_num, l.value_text, l.unit, \
+             l.reference_range, l.abnormal, l.observed_at, l.imported_at, o.name AS org_name \
+             FROM lab_results l JOIN organizations o ON o.id = l.org_id \
              WHERE l.patient_id = $1 ORDER BY l.code, l.observed_at, l.id",
         )
         .bind(g.patient().to_string())
@@ -146,7 +153,11 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(LabResultRow {
+                    id: r.try_get("id")?,
+                    patient_id: parse_uuid(&r.try_get::<String, _>("patient_id")?)?,
+                    org_id: parse_uuid(&r.try_get::<String, _>("org_id")?)?,
                     code: r.try_get("code")?,
+                    code_system: r.try_get("code_system")?,
                     name: r.try_get("name")?,
                     value_num: r.try_get("value_num")?,
                     value_text: r.try_get("value_text")?,
@@ -155,9 +166,21 @@ impl Store {
                     abnormal: r.try_get("abnormal")?,
                     observed_at: r.try_get("observed_at")?,
                     org_name: r.try_get("org_name")?,
+                    imported_at: r.try_get("imported_at")?,
                 })
             })
             .collect()
+    }
+
+    /// The patient a lab result belongs to, to open that chart before showing it
+    /// (`None` for an id that is not a lab result).
+    pub async fn lab_result_patient(&self, id: &str) -> Result<Option<PatientId>> {
+        let r =
+            sqlx::query("SELECT patient_id FROM lab_results WHERE id = $1").bind(id).fetch_optional(&self.read).await?;
+        match r {
+            Some(r) => Ok(Some(parse_uuid(&r.try_get::<String, _>("patient_id")?)?)),
+            None => Ok(None),
+        }
     }
 
     /// How many lab results and imported files the database holds (for the import's

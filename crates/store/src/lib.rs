@@ -20,6 +20,7 @@ mod migrate;
 mod notify;
 mod orgs;
 mod passkeys;
+mod patient_versions;
 mod patients;
 mod programme;
 mod research;
@@ -47,6 +48,10 @@ pub use migrate::{LATEST_VERSION, MigrationStatus};
 pub use notify::{OutboxRow, Recipients};
 pub use orgs::{NewOrg, OrgRow, OrgUpdate};
 pub use passkeys::PasskeyRow;
+pub use patient_versions::{
+    BatchError, BatchFailure, FhirExportRow, IdentifierMatch, LocalIdentifier, PatientFilter, PatientRecord,
+    PatientUpdate, PatientWrite, PatientWritten,
+};
 pub use patients::{
     AccessLogRow, ChartGrant, ConsentRow, IdentifierRow, KeyPersonRow, PatientRow, PatientSummary, Registered,
     SearchQuery, TeamMemberRow,

@@ -120,9 +120,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0015_labs.sqlite.sql"),
         postgres: include_str!("../migrations/0015_labs.postgres.sql"),
     },
+    Migration {
+        version: 16,
+        name: "fhir",
+        common: include_str!("../migrations/0016_fhir.sql"),
+        sqlite: include_str!("../migrations/0016_fhir.sqlite.sql"),
+        postgres: include_str!("../migrations/0016_fhir.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 15;
+pub const LATEST_VERSION: i64 = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -338,9 +338,26 @@ impl Store {
                 return Ok(Registered::PossibleDuplicates(dups));
             }
         }
+        let mut tx = self.write.begin().await?;
+        let detail = if confirm_new { "confirmed_not_duplicate" } else { "" };
+        let pid = self.register_patient_in(&mut tx, who, p, "register", detail, ctx).await?;
+        tx.commit().await?;
+        Ok(Registered::Created(pid))
+    }
+
+    /// Register a patient inside the caller's transaction: the registry row, its first
+    /// version, the owner's team row, the owner's local id and the audit record.
+    pub(crate) async fn register_patient_in(
+        &self,
+        conn: &mut AnyConnection,
+        who: &Principal,
+        p: &NewPatient,
+        via: &str,
+        detail: &str,
+        ctx: &AuditCtx,
+    ) -> Result<PatientId> {
         let id = self.new_id();
         let now = ts(self.now());
-        let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO patients (id, owner_org_id, family_name, given_name, family_kana, given_kana, kana_key, name_key, sex, \
              birth_date, postal_code, address, phone, consent_status, created_at, created_by) \
@@ -361,12 +378,14 @@ impl Store {
         .bind(&p.phone)
         .bind(&now)
         .bind(who.user.to_string())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(StoreError::from_write)?;
-        self.insert_team_row(&mut tx, &id, who.org, TeamRole::Owner, who.user, &now).await?;
+        self.insert_patient_version(conn, &id, 1, p, &crate::patient_versions::VersionSource { who, via, at: &now })
+            .await?;
+        self.insert_team_row(conn, &id, who.org, TeamRole::Owner, who.user, &now).await?;
         if let Some(local) = &p.local_id {
-            self.insert_identifier(&mut tx, &id, who.org, local, who.user, &now).await?;
+            self.insert_identifier(conn, &id, who.org, local, who.user, &now).await?;
         }
         let pid: PatientId = parse_uuid(&id)?;
         let ev = AuditEvent {
@@ -375,12 +394,15 @@ impl Store {
             action: "patient.register".into(),
             outcome: Outcome::Allowed,
             patient: Some(pid),
-            target: id.clone(),
-            detail: if confirm_new { "confirmed_not_duplicate".into() } else { String::new() },
+            target: id,
+            detail: if via == "register" {
+                detail.to_string()
+            } else {
+                format!("via {via} {detail}").trim().to_string()
+            },
         };
-        self.append_audit(&mut tx, &ev, ctx).await?;
-        tx.commit().await?;
-        Ok(Registered::Created(pid))
+        self.append_audit(conn, &ev, ctx).await?;
+        Ok(pid)
     }
 
     pub(crate) async fn insert_team_row(

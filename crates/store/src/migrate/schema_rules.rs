@@ -44,6 +44,10 @@ const PATIENT_DATA_WITHOUT_PATIENT_ID: &[(&str, &str)] = &[
          any, is on survey_invitations",
     ),
     ("mail_outbox", "per person, no clinical content, but a link may name a chart (/patients/<id>)"),
+    (
+        "fhir_exports",
+        "a person's bulk export job; its files (in the object store) hold many patients, which the audit chain names",
+    ),
 ];
 
 /// Tables that hold no patient data: (table, reason). Reference or per-person tables.
