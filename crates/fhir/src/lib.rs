@@ -19,6 +19,7 @@ mod narrative;
 pub mod outcome;
 pub mod patient_in;
 mod resources;
+pub mod rest;
 pub mod search;
 
 use narrative::section;
