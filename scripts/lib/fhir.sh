@@ -2,6 +2,7 @@
 # Sourced helper: the independent FHIR validator of the test suite.
 #
 #   ensure_fhir_validator   exports TSUNAGU_FHIR_VALIDATOR="PYTHON SCRIPT"
+#                           and TSUNAGU_FHIR_CLIENT="PYTHON SCRIPT"
 #
 # The validator is the PyPI package fhir.resources, pinned to 6.2.2: the last line of
 # releases whose models are FHIR R4 4.0.1 (6.4 and later model R4B or R5). It runs on
@@ -15,12 +16,14 @@ ensure_fhir_validator() {
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
     venv="$root/target/fhir-venv"
     py="$venv/bin/python"
-    if ! "$py" -c 'import fhir.resources; assert fhir.resources.__fhir_version__ == "4.0.1"' >/dev/null 2>&1; then
-        echo "installing the FHIR validator (fhir.resources 6.2.2, FHIR R4) into $venv"
+    if ! "$py" -c 'import fhirclient, fhir.resources; assert fhir.resources.__fhir_version__ == "4.0.1"' >/dev/null 2>&1; then
+        echo "installing the FHIR validator (fhir.resources 6.2.2, FHIR R4) and client (fhirclient 4.4.0) into $venv"
         python3 -m venv "$venv" || return 1
-        "$py" -m pip install --quiet 'fhir.resources==6.2.2' 'pydantic==1.9.2' || return 1
+        "$py" -m pip install --quiet 'fhir.resources==6.2.2' 'pydantic==1.9.2' 'fhirclient==4.4.0' || return 1
         "$py" -c 'import fhir.resources; assert fhir.resources.__fhir_version__ == "4.0.1"' || return 1
     fi
     export TSUNAGU_FHIR_VALIDATOR="$py $root/scripts/lib/fhir_validate.py"
+    # A third-party FHIR client (SMART on FHIR's fhirclient) driving the FHIR API.
+    export TSUNAGU_FHIR_CLIENT="$py $root/scripts/lib/fhir_client_check.py"
     echo "FHIR validator: $TSUNAGU_FHIR_VALIDATOR"
 }

@@ -204,7 +204,12 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// from another origin. The JSON API authenticates by bearer token instead.
 pub async fn session_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.starts_with("/static/") || path.starts_with("/api/") || path == "/healthz" || path == "/metrics" {
+    if path.starts_with("/static/")
+        || path.starts_with("/api/")
+        || path.starts_with("/fhir/")
+        || path == "/healthz"
+        || path == "/metrics"
+    {
         return next.run(req).await;
     }
     // The sign-in form and a survey link's form belong to no session (a family member

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod family_auth;
+pub mod fhir;
 pub mod i18n;
 pub mod letters;
 pub mod mail;

@@ -197,6 +197,12 @@ fn render_error(ctx: &RequestCtx, status: StatusCode, info: Option<ErrorInfo>, d
         r.extensions_mut().insert(Rendered);
         return r;
     }
+    // The FHIR API answers every error with an OperationOutcome.
+    if ctx.here.starts_with("/fhir/") {
+        let mut r = crate::fhir::frame_outcome(status);
+        r.extensions_mut().insert(Rendered);
+        return r;
+    }
     if ctx.is_api {
         let body = serde_json::json!({
             "type": "about:blank",

@@ -3,7 +3,7 @@
 //! covered).
 
 use crate::state::AppState;
-use crate::{api, api_chart, api_letters, auth, middleware, pages};
+use crate::{api, api_chart, api_letters, auth, fhir, middleware, pages};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get, post, put};
@@ -270,6 +270,19 @@ fn table() -> Table {
         .add("POST", "/api/v1/patients/{patient}/letters/{letter}/reply", Patient, post(api_letters::start_reply))
         .add("GET", "/api/v1/patients/{patient}/letters/{letter}/pdf", Patient, get(api_letters::pdf))
         .add("GET", "/api/v1/patients/{patient}/letters/{letter}/fhir", Patient, get(api_letters::fhir))
+        .add("GET", "/fhir/r4/metadata", Public, get(fhir::capability::metadata))
+        .add("POST", "/fhir/r4", Authenticated, post(fhir::transaction::transaction))
+        .add("GET", "/fhir/r4/Patient", Authenticated, get(fhir::patient::search))
+        .add("POST", "/fhir/r4/Patient", Authenticated, post(fhir::patient::create))
+        .add("GET", "/fhir/r4/Patient/$export", Authenticated, get(fhir::export::kick_off))
+        .add("GET", "/fhir/r4/$export-status/{export}", Authenticated, get(fhir::export::status))
+        .add("GET", "/fhir/r4/$export-file/{export}/{file}", Authenticated, get(fhir::export::file))
+        .add("GET", "/fhir/r4/Patient/{patient}", Patient, get(fhir::patient::read))
+        .add("PUT", "/fhir/r4/Patient/{patient}", Patient, put(fhir::patient::update))
+        .add("GET", "/fhir/r4/Patient/{patient}/_history", Patient, get(fhir::patient::history_instance))
+        .add("GET", "/fhir/r4/Patient/{patient}/_history/{version}", Patient, get(fhir::patient::vread))
+        .add("GET", "/fhir/r4/Observation", Authenticated, get(fhir::observation::search))
+        .add("GET", "/fhir/r4/Observation/{observation}", Authenticated, get(fhir::observation::read))
 }
 
 /// Every route with its method and scope.

@@ -209,7 +209,7 @@ async fn a_family_account_reaches_no_clinical_entry_no_other_patient_and_no_prof
                 .await
             }
         };
-        if path.starts_with("/api/") {
+        if path.starts_with("/api/") || path.starts_with("/fhir/") {
             assert_eq!(resp.status, 401, "{what}:\n{}", resp.body);
         } else if route.path == "/" {
             // The home page sends everyone to the inbox, which wants a staff session.

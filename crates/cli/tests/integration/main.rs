@@ -18,6 +18,7 @@ mod chart_validation;
 mod cli;
 mod emergency;
 mod family;
+mod fhir;
 mod fulltext;
 mod harness;
 mod headers;

@@ -1,0 +1,42 @@
+//! `GET [base]/metadata`: the CapabilityStatement, built from the same parameter
+//! tables the handlers parse with, so it states exactly what is served.
+
+use super::{base, json_response, now_instant};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tsunagu_fhir::rest::{ResourceCapability, capability_statement};
+
+pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let resources = [
+        ResourceCapability {
+            resource_type: "Patient",
+            profile: Some(super::patient::PROFILE),
+            interactions: &["read", "vread", "update", "history-instance", "create", "search-type"],
+            versioning: "versioned",
+            conditional_create: true,
+            update_create: false,
+            params: super::patient::PARAMS,
+            include: &[],
+            revinclude: &[],
+            operations: &[("export", super::export::DEFINITION)],
+        },
+        ResourceCapability {
+            resource_type: "Observation",
+            profile: Some(super::observation::PROFILE),
+            interactions: &["read", "search-type"],
+            versioning: "no-version",
+            conditional_create: false,
+            update_create: false,
+            params: super::observation::PARAMS,
+            include: super::observation::INCLUDES,
+            revinclude: &[],
+            operations: &[],
+        },
+    ];
+    let now = now_instant(&state);
+    let v =
+        capability_statement(&base(&state, &headers), env!("CARGO_PKG_VERSION"), &now, &resources, &["transaction"]);
+    json_response(StatusCode::OK, &v)
+}

@@ -1,0 +1,250 @@
+//! The FHIR R4 REST API at `/fhir/r4`: JSON only (`application/fhir+json`), bearer
+//! tokens from `tsunagu token create`, the same access policy and audit chain as the
+//! pages and the JSON API. Every error is an OperationOutcome; a patient outside the
+//! caller's reach answers exactly as one that does not exist.
+//!
+//! Parsing (search parameters, incoming Patients, ETags) and the JSON of what is sent
+//! back live in `tsunagu-fhir`; this module fetches through the store and answers.
+
+pub mod capability;
+pub mod export;
+pub mod observation;
+pub mod patient;
+pub mod transaction;
+
+use crate::auth::ApiCaller;
+use crate::middleware::RequestCtx;
+use crate::state::AppState;
+use crate::view::Rendered;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use time::format_description::well_known::{Rfc2822, Rfc3339};
+use time::{OffsetDateTime, UtcOffset};
+use tsunagu_domain::Invalid;
+use tsunagu_domain::policy::Principal;
+use tsunagu_fhir::outcome::{Issue, IssueType, operation_outcome};
+use tsunagu_fhir::rest::JSON_MIME;
+use tsunagu_fhir::search::{Handling, SearchOptions, parse_prefer_handling};
+use tsunagu_store::StoreError;
+
+/// The path every FHIR route starts with.
+pub const BASE_PATH: &str = "/fhir/r4";
+/// `_count` above this is lowered to it; without `_count`, pages are this long.
+pub const MAX_COUNT: u32 = 200;
+pub const DEFAULT_COUNT: u32 = 50;
+
+/// An error answered as an OperationOutcome with its HTTP status.
+#[derive(Debug)]
+pub struct FhirError {
+    pub status: StatusCode,
+    pub issues: Vec<Issue>,
+}
+
+pub type FhirResult<T> = Result<T, FhirError>;
+
+impl FhirError {
+    pub fn new(status: StatusCode, issue: Issue) -> Self {
+        Self { status, issues: vec![issue] }
+    }
+    pub fn bad_request(diagnostics: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Issue::error(IssueType::Invalid, diagnostics))
+    }
+    /// A resource missing or out of reach: the two are worded the same.
+    pub fn not_found(resource_type: &str, id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, tsunagu_fhir::outcome::not_found(resource_type, id))
+    }
+    /// A domain rule refused the values: one issue per field, in the caller's language.
+    pub fn invalid(ctx: &RequestCtx, inv: &Invalid) -> Self {
+        let tr = ctx.tr();
+        let issues = inv
+            .0
+            .iter()
+            .map(|f| {
+                let label = tr.t(&format!("field-{}", f.field.replace('_', "-")));
+                let mut issue = Issue::error(IssueType::Invariant, format!("{label}: {}", tr.t(f.key)));
+                if let Some(expr) = tsunagu_fhir::patient_in::expression_for_form_field(f.field) {
+                    issue = issue.at(expr);
+                }
+                issue
+            })
+            .collect();
+        Self { status: StatusCode::UNPROCESSABLE_ENTITY, issues }
+    }
+    /// A store error on a request about `resource_type/id`.
+    pub fn from_store(ctx: &RequestCtx, e: StoreError, resource_type: &str, id: &str) -> Self {
+        match e {
+            StoreError::NotFound => Self::not_found(resource_type, id),
+            StoreError::Forbidden => {
+                Self::new(StatusCode::FORBIDDEN, Issue::error(IssueType::Forbidden, ctx.tr().t("error-forbidden")))
+            }
+            StoreError::Invalid(inv) => Self::invalid(ctx, &inv),
+            StoreError::Conflict { field, key } => Self::new(
+                StatusCode::CONFLICT,
+                Issue::error(IssueType::Duplicate, format!("{}: {}", field, ctx.tr().t(key))),
+            ),
+            other => Self::internal(other),
+        }
+    }
+    /// Something went wrong inside: logged, and answered without detail.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error (FHIR API)");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Issue::error(
+                IssueType::Exception,
+                "internal error; the request id in the x-request-id header finds it in the log",
+            ),
+        )
+    }
+}
+
+impl From<StoreError> for FhirError {
+    /// Store errors without a resource to name (search, export).
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, Issue::error(IssueType::NotFound, "not found")),
+            StoreError::Forbidden => Self::new(StatusCode::FORBIDDEN, Issue::error(IssueType::Forbidden, "forbidden")),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for FhirError {
+    fn into_response(self) -> Response {
+        let mut r = json_response(self.status, &operation_outcome(&self.issues));
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+/// A FHIR JSON body with its status, marked so the error frame leaves it alone.
+pub fn json_response(status: StatusCode, v: &Value) -> Response {
+    let mut r = (status, axum::Extension(Rendered), v.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fhir+json; charset=utf-8"));
+    r
+}
+
+/// A resource with its version headers (`ETag`, `Last-Modified`) and, for a create,
+/// its `Location`.
+pub fn resource_response(
+    status: StatusCode,
+    v: &Value,
+    version: i64,
+    recorded_at: &str,
+    location: Option<&str>,
+) -> Response {
+    let mut r = json_response(status, v);
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&tsunagu_fhir::etag::format_etag(u64::try_from(version).unwrap_or(0))) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(v) = http_date(recorded_at).and_then(|d| HeaderValue::from_str(&d).ok()) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        h.insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// An RFC 3339 instant as an HTTP date (`Mon, 30 Nov 2026 10:00:00 GMT`).
+fn http_date(rfc3339: &str) -> Option<String> {
+    let t = OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?.to_offset(UtcOffset::UTC);
+    let s = t.format(&Rfc2822).ok()?;
+    // RFC 2822 writes "+0000"; HTTP wants "GMT".
+    Some(s.strip_suffix("+0000").map(|d| format!("{d}GMT")).unwrap_or(s))
+}
+
+/// An authenticated caller of the FHIR API: the JSON API's bearer token, refused with
+/// an OperationOutcome.
+#[derive(Debug, Clone)]
+pub struct FhirCaller {
+    pub principal: Principal,
+}
+
+impl FromRequestParts<AppState> for FhirCaller {
+    type Rejection = FhirError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match ApiCaller::from_request_parts(parts, state).await {
+            Ok(c) => Ok(FhirCaller { principal: c.principal }),
+            Err(_) => Err(FhirError::new(
+                StatusCode::UNAUTHORIZED,
+                Issue::error(IssueType::Login, "a valid bearer token is required (Authorization: Bearer <token>)"),
+            )),
+        }
+    }
+}
+
+/// The base URL of the API as the client reached it (`http://host/fhir/r4`).
+pub fn base(state: &AppState, headers: &HeaderMap) -> String {
+    format!("{}{BASE_PATH}", crate::letters::base_url(state, headers))
+}
+
+/// How searches are parsed for this request: `Prefer: handling=strict|lenient`.
+pub fn search_options(state: &AppState, headers: &HeaderMap) -> SearchOptions {
+    let prefer = headers.get("prefer").and_then(|v| v.to_str().ok());
+    let handling: Handling = parse_prefer_handling(prefer);
+    SearchOptions::new(handling, MAX_COUNT, state.store.now())
+}
+
+/// The body of a create or update must be FHIR JSON.
+pub fn require_json(headers: &HeaderMap) -> FhirResult<()> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime == JSON_MIME || mime == "application/json" {
+        Ok(())
+    } else {
+        Err(FhirError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Issue::error(IssueType::NotSupported, format!("send the resource as {JSON_MIME}")),
+        ))
+    }
+}
+
+/// `_format` other than JSON is refused (this server speaks JSON only).
+pub fn check_format(format: Option<&str>) -> FhirResult<()> {
+    match format {
+        None => Ok(()),
+        Some(f) if ["json", JSON_MIME, "application/json"].contains(&f) => Ok(()),
+        Some(f) => Err(FhirError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            Issue::error(
+                IssueType::NotSupported,
+                format!("_format {} is not served; this server speaks JSON only", tsunagu_fhir::outcome::excerpt(f)),
+            ),
+        )),
+    }
+}
+
+/// The current time as FHIR `instant`.
+pub fn now_instant(state: &AppState) -> String {
+    tsunagu_store::ts(state.store.now())
+}
+
+/// An id for a Bundle this server makes (searchset, history, transaction-response).
+pub fn bundle_id(state: &AppState) -> String {
+    state.ids.uuid().hyphenated().to_string()
+}
+
+/// The OperationOutcome for a request the frame answers (no route, too large, busy):
+/// `/fhir/` paths get one instead of a problem body.
+pub fn frame_outcome(status: StatusCode) -> Response {
+    let (code, text) = match status.as_u16() {
+        404 => (IssueType::NotSupported, "no such resource type or interaction on this server; see [base]/metadata"),
+        405 => (IssueType::NotSupported, "this interaction is not supported on this resource; see [base]/metadata"),
+        413 => (IssueType::TooCostly, "the request body is too large"),
+        415 => (IssueType::NotSupported, "unsupported media type; send application/fhir+json"),
+        400 | 422 => (IssueType::Invalid, "the request could not be read"),
+        401 => (IssueType::Login, "a valid bearer token is required (Authorization: Bearer <token>)"),
+        403 => (IssueType::Forbidden, "forbidden"),
+        429 | 503 => (IssueType::Transient, "the server is busy; retry after the time in Retry-After"),
+        _ if status.is_server_error() => (IssueType::Exception, "internal error"),
+        _ => (IssueType::Invalid, "the request could not be served"),
+    };
+    FhirError::new(status, Issue::error(code, text)).into_response()
+}
