@@ -14,7 +14,7 @@ use tsunagu_hl7::decode::{Charset, decode};
 use tsunagu_hl7::model::{AbnormalFlag, LabResult, LabValue};
 use tsunagu_hl7::parse::parse;
 use tsunagu_hl7::storage::{StorageFile, StorageItem, walk};
-use tsunagu_store::{AuditCtx, LabFile, LabImport, LabResultIn, Store};
+use tsunagu_store::{AuditCtx, ImportOutcome, LabFile, LabResultIn, Store};
 
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -66,12 +66,12 @@ pub async fn ss_mix2(
                                 results: &results,
                             };
                             match store.import_lab_file(&file, ctx).await? {
-                                LabImport::Imported(n) => {
+                                ImportOutcome::Imported(n) => {
                                     s.lab_files += 1;
                                     s.lab_results += n;
                                 }
-                                LabImport::AlreadyImported => s.already_imported += 1,
-                                LabImport::UnknownPatient => {
+                                ImportOutcome::AlreadyImported => s.already_imported += 1,
+                                ImportOutcome::UnknownPatient => {
                                     s.unknown_patients.insert(local_id);
                                 }
                             }
