@@ -100,8 +100,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// Lab results from a hospital's SS-MIX2 standardized storage, onto the charts of
-    /// the patients the organization registered under those local ids; each file once
+    /// Lab results and prescriptions from a hospital's SS-MIX2 standardized storage, onto
+    /// the charts of the patients the organization registered under those local ids; each
+    /// file once
     #[command(name = "ss-mix2")]
     SsMix2 {
         /// The storage root (the folder holding the 3-digit patient folders)
@@ -459,19 +460,23 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let s = crate::import::ss_mix2(&store, org.id, &dir, fallback, &cli_ctx(), &on_file).await?;
             bar.finish_and_clear();
             println!(
-                "{} files read in {:.1} s: {} lab files imported ({} results), {} imported before",
+                "{} files read in {:.1} s: {} lab files imported ({} results), {} prescription files imported \
+                 ({} prescriptions), {} imported before",
                 s.files,
                 started.elapsed().as_secs_f64(),
                 s.lab_files,
                 s.lab_results,
+                s.prescription_files,
+                s.prescriptions,
                 s.already_imported
             );
             for (kind, n) in &s.not_imported {
-                println!("  {kind}: {n} file(s) read, not imported (only lab results are imported so far)");
+                println!("  {kind}: {n} file(s) read, not imported (only lab results and prescriptions are imported)");
             }
             if !s.unknown_patients.is_empty() {
                 println!(
-                    "  {} patient id(s) with lab files are not registered by {} (register them, then run again): {}",
+                    "  {} patient id(s) with lab or prescription files are not registered by {} (register them, then \
+                     run again): {}",
                     s.unknown_patients.len(),
                     org.name,
                     s.unknown_patients.iter().cloned().collect::<Vec<_>>().join(", ")

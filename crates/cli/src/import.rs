@@ -1,20 +1,21 @@
 //! `tsunagu import ss-mix2 DIR --org CODE` (issue #7): read a hospital's SS-MIX2
-//! standardized storage and put its lab results on the charts of the patients the
+//! standardized storage and put its lab results (OUL/ORU) and prescriptions (OMP-01:
+//! RDE^O11, or OMP^O09 of the first SS-MIX) on the charts of the patients the
 //! organization knows by their local id. Each file is decoded (ISO-2022-JP by default)
 //! before it is parsed, imported once (known by its SHA-256), and a file that cannot be
 //! read is reported with its path and reason while the rest go on. Files of patients
 //! the organization has not registered are reported, never matched by guessing.
-//! Prescriptions (OMP/RDE) are counted and left for a later import.
 
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use tsunagu_domain::OrgId;
+use tsunagu_hl7::datetime::JST;
 use tsunagu_hl7::decode::{Charset, decode};
-use tsunagu_hl7::model::{AbnormalFlag, LabResult, LabValue};
-use tsunagu_hl7::parse::parse;
-use tsunagu_hl7::storage::{StorageFile, StorageItem, walk};
-use tsunagu_store::{AuditCtx, LabFile, LabImport, LabResultIn, Store};
+use tsunagu_hl7::model::{AbnormalFlag, Coded, LabResult, LabValue, Prescription, Quantity};
+use tsunagu_hl7::parse::{Message, parse};
+use tsunagu_hl7::storage::{StorageDate, StorageFile, StorageItem, walk};
+use tsunagu_store::{AuditCtx, ImportOutcome, LabFile, LabResultIn, PrescriptionFile, PrescriptionIn, Store};
 
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -24,14 +25,37 @@ pub struct ImportSummary {
     /// Lab files imported now, and their results.
     pub lab_files: usize,
     pub lab_results: usize,
-    /// Lab files this organization had imported before.
+    /// Prescription files imported now, and their drugs.
+    pub prescription_files: usize,
+    pub prescriptions: usize,
+    /// Lab and prescription files this organization had imported before.
     pub already_imported: usize,
-    /// Local patient ids with lab files but no patient registered by the organization.
+    /// Local patient ids with lab or prescription files but no patient registered by the
+    /// organization.
     pub unknown_patients: BTreeSet<String>,
-    /// Files of other kinds, by data type (ADT-00, OMP-01, ...): read, not imported.
+    /// Files of other kinds, by data type (ADT-00, OMP-02, ...): read, not imported.
     pub not_imported: BTreeMap<String, usize>,
     /// Files that could not be read, with why.
     pub bad: Vec<(PathBuf, String)>,
+}
+
+impl ImportSummary {
+    fn tally(&mut self, outcome: ImportOutcome, local_id: String, prescriptions: bool) {
+        match outcome {
+            ImportOutcome::Imported(n) if prescriptions => {
+                self.prescription_files += 1;
+                self.prescriptions += n;
+            }
+            ImportOutcome::Imported(n) => {
+                self.lab_files += 1;
+                self.lab_results += n;
+            }
+            ImportOutcome::AlreadyImported => self.already_imported += 1,
+            ImportOutcome::UnknownPatient => {
+                self.unknown_patients.insert(local_id);
+            }
+        }
+    }
 }
 
 /// Import `root` for organization `org`; `on_file` is called after each file (for a
@@ -55,6 +79,7 @@ pub async fn ss_mix2(
             }
             StorageItem::File(f) => {
                 s.files += 1;
+                let path = f.relative_path.to_string_lossy();
                 if is_lab(&f.data_type) {
                     match read_lab_file(&f, fallback) {
                         Ok((local_id, results)) => {
@@ -62,29 +87,33 @@ pub async fn ss_mix2(
                                 org,
                                 local_patient_id: &local_id,
                                 sha256: &f.sha256,
-                                path: &f.relative_path.to_string_lossy(),
+                                path: &path,
                                 results: &results,
                             };
-                            match store.import_lab_file(&file, ctx).await? {
-                                LabImport::Imported(n) => {
-                                    s.lab_files += 1;
-                                    s.lab_results += n;
-                                }
-                                LabImport::AlreadyImported => s.already_imported += 1,
-                                LabImport::UnknownPatient => {
-                                    s.unknown_patients.insert(local_id);
-                                }
-                            }
+                            let outcome = store.import_lab_file(&file, ctx).await?;
+                            s.tally(outcome, local_id, false);
+                        }
+                        Err(reason) => s.bad.push((f.path.clone(), reason)),
+                    }
+                } else if is_prescription(&f.data_type) {
+                    match read_prescription_file(&f, fallback) {
+                        Ok((local_id, prescriptions)) => {
+                            let file = PrescriptionFile {
+                                org,
+                                local_patient_id: &local_id,
+                                sha256: &f.sha256,
+                                path: &path,
+                                prescriptions: &prescriptions,
+                            };
+                            let outcome = store.import_prescription_file(&file, ctx).await?;
+                            s.tally(outcome, local_id, true);
                         }
                         Err(reason) => s.bad.push((f.path.clone(), reason)),
                     }
                 } else {
                     // Read it all the same, so that a broken file is reported now.
-                    match decode(&f.bytes, fallback)
-                        .map_err(|e| e.to_string())
-                        .and_then(|t| parse(&t).map(|_| ()).map_err(|e| e.to_string()))
-                    {
-                        Ok(()) => *s.not_imported.entry(f.data_type.clone()).or_default() += 1,
+                    match read_message(&f, fallback) {
+                        Ok(_) => *s.not_imported.entry(f.data_type.clone()).or_default() += 1,
                         Err(reason) => s.bad.push((f.path.clone(), reason)),
                     }
                 }
@@ -99,12 +128,25 @@ fn is_lab(data_type: &str) -> bool {
     data_type.starts_with("OUL") || data_type.starts_with("ORU")
 }
 
-/// The local patient id and the results of one lab file, or why it cannot be read.
-fn read_lab_file(f: &StorageFile, fallback: Charset) -> Result<(String, Vec<LabResultIn>), String> {
+/// OMP-01 is SS-MIX2's prescription order (OMP-02 is injections, OMP-11/12 what was
+/// given: not prescriptions); some exports file RDE messages under their own type.
+fn is_prescription(data_type: &str) -> bool {
+    data_type == "OMP-01" || data_type.starts_with("RDE")
+}
+
+/// The decoded, parsed message and the local patient id it names, or why it cannot be
+/// read.
+fn read_message(f: &StorageFile, fallback: Charset) -> Result<(Message, String), String> {
     let text = decode(&f.bytes, fallback).map_err(|e| e.to_string())?;
     let message = parse(&text).map_err(|e| e.to_string())?;
     // The message names its patient; the folder only files it.
     let local_id = message.patient().map(|p| p.id).unwrap_or_else(|_| f.patient_id.clone());
+    Ok((message, local_id))
+}
+
+/// The local patient id and the results of one lab file, or why it cannot be read.
+fn read_lab_file(f: &StorageFile, fallback: Charset) -> Result<(String, Vec<LabResultIn>), String> {
+    let (message, local_id) = read_message(f, fallback)?;
     let results = message.lab_results().into_result().map_err(|e| e.to_string())?;
     let results = results.iter().filter_map(lab_result).collect::<Result<Vec<_>, String>>()?;
     Ok((local_id, results))
@@ -149,4 +191,69 @@ fn lab_result(r: &LabResult) -> Option<Result<LabResultIn, String>> {
         abnormal: abnormal.to_string(),
         observed_at: at.to_offset_date_time(),
     }))
+}
+
+/// The local patient id and the drugs of one prescription file, or why it cannot be read.
+fn read_prescription_file(f: &StorageFile, fallback: Charset) -> Result<(String, Vec<PrescriptionIn>), String> {
+    let (message, local_id) = read_message(f, fallback)?;
+    let header = message.header().map_err(|e| e.to_string())?;
+    if !matches!(header.message_code.as_str(), "RDE" | "OMP") {
+        return Err(format!("{} holds a {} message, not RDE^O11 or OMP^O09", f.data_type, header.message_type()));
+    }
+    let items = message.prescriptions().into_result().map_err(|e| e.to_string())?;
+    // The day folder is the day of care: the prescribing day when the message gives none.
+    let day = match f.date {
+        StorageDate::Day(day) => Some(day),
+        StorageDate::Undated => None,
+    };
+    let items = items.iter().map(|p| prescription(p, day)).collect::<Result<Vec<_>, String>>()?;
+    Ok((local_id, items))
+}
+
+/// One RXE/RXO as the chart keeps it; an error for one with no prescribing day at all.
+fn prescription(p: &Prescription, day: Option<time::Date>) -> Result<PrescriptionIn, String> {
+    let prescribed_at = match (&p.ordered_at, day) {
+        (Some(at), _) => at.to_offset_date_time(),
+        (None, Some(day)) => day.midnight().assume_offset(JST),
+        (None, None) => return Err(format!("{}-{} has no prescribing date", p.source, p.segment)),
+    };
+    let text = |c: &Option<Coded>| c.as_ref().and_then(Coded::display).unwrap_or_default().to_string();
+    let amount = |q: &Option<Quantity>| q.as_ref().map(|q| q.text.clone()).unwrap_or_default();
+    let own = |s: &Option<String>| s.clone().unwrap_or_default();
+    let local_date = |t: &Option<tsunagu_hl7::Hl7Timestamp>| t.map(|t| t.to_offset_date_time().to_offset(JST).date());
+    let timing = p.timing.as_ref();
+    let prescriber = p.prescriber.as_ref();
+    let facility = p.ordering_facility.as_ref();
+    Ok(PrescriptionIn {
+        order_control: own(&p.order_control),
+        order_number: p.placer_order_number.clone().or_else(|| p.filler_order_number.clone()).unwrap_or_default(),
+        rp_number: own(&p.placer_group_number),
+        drug_code: own(&p.drug.code),
+        drug_code_system: own(&p.drug.system),
+        drug_alt_code: own(&p.drug.alt_code),
+        drug_alt_code_system: own(&p.drug.alt_system),
+        drug_name: p.drug.text.clone().or_else(|| p.drug.alt_text.clone()).unwrap_or_default(),
+        dose: amount(&p.dose),
+        dose_unit: text(&p.dose_unit),
+        daily_dose: amount(&p.daily_dose),
+        daily_dose_unit: text(&p.daily_dose_unit),
+        dosage_form: text(&p.dosage_form),
+        route: text(&p.route),
+        timing_code: timing.and_then(|t| t.code.clone()).unwrap_or_default(),
+        timing_text: timing.and_then(|t| t.text.clone()).unwrap_or_default(),
+        instructions: own(&p.instructions),
+        days: p.days,
+        total_occurrences: p.total_occurrences,
+        dispense_amount: amount(&p.dispense_amount),
+        dispense_unit: text(&p.dispense_unit),
+        prescribed_at,
+        start_date: local_date(&p.start),
+        end_date: local_date(&p.end),
+        prescriber_id: prescriber.and_then(|d| d.id.clone()).unwrap_or_default(),
+        prescriber_name: prescriber.and_then(|d| d.name.clone()).unwrap_or_default(),
+        department: text(&p.department),
+        ordering_facility: facility.and_then(|o| o.name.clone()).unwrap_or_default(),
+        ordering_facility_code: facility.and_then(|o| o.id.clone()).unwrap_or_default(),
+        source_segment: p.segment,
+    })
 }

@@ -5,6 +5,10 @@
 //! eGFR, some values abnormal) and one or two OMP-01 prescriptions (opioid, laxatives, PPI,
 //! as-needed analgesic), ISO-2022-JP encoded with MSH-18 `~ISO IR87`, plus one file or
 //! folder per hostile case listed in [`FixtureSummary::hostile`] with its expected outcome.
+//! Prescription files alternate between the two forms found in real storages: RDE^O11 with
+//! RXE as SS-MIX2 writes it (JAHIS layout: amount per dose, daily amount in RXE-19, total
+//! dispensed, department in ORC-17, the facility in ORC-21, start and end in TQ1) and the
+//! older OMP^O09 with RXO of the first SS-MIX.
 //!
 //! Names come from small kanji/kana tables written for this module and are combined at
 //! random, so they are plausible but belong to no one. Lab codes are shaped like JLAC10,
@@ -29,6 +33,11 @@ pub const HOSTILE_FAMILY_NAME: &str = "山本";
 pub const HOSTILE_GIVEN_NAME: &str = "美枝";
 /// Patient id that has lab results but no ADT-00 demographics.
 pub const NO_ADT_PATIENT_ID: &str = "9900000002";
+/// Drugs of the hostile patient's last prescription (RDE^O11, one order of three Rp), in
+/// order: マ of マグミット is `^` in ISO-2022-JP, 養 of 人参養栄湯 is `\`; the third is the
+/// as-needed one (頓用, 頓 is `\`).
+pub const HOSTILE_DRUG_NAMES: [&str; 3] =
+    ["マグミット錠３３０ｍｇ", "ツムラ人参養栄湯エキス顆粒（医療用）", "ロキソプロフェンＮａ錠６０ｍｇ"];
 
 /// What the tree holds and what an importer should make of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +56,7 @@ pub struct FixtureSummary {
     pub lab_results: usize,
     /// Of those, results flagged L, H, LL or HH.
     pub abnormal_lab_results: usize,
-    /// Prescribed drugs (RXO) in the files expected to import.
+    /// Prescribed drugs (RXE or RXO) in the files expected to import.
     pub prescriptions: usize,
     /// Every file written, hostile ones included.
     pub files_written: usize,
@@ -84,6 +93,9 @@ pub enum HostileKind {
     /// A kanji name whose ISO-2022-JP bytes include `\`, `^` and `~` (ADT-00 of
     /// [`HOSTILE_PATIENT_ID`]); its OMP-01 dosage form 錠剤 holds `^` too.
     KanjiWithDelimiterBytes,
+    /// An RDE^O11 (OMP-01) of [`HOSTILE_PATIENT_ID`] whose drug names and dosage text put
+    /// `^`, `\` and `~` on the wire ([`HOSTILE_DRUG_NAMES`]).
+    KanjiDrugWithDelimiterBytes,
     /// An OUL-01 cut in the middle of a segment id.
     TruncatedFile,
     /// An OUL-01 written in Shift_JIS but announcing ISO IR87 in MSH-18.
@@ -139,6 +151,7 @@ pub fn write_fixture_tree(root: &Path, patients: usize, seed: u64) -> io::Result
             hostile: Vec::new(),
         },
         control: 0,
+        prescription_messages: 0,
     };
     let base_id = 1_000_000u64.saturating_add((seed % 900).saturating_mul(10_000));
     for i in 0..patients {
@@ -155,6 +168,8 @@ struct Writer {
     rng: Rng,
     summary: FixtureSummary,
     control: u64,
+    /// Prescription messages built so far: odd ones are RDE^O11, even ones OMP^O09.
+    prescription_messages: u64,
 }
 
 #[derive(Clone)]
@@ -178,6 +193,8 @@ struct Built {
 }
 
 const FACILITY: &str = "9999999999";
+/// The sending hospital's name, as ORC-21 of an RDE^O11 gives it.
+const FACILITY_NAME: &str = "つなぐ市立病院";
 
 impl Writer {
     fn good_patient(&mut self, patient: &PatientData) -> io::Result<PathBuf> {
@@ -306,6 +323,12 @@ impl Writer {
             path,
             ExpectedOutcome::UnknownPatient { lab_results: built.lab_results },
         );
+
+        // A prescription whose drug names carry delimiter bytes: imports as usual.
+        let day = day_of(2024, Month::March, 15);
+        let built = self.hostile_rde(&hostile, day);
+        let path = self.write_good(&hostile, day, "OMP-01", &built)?;
+        self.add(HostileKind::KanjiDrugWithDelimiterBytes, path, ExpectedOutcome::Imports);
         Ok(())
     }
 
@@ -463,8 +486,10 @@ impl Writer {
     }
 
     fn omp(&mut self, patient: &PatientData, day: Date) -> Built {
+        self.prescription_messages += 1;
+        let rde = self.prescription_messages % 2 == 1;
         let written = self.written_at(day);
-        let msh = self.msh(&written, "OMP^O09^OMP_O09");
+        let msh = self.msh(&written, if rde { "RDE^O11^RDE_O11" } else { "OMP^O09^OMP_O09" });
         let date = yyyymmdd(day);
         let mut segments = vec![msh, Self::pid(patient), "PV1|0001|O".to_owned()];
         let count = 1 + self.rng.below(3);
@@ -488,12 +513,16 @@ impl Writer {
         for (rp, &i) in chosen.iter().enumerate() {
             let Some(drug) = DRUGS.get(i) else { continue };
             let rp = rp + 1;
-            segments.push(format!("ORC|NW|{order}_{rp:02}||{order}|||||{date}|||{doctor}"));
-            let tq1 = if drug.as_needed {
-                format!("TQ1|||{}&{}&JAMISDP01||||{date}|||||||10", drug.timing_code, drug.timing_text)
-            } else {
-                let days = [7, 14, 28].get(self.rng.below(3)).copied().unwrap_or(7);
-                format!("TQ1|||{}&{}&JAMISDP01|||{days}^D|{date}", drug.timing_code, drug.timing_text)
+            let days = if drug.as_needed { None } else { [7, 14, 28].get(self.rng.below(3)).copied().or(Some(7)) };
+            let orc = format!("ORC|NW|{order}_{rp:02}||{order}|||||{date}|||{doctor}");
+            if rde {
+                segments.extend(rde_order(&orc, drug, day, days));
+                continue;
+            }
+            segments.push(orc);
+            let tq1 = match days {
+                None => format!("TQ1|||{}&{}&JAMISDP01||||{date}|||||||10", drug.timing_code, drug.timing_text),
+                Some(days) => format!("TQ1|||{}&{}&JAMISDP01|||{days}^D|{date}", drug.timing_code, drug.timing_text),
             };
             segments.push(tq1);
             segments.push(format!(
@@ -504,6 +533,53 @@ impl Writer {
         }
         Built { text: join(&segments), lab_results: 0, abnormal: 0, prescriptions: chosen.len() }
     }
+
+    /// The hostile patient's last prescription: one order of three Rp, fixed drugs.
+    fn hostile_rde(&mut self, patient: &PatientData, day: Date) -> Built {
+        let written = self.written_at(day);
+        let msh = self.msh(&written, "RDE^O11^RDE_O11");
+        let date = yyyymmdd(day);
+        let order = format!("R{:09}", self.control);
+        let doctor = "1049^宮本^美枝子^^^^^^^L^^^^^I";
+        let mut segments = vec![msh, Self::pid(patient), "PV1|0001|O".to_owned()];
+        for (rp, (drug, days)) in HOSTILE_DRUGS.iter().enumerate() {
+            let orc = format!("ORC|NW|{order}_{:02}||{order}|||||{date}|||{doctor}", rp + 1);
+            segments.extend(rde_order(&orc, drug, day, *days));
+        }
+        Built { text: join(&segments), lab_results: 0, abnormal: 0, prescriptions: HOSTILE_DRUGS.len() }
+    }
+}
+
+/// One Rp of an RDE^O11 in the JAHIS layout: ORC (with department and facility), RXE
+/// (amount per dose, total dispensed, daily amount), TQ1 after it (dosage code, days,
+/// start and end; as-needed drugs a number of doses instead), RXR.
+fn rde_order(orc: &str, drug: &Drug, day: Date, days: Option<u32>) -> [String; 4] {
+    let dose: u32 = drug.dose.parse().unwrap_or(1);
+    let daily = dose.saturating_mul(drug.per_day);
+    let total = match days {
+        Some(days) => daily.saturating_mul(days),
+        None => dose.saturating_mul(AS_NEEDED_DOSES),
+    };
+    let unit = format!("{}^{}^MR9P", drug.unit_code, drug.unit_text);
+    let daily_dose =
+        if drug.as_needed { String::new() } else { format!("{daily}^{}&{}&MR9P", drug.unit_code, drug.unit_text) };
+    let date = yyyymmdd(day);
+    let tq1 = match days {
+        Some(days) => {
+            let last = day.checked_add(Duration::days(i64::from(days) - 1)).unwrap_or(day);
+            format!("TQ1|||{}&{}&JAMISDP01|||{days}^D|{date}|{}", drug.timing_code, drug.timing_text, yyyymmdd(last))
+        }
+        None => format!("TQ1|||{}&{}&JAMISDP01||||{date}|||||||{AS_NEEDED_DOSES}", drug.timing_code, drug.timing_text),
+    };
+    [
+        format!("{orc}|||||01^内科^99Z01||||{FACILITY_NAME}^^^^^^^^^{FACILITY}"),
+        format!(
+            "RXE||{}^{}^HOT^{}^^YJ|{}||{unit}|{}^{}^MR9F||||{total}|{unit}||||||||{daily_dose}",
+            drug.hot, drug.name, drug.yj, drug.dose, drug.form_code, drug.form_text
+        ),
+        tq1,
+        "RXR|PO^経口^HL70162".to_owned(),
+    ]
 }
 
 fn join(segments: &[String]) -> String {
@@ -609,21 +685,37 @@ struct Drug {
     hot: &'static str,
     yj: &'static str,
     name: &'static str,
+    /// Amount per dose (1回量).
     dose: &'static str,
     unit_code: &'static str,
     unit_text: &'static str,
+    form_code: &'static str,
+    form_text: &'static str,
     timing_code: &'static str,
     timing_text: &'static str,
+    /// Doses a day (0 for an as-needed drug).
+    per_day: u32,
     as_needed: bool,
 }
 
+/// Doses dispensed of an as-needed drug (TQ1-14).
+const AS_NEEDED_DOSES: u32 = 10;
+
 #[rustfmt::skip]
 const DRUGS: &[Drug] = &[
-    Drug { hot: "900000101", yj: "9119002G1001", name: "オキシコドン塩酸塩徐放錠５ｍｇ", dose: "1", unit_code: "TAB", unit_text: "錠", timing_code: "1022000000000000", timing_text: "内服・経口・１日２回１２時間毎", as_needed: false },
-    Drug { hot: "900000202", yj: "9344009F1002", name: "酸化マグネシウム錠３３０ｍｇ", dose: "1", unit_code: "TAB", unit_text: "錠", timing_code: "1013044400000000", timing_text: "内服・経口・１日３回朝昼夕食後", as_needed: false },
-    Drug { hot: "900000303", yj: "9329023F1003", name: "ランソプラゾールＯＤ錠１５ｍｇ", dose: "1", unit_code: "TAB", unit_text: "錠", timing_code: "1011000400000000", timing_text: "内服・経口・１日１回朝食後", as_needed: false },
-    Drug { hot: "900000404", yj: "9354003F1004", name: "センノシド錠１２ｍｇ", dose: "2", unit_code: "TAB", unit_text: "錠", timing_code: "1010000000080000", timing_text: "内服・経口・１日１回就寝前", as_needed: false },
-    Drug { hot: "900000505", yj: "9141007F1005", name: "アセトアミノフェン錠２００ｍｇ", dose: "2", unit_code: "TAB", unit_text: "錠", timing_code: "1050110020000000", timing_text: "頓用・経口・疼痛時", as_needed: true },
+    Drug { hot: "900000101", yj: "9119002G1001", name: "オキシコドン塩酸塩徐放錠５ｍｇ", dose: "1", unit_code: "TAB", unit_text: "錠", form_code: "TAB", form_text: "錠剤", timing_code: "1022000000000000", timing_text: "内服・経口・１日２回１２時間毎", per_day: 2, as_needed: false },
+    Drug { hot: "900000202", yj: "9344009F1002", name: "酸化マグネシウム錠３３０ｍｇ", dose: "1", unit_code: "TAB", unit_text: "錠", form_code: "TAB", form_text: "錠剤", timing_code: "1013044400000000", timing_text: "内服・経口・１日３回朝昼夕食後", per_day: 3, as_needed: false },
+    Drug { hot: "900000303", yj: "9329023F1003", name: "ランソプラゾールＯＤ錠１５ｍｇ", dose: "1", unit_code: "TAB", unit_text: "錠", form_code: "TAB", form_text: "錠剤", timing_code: "1011000400000000", timing_text: "内服・経口・１日１回朝食後", per_day: 1, as_needed: false },
+    Drug { hot: "900000404", yj: "9354003F1004", name: "センノシド錠１２ｍｇ", dose: "2", unit_code: "TAB", unit_text: "錠", form_code: "TAB", form_text: "錠剤", timing_code: "1010000000080000", timing_text: "内服・経口・１日１回就寝前", per_day: 1, as_needed: false },
+    Drug { hot: "900000505", yj: "9141007F1005", name: "アセトアミノフェン錠２００ｍｇ", dose: "2", unit_code: "TAB", unit_text: "錠", form_code: "TAB", form_text: "錠剤", timing_code: "1050110020000000", timing_text: "頓用・経口・疼痛時", per_day: 0, as_needed: true },
+];
+
+/// The hostile patient's last prescription ([`HOSTILE_DRUG_NAMES`]) with its days.
+#[rustfmt::skip]
+const HOSTILE_DRUGS: [(Drug, Option<u32>); 3] = [
+    (Drug { hot: "900000606", yj: "9344009F2006", name: HOSTILE_DRUG_NAMES[0], dose: "1", unit_code: "TAB", unit_text: "錠", form_code: "TAB", form_text: "錠剤", timing_code: "1013044400000000", timing_text: "内服・経口・１日３回朝昼夕食後", per_day: 3, as_needed: false }, Some(14)),
+    (Drug { hot: "900000707", yj: "9520108D1007", name: HOSTILE_DRUG_NAMES[1], dose: "3", unit_code: "G", unit_text: "ｇ", form_code: "GRA", form_text: "顆粒剤", timing_code: "1013022200000000", timing_text: "内服・経口・１日３回朝昼夕食前", per_day: 3, as_needed: false }, Some(14)),
+    (Drug { hot: "900000808", yj: "9149019F1008", name: HOSTILE_DRUG_NAMES[2], dose: "1", unit_code: "TAB", unit_text: "錠", form_code: "TAB", form_text: "錠剤", timing_code: "1050110020000000", timing_text: "頓用・経口・疼痛時", per_day: 0, as_needed: true }, None),
 ];
 
 // Name parts written for this module: surnames are two parts, given names a head and an
@@ -700,8 +792,10 @@ mod tests {
         for test in LAB_TESTS {
             assert_eq!(test.code.len(), 17, "{}", test.name);
         }
-        for drug in DRUGS {
+        for drug in DRUGS.iter().chain(HOSTILE_DRUGS.iter().map(|(d, _)| d)) {
             assert_eq!((drug.hot.len(), drug.yj.len(), drug.timing_code.len()), (9, 12, 16), "{}", drug.name);
+            assert!(drug.hot.starts_with('9') && drug.yj.starts_with('9'), "never a real code: {}", drug.name);
+            assert_eq!(drug.as_needed, drug.per_day == 0, "{}", drug.name);
         }
         assert_eq!(full_width(42), "４２");
     }
@@ -735,6 +829,11 @@ mod tests {
         let name = format!("{HOSTILE_FAMILY_NAME}{HOSTILE_GIVEN_NAME}");
         let (bytes, _, _) = ISO_2022_JP.encode(&name);
         for delimiter in [b'\\', b'^', b'~'] {
+            assert!(bytes.contains(&delimiter));
+        }
+        let drugs = HOSTILE_DRUG_NAMES.concat();
+        let (bytes, _, _) = ISO_2022_JP.encode(&drugs);
+        for delimiter in [b'\\', b'^'] {
             assert!(bytes.contains(&delimiter));
         }
     }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use tsunagu_hl7::fixtures::{
-    ExpectedOutcome, FixtureSummary, HOSTILE_FAMILY_NAME, HOSTILE_GIVEN_NAME, HOSTILE_PATIENT_ID, HostileKind,
-    NO_ADT_PATIENT_ID, write_fixture_tree,
+    ExpectedOutcome, FixtureSummary, HOSTILE_DRUG_NAMES, HOSTILE_FAMILY_NAME, HOSTILE_GIVEN_NAME, HOSTILE_PATIENT_ID,
+    HostileKind, NO_ADT_PATIENT_ID, write_fixture_tree,
 };
 use tsunagu_hl7::model::{LabValue, Patient};
 use tsunagu_hl7::storage::{StorageDate, StorageItem};
@@ -98,7 +98,8 @@ fn import(root: &Path) -> Import {
                 out.imported_files.insert(file.path.clone());
             }
             "OMP-01" => {
-                assert_eq!(header.message_type(), "OMP^O09");
+                // SS-MIX2 writes RDE^O11 there; the first SS-MIX wrote OMP^O09.
+                assert!(["RDE^O11", "OMP^O09"].contains(&header.message_type().as_str()));
                 let items = message.prescriptions().into_result().unwrap();
                 assert!(out.patients.contains_key(&patient.id));
                 out.prescriptions.extend(items.into_iter().map(|p| (patient.id.clone(), p)));
@@ -133,7 +134,7 @@ fn fixture_tree_round_trips_with_exact_counts() {
     assert!(abnormal * 5 > summary.lab_results && abnormal * 5 < summary.lab_results * 4, "{abnormal}");
 
     // Every hostile case gives exactly its expected outcome, and nothing else is hostile.
-    assert_eq!(summary.hostile.len(), 8);
+    assert_eq!(summary.hostile.len(), 9);
     for case in &summary.hostile {
         match &case.expected {
             ExpectedOutcome::Imports => assert!(imported.imported_files.contains(&case.path), "{case:?}"),
@@ -159,7 +160,15 @@ fn fixture_tree_round_trips_with_exact_counts() {
         .filter(|(pid, _)| pid == HOSTILE_PATIENT_ID)
         .filter_map(|(_, p)| p.dosage_form.as_ref()?.text.clone())
         .collect();
-    assert_eq!(forms, BTreeSet::from(["錠剤".to_owned()]));
+    assert_eq!(forms, BTreeSet::from(["錠剤".to_owned(), "顆粒剤".to_owned()]));
+    // The drug names whose ISO-2022-JP bytes are `^` and `\` survive too, in order.
+    let case = summary.hostile.iter().find(|h| h.kind == HostileKind::KanjiDrugWithDelimiterBytes).unwrap();
+    let bytes = std::fs::read(&case.path).unwrap();
+    assert!(bytes.contains(&b'\\'), "the file holds a kanji whose bytes are a backslash");
+    let message = parse(&decode(&bytes, Charset::Iso2022Jp).unwrap()).unwrap();
+    let drugs: Vec<_> =
+        message.prescriptions().into_result().unwrap().into_iter().map(|p| p.drug.text.unwrap()).collect();
+    assert_eq!(drugs, HOSTILE_DRUG_NAMES);
 
     // What the importer will store is all there.
     for patient in imported.patients.values() {
@@ -173,6 +182,14 @@ fn fixture_tree_round_trips_with_exact_counts() {
         assert_eq!(r.status.as_deref(), Some("F"));
         let range = r.reference_range.as_ref().unwrap();
         assert!(range.low.is_some() || range.high.is_some(), "{}", range.text);
+    }
+    // Both message forms are there, RDE^O11 with what only it carries.
+    let rxe = imported.prescriptions.iter().filter(|(_, p)| p.source == "RXE").count();
+    assert!(rxe > 0 && rxe < imported.prescriptions.len(), "{rxe} of {}", imported.prescriptions.len());
+    for (_, p) in imported.prescriptions.iter().filter(|(_, p)| p.source == "RXE") {
+        assert!(p.dispense_amount.is_some() && p.department.is_some() && p.ordering_facility.is_some());
+        assert_eq!(p.daily_dose.is_some(), p.days.is_some(), "a daily amount for every regular drug");
+        assert_eq!(p.end.is_some(), p.days.is_some());
     }
     for (_, p) in &imported.prescriptions {
         assert!(p.drug.code_in(&["HOT"]).is_some() && p.drug.code_in(&["YJ"]).is_some());

@@ -5,6 +5,7 @@
 //! caller reports it.
 
 use crate::db::{Store, ts};
+use crate::imports::{ImportOutcome, ImportedFile, import_target, record_import_file};
 use crate::orgs::parse_uuid;
 use crate::patients::ChartGrant;
 use crate::{AuditCtx, AuditEvent, Outcome, Result};
@@ -36,17 +37,6 @@ pub struct LabFile<'a> {
     pub results: &'a [LabResultIn],
 }
 
-/// What became of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabImport {
-    /// Imported now, with this many results.
-    Imported(usize),
-    /// This organization imported the same file before: nothing added.
-    AlreadyImported,
-    /// The organization has no patient with this local id: nothing added.
-    UnknownPatient,
-}
-
 /// A lab result on the chart.
 #[derive(Debug, Clone, Serialize)]
 pub struct LabResultRow {
@@ -70,24 +60,12 @@ pub struct LabResultRow {
 impl Store {
     /// Import one file's lab results in one transaction with its provenance row and an
     /// audit record (the organization as actor, the patient named).
-    pub async fn import_lab_file(&self, f: &LabFile<'_>, ctx: &AuditCtx) -> Result<LabImport> {
+    pub async fn import_lab_file(&self, f: &LabFile<'_>, ctx: &AuditCtx) -> Result<ImportOutcome> {
         let mut tx = self.write.begin().await?;
-        let seen = sqlx::query("SELECT 1 AS x FROM import_files WHERE org_id = $1 AND sha256 = $2")
-            .bind(f.org.to_string())
-            .bind(f.sha256)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if seen {
-            return Ok(LabImport::AlreadyImported);
-        }
-        let patient = sqlx::query("SELECT patient_id FROM patient_identifiers WHERE org_id = $1 AND local_id = $2")
-            .bind(f.org.to_string())
-            .bind(f.local_patient_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(patient) = patient else { return Ok(LabImport::UnknownPatient) };
-        let patient: PatientId = parse_uuid(&patient.try_get::<String, _>("patient_id")?)?;
+        let patient = match import_target(&mut tx, f.org, f.sha256, f.local_patient_id).await? {
+            Ok(patient) => patient,
+            Err(outcome) => return Ok(outcome),
+        };
         let now = ts(self.now());
         for r in f.results {
             sqlx::query(
@@ -112,18 +90,16 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "INSERT INTO import_files (org_id, sha256, patient_id, path, kind, items, imported_at) \
-             VALUES ($1, $2, $3, $4, 'lab', $5, $6)",
-        )
-        .bind(f.org.to_string())
-        .bind(f.sha256)
-        .bind(patient.to_string())
-        .bind(f.path)
-        .bind(i64::try_from(f.results.len()).unwrap_or(i64::MAX))
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+        let file = ImportedFile {
+            org: f.org,
+            sha256: f.sha256,
+            patient,
+            path: f.path,
+            kind: "lab",
+            items: f.results.len(),
+            imported_at: &now,
+        };
+        record_import_file(&mut tx, &file).await?;
         let ev = AuditEvent {
             actor_user: None,
             actor_org: Some(f.org),
@@ -135,7 +111,7 @@ impl Store {
         };
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
-        Ok(LabImport::Imported(f.results.len()))
+        Ok(ImportOutcome::Imported(f.results.len()))
     }
 
     /// The chart's lab results from every facility, by test then time.
@@ -183,11 +159,12 @@ impl Store {
         }
     }
 
-    /// How many lab results and imported files the database holds (for the import's
+    /// How many lab results and imported lab files the database holds (for the import's
     /// summary and its tests).
     pub async fn system_lab_counts(&self) -> Result<(i64, i64)> {
         let r = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM lab_results) AS results, (SELECT COUNT(*) FROM import_files) AS files",
+            "SELECT (SELECT COUNT(*) FROM lab_results) AS results, \
+             (SELECT COUNT(*) FROM import_files WHERE kind = 'lab') AS files",
         )
         .fetch_one(&self.read)
         .await?;

@@ -14,6 +14,7 @@ mod db;
 mod emergency;
 mod error;
 mod family;
+mod imports;
 mod labs;
 mod letters;
 mod migrate;
@@ -22,6 +23,7 @@ mod orgs;
 mod passkeys;
 mod patient_versions;
 mod patients;
+mod prescriptions;
 mod programme;
 mod research;
 mod second_factor;
@@ -42,7 +44,8 @@ pub use family::{
     FamilyInvitationStatus, FamilyMessageRow, FamilyPrincipal, FamilySessionRow, NewFamilyAccount, SharedDocumentRow,
     TeamContactRow, TodayVisitRow, VisitRow,
 };
-pub use labs::{LabFile, LabImport, LabResultIn, LabResultRow};
+pub use imports::ImportOutcome;
+pub use labs::{LabFile, LabResultIn, LabResultRow};
 pub use letters::{LetterAttachment, LetterBoxRow, LetterContent, LetterEventRow, LetterSummary, LetterView, Sent};
 pub use migrate::{LATEST_VERSION, MigrationStatus};
 pub use notify::{OutboxRow, Recipients};
@@ -56,6 +59,7 @@ pub use patients::{
     AccessLogRow, ChartGrant, ConsentRow, IdentifierRow, KeyPersonRow, PatientRow, PatientSummary, Registered,
     SearchQuery, TeamMemberRow,
 };
+pub use prescriptions::{PrescriptionFile, PrescriptionIn, PrescriptionRow};
 pub use programme::{ActionPlanRow, ActivityRow, AttendanceRow, CareContactRow};
 pub use research::{
     ResearchAcp, ResearchAssessment, ResearchContact, ResearchData, ResearchDeath, ResearchPatient, ResearchSurvey,

@@ -127,9 +127,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0016_fhir.sqlite.sql"),
         postgres: include_str!("../migrations/0016_fhir.postgres.sql"),
     },
+    Migration {
+        version: 17,
+        name: "prescriptions",
+        common: include_str!("../migrations/0017_prescriptions.sql"),
+        sqlite: include_str!("../migrations/0017_prescriptions.sqlite.sql"),
+        postgres: include_str!("../migrations/0017_prescriptions.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 16;
+pub const LATEST_VERSION: i64 = 17;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -166,6 +166,7 @@ fn table() -> Table {
         .add("GET", "/patients/{patient}/acp", Patient, get(pages::acp::show))
         .add("GET", "/patients/{patient}/urgent", Patient, get(pages::urgent::show))
         .add("GET", "/patients/{patient}/labs", Patient, get(pages::labs::show))
+        .add("GET", "/patients/{patient}/prescriptions", Patient, get(pages::prescriptions::show))
         .add("GET", "/patients/{patient}/symptoms", Patient, get(pages::symptoms::show))
         .add("POST", "/patients/{patient}/symptoms", Patient, post(pages::symptoms::record))
         .add(

@@ -121,6 +121,7 @@ const PATIENT_ROUTES: &[PatientRoute] = &[
     post("/patients/{patient}/visits", &[("starts_at", "2026-11-25T14:00"), ("profession", "nurse"), ("note", "")]),
     post("/patients/{patient}/visits/{visit}/cancel", &[]),
     get("/patients/{patient}/labs"),
+    get("/patients/{patient}/prescriptions"),
     get("/patients/{patient}/palliative-care"),
     post("/patients/{patient}/palliative-care", &[("kind", "home_visit"), ("occurred_on", "2026-11-20")]),
     post("/patients/{patient}/palliative-care/{contact}/in-error", &[("reason", "重複")]),

@@ -11,7 +11,7 @@ mod rx;
 
 pub use lab::{AbnormalFlag, Comparator, LabResult, LabValue};
 pub use range::{Bound, ReferenceRange};
-pub use rx::{Prescriber, Prescription, Quantity, Timing};
+pub use rx::{OrderingFacility, Prescriber, Prescription, Quantity, Timing};
 
 use time::Date;
 

@@ -1133,3 +1133,18 @@ labs-when = Taken
 labs-value = Value
 labs-flag = Flag
 labs-facility = Facility
+
+## Prescriptions from other facilities (issue #7)
+prescriptions-title = Prescriptions
+prescriptions-help = Prescriptions imported from each facility (from SS-MIX2 standardized storage with `tsunagu import ss-mix2`), newest first, by prescribing day and facility. Cancelled and discontinued orders stay readable, struck through.
+prescriptions-none = No prescriptions imported.
+prescriptions-prescriber = Prescriber
+prescriptions-drug = Drug
+prescriptions-dose = Per dose
+prescriptions-daily-dose = Per day
+prescriptions-timing = Directions
+prescriptions-supply = Days or doses
+prescriptions-days = { $days } days
+prescriptions-doses = { $doses } doses
+prescriptions-cancelled = Cancelled
+prescriptions-discontinued = Discontinued

@@ -1133,3 +1133,18 @@ labs-when = 検査日時
 labs-value = 値
 labs-flag = 判定
 labs-facility = 施設
+
+## Prescriptions from other facilities (issue #7)
+prescriptions-title = 処方
+prescriptions-help = 各施設から取り込んだ処方です（SS-MIX2 標準化ストレージから `tsunagu import ss-mix2` で）。新しい順に、処方日と施設ごとにまとめています。取り消し・中止されたオーダは線で消して残しています。
+prescriptions-none = 取り込んだ処方はありません。
+prescriptions-prescriber = 処方医
+prescriptions-drug = 薬剤
+prescriptions-dose = 1回量
+prescriptions-daily-dose = 1日量
+prescriptions-timing = 用法
+prescriptions-supply = 日数・回数
+prescriptions-days = { $days }日分
+prescriptions-doses = { $doses }回分
+prescriptions-cancelled = 取消
+prescriptions-discontinued = 中止

@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod operator;
 pub mod passkeys;
 pub mod patients;
+pub mod prescriptions;
 pub mod programme;
 pub mod search;
 pub mod second_factor;

@@ -1,0 +1,244 @@
+//! Prescriptions from other facilities (issue #7): imported from a hospital's SS-MIX2
+//! storage like lab results (each file once per organization, onto the chart of the
+//! patient registered under that local id, never guessed) and listed on the chart across
+//! facilities, newest first. Append-only: a cancelled order is a later row whose order
+//! control says so (CA, DC), and the page marks the order.
+
+use crate::db::{Store, ts};
+use crate::imports::{ImportOutcome, ImportedFile, import_target, record_import_file};
+use crate::patients::ChartGrant;
+use crate::{AuditCtx, AuditEvent, Outcome, Result};
+use serde::Serialize;
+use sqlx::Row;
+use tsunagu_domain::OrgId;
+use tsunagu_domain::policy::ChartAction;
+
+/// One prescribed drug as an import hands it over; `''` for a text the message did not
+/// give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrescriptionIn {
+    pub order_control: String,
+    pub order_number: String,
+    pub rp_number: String,
+    pub drug_code: String,
+    pub drug_code_system: String,
+    pub drug_alt_code: String,
+    pub drug_alt_code_system: String,
+    pub drug_name: String,
+    pub dose: String,
+    pub dose_unit: String,
+    pub daily_dose: String,
+    pub daily_dose_unit: String,
+    pub dosage_form: String,
+    pub route: String,
+    pub timing_code: String,
+    pub timing_text: String,
+    pub instructions: String,
+    pub days: Option<u32>,
+    pub total_occurrences: Option<u32>,
+    pub dispense_amount: String,
+    pub dispense_unit: String,
+    pub prescribed_at: time::OffsetDateTime,
+    pub start_date: Option<time::Date>,
+    pub end_date: Option<time::Date>,
+    pub prescriber_id: String,
+    pub prescriber_name: String,
+    pub department: String,
+    pub ordering_facility: String,
+    pub ordering_facility_code: String,
+    /// 1-based position of the RXE/RXO in its message.
+    pub source_segment: usize,
+}
+
+/// One imported file of prescriptions.
+pub struct PrescriptionFile<'a> {
+    pub org: OrgId,
+    pub local_patient_id: &'a str,
+    pub sha256: &'a str,
+    pub path: &'a str,
+    pub prescriptions: &'a [PrescriptionIn],
+}
+
+/// A prescription on the chart.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrescriptionRow {
+    pub id: String,
+    pub order_control: String,
+    pub order_number: String,
+    pub rp_number: String,
+    pub drug_code: String,
+    pub drug_code_system: String,
+    pub drug_name: String,
+    pub dose: String,
+    pub dose_unit: String,
+    pub daily_dose: String,
+    pub daily_dose_unit: String,
+    pub dosage_form: String,
+    pub route: String,
+    pub timing_text: String,
+    pub instructions: String,
+    pub days: Option<i64>,
+    pub total_occurrences: Option<i64>,
+    pub dispense_amount: String,
+    pub dispense_unit: String,
+    pub prescribed_at: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub prescriber_name: String,
+    pub department: String,
+    pub ordering_facility: String,
+    pub org_id: String,
+    pub org_name: String,
+}
+
+fn date_text(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+impl Store {
+    /// Import one file's prescriptions in one transaction with its provenance row and an
+    /// audit record (the organization as actor, the patient named), as the lab import.
+    pub async fn import_prescription_file(&self, f: &PrescriptionFile<'_>, ctx: &AuditCtx) -> Result<ImportOutcome> {
+        let mut tx = self.write.begin().await?;
+        let patient = match import_target(&mut tx, f.org, f.sha256, f.local_patient_id).await? {
+            Ok(patient) => patient,
+            Err(outcome) => return Ok(outcome),
+        };
+        let now = ts(self.now());
+        for p in f.prescriptions {
+            sqlx::query(
+                "INSERT INTO prescriptions (patient_id, id, org_id, order_control, order_number, rp_number, \
+                 drug_code, drug_code_system, drug_alt_code, drug_alt_code_system, drug_name, dose, dose_unit, \
+                 daily_dose, daily_dose_unit, dosage_form, route, timing_code, timing_text, instructions, days, \
+                 total_occurrences, dispense_amount, dispense_unit, prescribed_at, start_date, end_date, \
+                 prescriber_id, prescriber_name, department, ordering_facility, ordering_facility_code, \
+                 source_sha256, source_segment, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+                 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)",
+            )
+            .bind(patient.to_string())
+            .bind(self.new_id())
+            .bind(f.org.to_string())
+            .bind(&p.order_control)
+            .bind(&p.order_number)
+            .bind(&p.rp_number)
+            .bind(&p.drug_code)
+            .bind(&p.drug_code_system)
+            .bind(&p.drug_alt_code)
+            .bind(&p.drug_alt_code_system)
+            .bind(&p.drug_name)
+            .bind(&p.dose)
+            .bind(&p.dose_unit)
+            .bind(&p.daily_dose)
+            .bind(&p.daily_dose_unit)
+            .bind(&p.dosage_form)
+            .bind(&p.route)
+            .bind(&p.timing_code)
+            .bind(&p.timing_text)
+            .bind(&p.instructions)
+            .bind(p.days.map(i64::from))
+            .bind(p.total_occurrences.map(i64::from))
+            .bind(&p.dispense_amount)
+            .bind(&p.dispense_unit)
+            .bind(ts(p.prescribed_at))
+            .bind(p.start_date.map(date_text))
+            .bind(p.end_date.map(date_text))
+            .bind(&p.prescriber_id)
+            .bind(&p.prescriber_name)
+            .bind(&p.department)
+            .bind(&p.ordering_facility)
+            .bind(&p.ordering_facility_code)
+            .bind(f.sha256)
+            .bind(i64::try_from(p.source_segment).unwrap_or(i64::MAX))
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let file = ImportedFile {
+            org: f.org,
+            sha256: f.sha256,
+            patient,
+            path: f.path,
+            kind: "prescription",
+            items: f.prescriptions.len(),
+            imported_at: &now,
+        };
+        record_import_file(&mut tx, &file).await?;
+        let ev = AuditEvent {
+            actor_user: None,
+            actor_org: Some(f.org),
+            action: "import.prescriptions".into(),
+            outcome: Outcome::Allowed,
+            patient: Some(patient),
+            target: f.sha256.to_string(),
+            detail: format!("{{\"prescriptions\":{}}}", f.prescriptions.len()),
+        };
+        self.append_audit(&mut tx, &ev, ctx).await?;
+        tx.commit().await?;
+        Ok(ImportOutcome::Imported(f.prescriptions.len()))
+    }
+
+    /// The chart's prescriptions from every facility, newest first; within a day, by
+    /// facility, order and Rp as the message listed them.
+    pub async fn prescriptions(&self, g: &ChartGrant) -> Result<Vec<PrescriptionRow>> {
+        g.require(&[ChartAction::Read, ChartAction::Write])?;
+        let rows = sqlx::query(
+            "SELECT p.id, p.order_control, p.order_number, p.rp_number, p.drug_code, p.drug_code_system, \
+             p.drug_name, p.dose, p.dose_unit, p.daily_dose, p.daily_dose_unit, p.dosage_form, p.route, \
+             p.timing_text, p.instructions, p.days, p.total_occurrences, p.dispense_amount, p.dispense_unit, \
+             p.prescribed_at, p.start_date, p.end_date, p.prescriber_name, p.department, p.ordering_facility, \
+             p.org_id, o.name AS org_name \
+             FROM prescriptions p JOIN organizations o ON o.id = p.org_id \
+             WHERE p.patient_id = $1 \
+             ORDER BY p.prescribed_at DESC, o.name, p.org_id, p.order_number, p.source_sha256, p.source_segment",
+        )
+        .bind(g.patient().to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PrescriptionRow {
+                    id: r.try_get("id")?,
+                    order_control: r.try_get("order_control")?,
+                    order_number: r.try_get("order_number")?,
+                    rp_number: r.try_get("rp_number")?,
+                    drug_code: r.try_get("drug_code")?,
+                    drug_code_system: r.try_get("drug_code_system")?,
+                    drug_name: r.try_get("drug_name")?,
+                    dose: r.try_get("dose")?,
+                    dose_unit: r.try_get("dose_unit")?,
+                    daily_dose: r.try_get("daily_dose")?,
+                    daily_dose_unit: r.try_get("daily_dose_unit")?,
+                    dosage_form: r.try_get("dosage_form")?,
+                    route: r.try_get("route")?,
+                    timing_text: r.try_get("timing_text")?,
+                    instructions: r.try_get("instructions")?,
+                    days: r.try_get("days")?,
+                    total_occurrences: r.try_get("total_occurrences")?,
+                    dispense_amount: r.try_get("dispense_amount")?,
+                    dispense_unit: r.try_get("dispense_unit")?,
+                    prescribed_at: r.try_get("prescribed_at")?,
+                    start_date: r.try_get("start_date")?,
+                    end_date: r.try_get("end_date")?,
+                    prescriber_name: r.try_get("prescriber_name")?,
+                    department: r.try_get("department")?,
+                    ordering_facility: r.try_get("ordering_facility")?,
+                    org_id: r.try_get("org_id")?,
+                    org_name: r.try_get("org_name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many prescriptions and prescription files the database holds (for the import's
+    /// summary and its tests).
+    pub async fn system_prescription_counts(&self) -> Result<(i64, i64)> {
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM prescriptions) AS items, \
+             (SELECT COUNT(*) FROM import_files WHERE kind = 'prescription') AS files",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok((r.try_get("items")?, r.try_get("files")?))
+    }
+}
