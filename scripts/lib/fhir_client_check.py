@@ -1,6 +1,7 @@
 """A third-party FHIR client against tsunagu's FHIR API (issue #7, acceptance 1).
 
 Usage: fhir_client_check.py BASE_URL TOKEN INSTITUTION_CODE LOCAL_ID
+       fhir_client_check.py --check FILE.json...   (parse resources with the R4 models only)
 
 The client is the PyPI package fhirclient (SMART on FHIR's Python client, R4 models);
 every resource the server sends back is also parsed with the R4 models of the PyPI
@@ -127,5 +128,55 @@ def main():
     print(f"ok {pid}")
 
 
+# fhir.resources checks structure, types and cardinalities but not the codes of
+# required bindings: these are the required bindings of the top-level codes the REST
+# API writes.
+REQUIRED_CODES = {
+    ("Patient", "gender"): {"male", "female", "other", "unknown"},
+    ("Observation", "status"): {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                                "entered-in-error", "unknown"},
+    ("MedicationRequest", "status"): {"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped",
+                                      "draft", "unknown"},
+    ("MedicationRequest", "intent"): {"proposal", "plan", "order", "original-order", "reflex-order",
+                                      "filler-order", "instance-order", "option"},
+    ("Bundle", "type"): {"document", "message", "transaction", "transaction-response", "batch", "batch-response",
+                         "history", "searchset", "collection"},
+}
+
+
+def check_codes(resource, where, problems):
+    kind = resource.get("resourceType")
+    for (rk, field), allowed in REQUIRED_CODES.items():
+        if kind == rk and field in resource and resource[field] not in allowed:
+            problems.append(f"{where}: {kind}.{field} = {resource[field]!r} is not one of {sorted(allowed)}")
+    for i, e in enumerate(resource.get("entry", []) if kind == "Bundle" else []):
+        if "resource" in e:
+            check_codes(e["resource"], f"{where} entry[{i}]", problems)
+
+
+def check_files(paths):
+    """Parse each file's resource (a Bundle's entries included) with the R4 models,
+    and check the codes of required bindings."""
+    import json
+
+    from fhir.resources import get_fhir_model_class
+
+    problems = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            resource = json.load(f)
+        try:
+            get_fhir_model_class(resource["resourceType"]).parse_obj(resource)
+        except Exception as e:  # the validator's message names the element at fault
+            problems.append(f"{path}: {e}")
+        check_codes(resource, path, problems)
+    if problems:
+        fail("\n".join(problems))
+    print("ok")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--check"]:
+        check_files(sys.argv[2:])
+    else:
+        main()

@@ -98,6 +98,119 @@ pub fn lab_observation(o: &LabObservation<'_>) -> Value {
     r
 }
 
+/// A prescription as the chart keeps it (imported from a facility's SS-MIX2 storage).
+#[derive(Debug, Clone)]
+pub struct Prescription<'a> {
+    pub id: &'a str,
+    pub patient_id: &'a str,
+    pub org_id: &'a str,
+    pub org_name: &'a str,
+    /// HL7 v2 order control: NW new, CA cancelled, DC discontinued.
+    pub order_control: &'a str,
+    pub order_number: &'a str,
+    pub drug_code: &'a str,
+    /// HL7 v2 coding system: HOT (HOT9), YJ, or a facility's own.
+    pub drug_code_system: &'a str,
+    pub drug_name: &'a str,
+    pub dose: &'a str,
+    pub dose_unit: &'a str,
+    pub route: &'a str,
+    pub timing_text: &'a str,
+    pub instructions: &'a str,
+    pub days: Option<i64>,
+    pub dispense_amount: &'a str,
+    pub dispense_unit: &'a str,
+    /// RFC 3339.
+    pub prescribed_at: &'a str,
+    pub prescriber_name: &'a str,
+    /// Still to be taken (its end date, if any, not passed).
+    pub current: bool,
+}
+
+/// The code system URI of an HL7 v2 drug coding system name.
+pub fn drug_code_system(v2_system: &str, org_id: &str) -> String {
+    match v2_system {
+        "HOT" | "HOT9" => "urn:oid:1.2.392.200119.4.403.1".to_string(),
+        "YJ" => "urn:oid:1.2.392.100495.20.2.74".to_string(),
+        other => {
+            let clean: String = other.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')).collect();
+            let clean = if clean.is_empty() { "local".to_string() } else { clean };
+            format!("urn:tsunagu:drug-code:{org_id}:{clean}")
+        }
+    }
+}
+
+fn quantity(value: &str, unit: &str) -> Option<Value> {
+    let v: f64 = value.trim().parse().ok().filter(|v: &f64| v.is_finite())?;
+    let mut q = json!({ "value": v });
+    if !unit.trim().is_empty() {
+        set(&mut q, "unit", json!(unit));
+    }
+    Some(q)
+}
+
+/// A JP Core MedicationRequest.
+pub fn medication_request(p: &Prescription<'_>) -> Value {
+    let status = match p.order_control {
+        "CA" => "cancelled",
+        "DC" => "stopped",
+        _ if p.current => "active",
+        _ => "completed",
+    };
+    let mut dosage = json!({});
+    let text = [p.timing_text, p.instructions]
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !text.is_empty() {
+        set(&mut dosage, "text", json!(text));
+    }
+    if !p.timing_text.trim().is_empty() {
+        set(&mut dosage, "timing", json!({ "code": { "text": p.timing_text } }));
+    }
+    if !p.route.trim().is_empty() {
+        set(&mut dosage, "route", json!({ "text": p.route }));
+    }
+    if let Some(q) = quantity(p.dose, p.dose_unit) {
+        set(&mut dosage, "doseAndRate", json!([ { "doseQuantity": q } ]));
+    }
+    let mut r = json!({
+        "resourceType": "MedicationRequest",
+        "id": p.id,
+        "meta": { "profile": ["http://jpfhir.jp/fhir/core/StructureDefinition/JP_MedicationRequest"] },
+        "identifier": [ { "system": format!("urn:tsunagu:order:{}", p.org_id), "value": p.order_number } ],
+        "status": status,
+        "intent": "order",
+        "medicationCodeableConcept": {
+            "coding": [ { "system": drug_code_system(p.drug_code_system, p.org_id), "code": p.drug_code, "display": p.drug_name } ],
+            "text": p.drug_name,
+        },
+        "subject": { "reference": format!("Patient/{}", p.patient_id) },
+        "authoredOn": p.prescribed_at,
+        "requester": { "display": if p.prescriber_name.trim().is_empty() { p.org_name.to_string() } else { format!("{} ({})", p.prescriber_name, p.org_name) } },
+    });
+    if dosage.as_object().is_some_and(|o| !o.is_empty()) {
+        set(&mut r, "dosageInstruction", json!([dosage]));
+    }
+    let mut dispense = json!({});
+    if let Some(q) = quantity(p.dispense_amount, p.dispense_unit) {
+        set(&mut dispense, "quantity", q);
+    }
+    if let Some(d) = p.days.filter(|d| *d > 0) {
+        set(
+            &mut dispense,
+            "expectedSupplyDuration",
+            json!({ "value": d, "unit": "日", "system": "http://unitsofmeasure.org", "code": "d" }),
+        );
+    }
+    if dispense.as_object().is_some_and(|o| !o.is_empty()) {
+        set(&mut r, "dispenseRequest", dispense);
+    }
+    r
+}
+
 /// A JP Core Organization (directory data, not patient data).
 pub fn organization_resource(o: &crate::OrgInfo) -> Value {
     crate::resources::organization(o)

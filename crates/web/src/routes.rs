@@ -284,6 +284,8 @@ fn table() -> Table {
         .add("GET", "/fhir/r4/Patient/{patient}/_history/{version}", Patient, get(fhir::patient::vread))
         .add("GET", "/fhir/r4/Observation", Authenticated, get(fhir::observation::search))
         .add("GET", "/fhir/r4/Observation/{observation}", Authenticated, get(fhir::observation::read))
+        .add("GET", "/fhir/r4/MedicationRequest", Authenticated, get(fhir::medication::search))
+        .add("GET", "/fhir/r4/MedicationRequest/{medication}", Authenticated, get(fhir::medication::read))
 }
 
 /// Every route with its method and scope.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use tsunagu_domain::PatientId;
 use tsunagu_domain::policy::ChartAction;
-use tsunagu_store::{AuditCtx, LabFile, LabResultIn};
+use tsunagu_store::{AuditCtx, LabFile, LabResultIn, PrescriptionFile, PrescriptionIn};
 
 const PATIENT_ID_OID: &str = "urn:oid:1.2.392.100495.20.3.51.1";
 
@@ -97,7 +97,63 @@ async fn yamada_with_labs(app: &TestApp) -> (PatientId, String) {
     let sha = "ab".repeat(32);
     let f = LabFile { org: hospital.id, local_patient_id: "H-7001", sha256: &sha, path: "x", results: &results };
     app.store.import_lab_file(&f, &AuditCtx::default()).await.unwrap();
+    let rx = PrescriptionIn {
+        order_control: "NW".into(),
+        order_number: "O-1".into(),
+        rp_number: "1".into(),
+        drug_code: "105271807".into(),
+        drug_code_system: "HOT".into(),
+        drug_alt_code: String::new(),
+        drug_alt_code_system: String::new(),
+        drug_name: "オキシコドン徐放錠5mg".into(),
+        dose: "1".into(),
+        dose_unit: "錠".into(),
+        daily_dose: "2".into(),
+        daily_dose_unit: "錠".into(),
+        dosage_form: "錠剤".into(),
+        route: "経口".into(),
+        timing_code: String::new(),
+        timing_text: "1日2回 朝夕食後".into(),
+        instructions: String::new(),
+        days: Some(14),
+        total_occurrences: None,
+        dispense_amount: "28".into(),
+        dispense_unit: "錠".into(),
+        prescribed_at: at(20),
+        start_date: None,
+        end_date: None,
+        prescriber_id: String::new(),
+        prescriber_name: "佐藤 健一".into(),
+        department: "緩和ケア内科".into(),
+        ordering_facility: String::new(),
+        ordering_facility_code: String::new(),
+        source_segment: 1,
+    };
+    let rx_sha = "cd".repeat(32);
+    let pf = PrescriptionFile {
+        org: hospital.id,
+        local_patient_id: "H-7001",
+        sha256: &rx_sha,
+        path: "y",
+        prescriptions: &[rx],
+    };
+    app.store.import_prescription_file(&pf, &AuditCtx::default()).await.unwrap();
     (yamada, hospital.code.expect("the hospital has an institution code"))
+}
+
+/// Parse JSON files with the R4 models of fhir.resources (installed by scripts/test).
+async fn check_with_r4_models(files: &[String]) {
+    let client = std::env::var("TSUNAGU_FHIR_CLIENT")
+        .expect("TSUNAGU_FHIR_CLIENT is not set: run the suite through scripts/test, which installs fhir.resources");
+    let mut words = client.split_whitespace();
+    let out = tokio::process::Command::new(words.next().unwrap())
+        .args(words)
+        .arg("--check")
+        .args(files)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "R4 models refused: {}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,6 +261,32 @@ async fn an_outsider_token_finds_a_hidden_patient_nowhere_read_search_include_or
     let m = get(&app, &outsider, &format!("/fhir/r4/Observation/{m_id}")).await;
     assert_eq!((r.status, m.status), (404, 404));
     assert_eq!(r.body.replace(&obs_id, "{id}"), m.body.replace(&m_id, "{id}"));
+
+    // Prescriptions, the same way.
+    let meds = |id: PatientId| format!("/fhir/r4/MedicationRequest?patient={id}&_include=MedicationRequest:patient");
+    let hidden = get(&app, &outsider, &meds(yamada)).await.json();
+    let absent = get(&app, &outsider, &meds(missing)).await.json();
+    assert_eq!((hidden["total"].clone(), hidden.get("entry")), (absent["total"].clone(), absent.get("entry")));
+    assert_eq!(hidden["total"], 0);
+    let seen = get(&app, &member, &meds(yamada)).await.json();
+    assert_eq!(seen["total"], 1, "{seen}");
+    let mr = &seen["entry"][0]["resource"];
+    assert_eq!(mr["medicationCodeableConcept"]["text"], "オキシコドン徐放錠5mg");
+    assert_eq!(mr["status"], "active");
+    assert_eq!(mr["dispenseRequest"]["expectedSupplyDuration"]["value"], 14);
+    assert_eq!(ids_in(&seen, "Patient"), vec![yamada.to_string()]);
+
+    // What the member was sent passes the independent R4 models (fhir.resources).
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (name, v) in
+        [("observations.json", get(&app, &member, &obs(yamada)).await.json()), ("medications.json", seen.clone())]
+    {
+        let path = dir.path().join(name);
+        std::fs::write(&path, v.to_string()).unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    check_with_r4_models(&files).await;
 
     // $export: the outsider's files never hold 山田; the member's do.
     for (token, expect) in [(&outsider, false), (&member, true)] {

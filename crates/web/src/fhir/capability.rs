@@ -34,6 +34,18 @@ pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Resp
             revinclude: &[],
             operations: &[],
         },
+        ResourceCapability {
+            resource_type: "MedicationRequest",
+            profile: Some(super::medication::PROFILE),
+            interactions: &["read", "search-type"],
+            versioning: "no-version",
+            conditional_create: false,
+            update_create: false,
+            params: super::medication::PARAMS,
+            include: super::medication::INCLUDES,
+            revinclude: &[],
+            operations: &[],
+        },
     ];
     let now = now_instant(&state);
     let v =

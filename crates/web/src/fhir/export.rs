@@ -22,7 +22,7 @@ use tsunagu_fhir::search::percent_decode;
 use tsunagu_store::FhirExportRow;
 
 /// The resource types an export can hold.
-pub const TYPES: &[&str] = &["Patient", "Observation"];
+pub const TYPES: &[&str] = &["Patient", "Observation", "MedicationRequest"];
 pub const NDJSON: &str = "application/fhir+ndjson";
 pub const DEFINITION: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export";
 
@@ -98,7 +98,8 @@ pub async fn kick_off(
     let transaction_time = now_instant(&state);
     let mut patients_ndjson = String::new();
     let mut observations_ndjson = String::new();
-    let (mut n_patients, mut n_observations) = (0i64, 0i64);
+    let mut medications_ndjson = String::new();
+    let (mut n_patients, mut n_observations, mut n_medications) = (0i64, 0i64, 0i64);
     let mut readable: Vec<_> = state.store.readable_patient_ids(who).await?.into_iter().collect();
     readable.sort_by_key(|p| p.to_string());
     for pid in &readable {
@@ -120,10 +121,20 @@ pub async fn kick_off(
                 n_observations += 1;
             }
         }
+        if types.contains(&"MedicationRequest") {
+            for v in super::medication::resources_of(&state, &g).await? {
+                medications_ndjson.push_str(&v.to_string());
+                medications_ndjson.push('\n');
+                n_medications += 1;
+            }
+        }
     }
     let mut outputs = Vec::new();
-    for (t, body, n) in [("Patient", patients_ndjson, n_patients), ("Observation", observations_ndjson, n_observations)]
-    {
+    for (t, body, n) in [
+        ("Patient", patients_ndjson, n_patients),
+        ("Observation", observations_ndjson, n_observations),
+        ("MedicationRequest", medications_ndjson, n_medications),
+    ] {
         if types.contains(&t) && n > 0 {
             let stored = state.blobs.put(body.as_bytes()).await.map_err(FhirError::internal)?;
             outputs.push((t.to_string(), stored.sha256, n));

@@ -8,6 +8,7 @@
 
 pub mod capability;
 pub mod export;
+pub mod medication;
 pub mod observation;
 pub mod patient;
 pub mod transaction;
@@ -21,14 +22,19 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use std::collections::BTreeSet;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 use time::{OffsetDateTime, UtcOffset};
 use tsunagu_domain::Invalid;
+use tsunagu_domain::PatientId;
+use tsunagu_domain::policy::ChartAction;
 use tsunagu_domain::policy::Principal;
 use tsunagu_fhir::outcome::{Issue, IssueType, operation_outcome};
-use tsunagu_fhir::rest::JSON_MIME;
-use tsunagu_fhir::search::{Handling, SearchOptions, parse_prefer_handling};
-use tsunagu_store::StoreError;
+use tsunagu_fhir::rest::{Entry, JSON_MIME, Link, searchset};
+use tsunagu_fhir::search::{
+    Handling, Reference, SearchOptions, SearchRequest, SearchValue, Summary, parse_prefer_handling,
+};
+use tsunagu_store::{ChartGrant, StoreError};
 
 /// The path every FHIR route starts with.
 pub const BASE_PATH: &str = "/fhir/r4";
@@ -247,4 +253,133 @@ pub fn frame_outcome(status: StatusCode) -> Response {
         _ => (IssueType::Invalid, "the request could not be served"),
     };
     FhirError::new(status, Issue::error(code, text)).into_response()
+}
+
+// ---------------------------------------------------------------------------------
+// What the searches share
+
+/// One page of a search's matches: where it starts, how long it is, of how many.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub offset: usize,
+    pub count: usize,
+    pub total: usize,
+}
+
+impl Page {
+    /// `_offset` and `_count` (`_summary=count`: an empty page with the total).
+    pub fn of(req: &SearchRequest, total: usize) -> Self {
+        let count = if req.summary == Some(Summary::Count) { 0 } else { req.count.unwrap_or(DEFAULT_COUNT) as usize };
+        Self { offset: req.offset.unwrap_or(0) as usize, count, total }
+    }
+
+    /// The searchset Bundle of this page: paging links, the entries, and a warning
+    /// entry naming what was ignored.
+    pub fn bundle(&self, state: &AppState, url: &str, req: &SearchRequest, entries: &[Entry]) -> Value {
+        let links = paging_links(url, req, self.total, self.offset, self.count);
+        let warnings = req.warnings();
+        let outcome = (!warnings.is_empty()).then(|| operation_outcome(&warnings));
+        searchset(&bundle_id(state), &now_instant(state), Some(self.total), &links, entries, outcome)
+    }
+}
+
+/// `self`, `first`, and `previous`/`next` where there are such pages.
+pub fn paging_links(url: &str, req: &SearchRequest, total: usize, offset: usize, count: usize) -> Vec<Link> {
+    let at = |off: usize| {
+        let mut r = req.clone();
+        r.count = Some(u32::try_from(count).unwrap_or(u32::MAX));
+        r.offset = (off > 0).then(|| u32::try_from(off).unwrap_or(u32::MAX));
+        let q = r.to_query();
+        if q.is_empty() { url.to_string() } else { format!("{url}?{q}") }
+    };
+    let mut links = vec![Link { relation: "self", url: at(offset) }, Link { relation: "first", url: at(0) }];
+    if count > 0 && offset > 0 {
+        links.push(Link { relation: "previous", url: at(offset.saturating_sub(count)) });
+    }
+    if count > 0 && offset + count < total {
+        links.push(Link { relation: "next", url: at(offset + count) });
+    }
+    links
+}
+
+/// The charts a search of a patient's resources names (`patient=` / `subject=`; each
+/// such parameter narrows, its values ORed). Each is opened through the access policy
+/// and recorded; one outside the caller's reach is left out exactly like one that does
+/// not exist. A search that names no patient is refused: it would read every chart.
+pub async fn named_charts(
+    state: &AppState,
+    ctx: &RequestCtx,
+    who: &Principal,
+    req: &SearchRequest,
+    what: &str,
+) -> FhirResult<Vec<ChartGrant>> {
+    let mut named: Option<BTreeSet<String>> = None;
+    for p in req.params.iter().filter(|p| p.name == "patient" || p.name == "subject") {
+        let ids: BTreeSet<String> = p.values.iter().filter_map(patient_ref).collect();
+        named = Some(match named {
+            Some(prev) => prev.intersection(&ids).cloned().collect(),
+            None => ids,
+        });
+    }
+    let Some(named) = named else {
+        return Err(FhirError::new(
+            StatusCode::BAD_REQUEST,
+            Issue::error(IssueType::TooCostly, "this search must name its patient (patient= or subject=)"),
+        ));
+    };
+    let mut grants = Vec::new();
+    for id in &named {
+        let Ok(pid) = id.parse::<PatientId>() else { continue };
+        if let Ok(g) = state.store.open_chart(who, pid, ChartAction::Read, what, &ctx.audit()).await {
+            grants.push(g);
+        }
+    }
+    Ok(grants)
+}
+
+/// The patient id a reference names (`Patient/x`, `x`, or our own absolute URL).
+fn patient_ref(v: &SearchValue) -> Option<String> {
+    match v {
+        SearchValue::Reference(Reference::Local { resource_type, id, .. })
+            if resource_type.as_deref().is_none_or(|t| t == "Patient") =>
+        {
+            Some(id.clone())
+        }
+        SearchValue::Reference(Reference::Absolute(url)) => {
+            let tail = url.rsplit_once("/Patient/").map(|(_, t)| t)?;
+            Some(tail.split('/').next().unwrap_or(tail).to_string())
+        }
+        _ => None,
+    }
+}
+
+/// `_include=<source>:patient` (or `:subject`): the patients of the page's resources,
+/// only among the charts the search opened.
+pub async fn included_patients(
+    state: &AppState,
+    base: &str,
+    req: &SearchRequest,
+    grants: &[ChartGrant],
+    shown: &[PatientId],
+    source: &str,
+) -> FhirResult<Vec<Entry>> {
+    let wanted = req.include.iter().any(|i| i.source == source && (i.param == "patient" || i.param == "subject"));
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    let included: Vec<&ChartGrant> = grants.iter().filter(|g| shown.contains(&g.patient())).collect();
+    let ids: Vec<PatientId> = included.iter().map(|g| g.patient()).collect();
+    let local = state.store.local_identifiers(&ids).await?;
+    let mut out = Vec::new();
+    for g in included {
+        let r = state.store.patient_record(g).await?;
+        out.push(Entry {
+            full_url: format!("{base}/Patient/{}", r.id),
+            resource: patient::to_resource(&r, &local),
+            search_mode: Some("include"),
+            request: None,
+            response: None,
+        });
+    }
+    Ok(out)
 }

@@ -6,8 +6,8 @@
 //! prefixes) here, so what is matched is exactly what R4 says.
 
 use super::{
-    DEFAULT_COUNT, FhirCaller, FhirError, FhirResult, base, bundle_id, check_format, now_instant, require_json,
-    resource_response, search_options,
+    FhirCaller, FhirError, FhirResult, base, bundle_id, check_format, now_instant, require_json, resource_response,
+    search_options,
 };
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
@@ -24,12 +24,12 @@ use tsunagu_domain::kana::search_key;
 use tsunagu_domain::patient::{NewPatient, Sex};
 use tsunagu_domain::policy::{ChartAction, Principal};
 use tsunagu_fhir::PatientInfo;
-use tsunagu_fhir::outcome::{Issue, IssueType, operation_outcome};
+use tsunagu_fhir::outcome::{Issue, IssueType};
 use tsunagu_fhir::patient_in::{PatientIn, parse_patient_json};
-use tsunagu_fhir::rest::{Entry, EntryResponse, Link, history, patient_resource, searchset};
+use tsunagu_fhir::rest::{Entry, EntryResponse, history, patient_resource};
 use tsunagu_fhir::search::{
-    DateRange, Modifier as M, ParamDef, ParamType as T, SearchParam, SearchRequest, SearchSpec, SearchValue, Summary,
-    Token, TokenSystem, parse_search,
+    DateRange, Modifier as M, ParamDef, ParamType as T, SearchParam, SearchRequest, SearchSpec, SearchValue, Token,
+    TokenSystem, parse_search,
 };
 use tsunagu_store::{IdentifierMatch, LocalIdentifier, PatientFilter, PatientRecord, PatientUpdate};
 
@@ -228,13 +228,11 @@ async fn page(
     found: Vec<PatientRecord>,
     action: &str,
 ) -> FhirResult<Value> {
-    let total = found.len();
-    let count = if req.summary == Some(Summary::Count) { 0 } else { req.count.unwrap_or(DEFAULT_COUNT) as usize };
-    let offset = req.offset.unwrap_or(0) as usize;
-    let shown: Vec<&PatientRecord> = found.iter().skip(offset).take(count).collect();
+    let page = super::Page::of(req, found.len());
+    let shown: Vec<&PatientRecord> = found.iter().skip(page.offset).take(page.count).collect();
     let ids: Vec<PatientId> = shown.iter().map(|r| r.id).collect();
     let local = state.store.local_identifiers(&ids).await?;
-    state.store.record_patients_shown(who, action, format!("{total} match(es)"), &ids, &ctx.audit()).await?;
+    state.store.record_patients_shown(who, action, format!("{} match(es)", page.total), &ids, &ctx.audit()).await?;
     let entries: Vec<Entry> = shown
         .iter()
         .map(|r| Entry {
@@ -245,29 +243,7 @@ async fn page(
             response: None,
         })
         .collect();
-    let links = paging_links(&format!("{base}/Patient"), req, total, offset, count);
-    let warnings = req.warnings();
-    let outcome = (!warnings.is_empty()).then(|| operation_outcome(&warnings));
-    Ok(searchset(&bundle_id(state), &now_instant(state), Some(total), &links, &entries, outcome))
-}
-
-/// `self`, `first`, and `previous`/`next` where there are such pages.
-pub fn paging_links(url: &str, req: &SearchRequest, total: usize, offset: usize, count: usize) -> Vec<Link> {
-    let at = |off: usize| {
-        let mut r = req.clone();
-        r.count = Some(u32::try_from(count).unwrap_or(u32::MAX));
-        r.offset = (off > 0).then(|| u32::try_from(off).unwrap_or(u32::MAX));
-        let q = r.to_query();
-        if q.is_empty() { url.to_string() } else { format!("{url}?{q}") }
-    };
-    let mut links = vec![Link { relation: "self", url: at(offset) }, Link { relation: "first", url: at(0) }];
-    if count > 0 && offset > 0 {
-        links.push(Link { relation: "previous", url: at(offset.saturating_sub(count)) });
-    }
-    if count > 0 && offset + count < total {
-        links.push(Link { relation: "next", url: at(offset + count) });
-    }
-    links
+    Ok(page.bundle(state, &format!("{base}/Patient"), req, &entries))
 }
 
 /// What the database can narrow by for one parameter (never more than the exact
