@@ -286,6 +286,11 @@ fn table() -> Table {
         .add("GET", "/fhir/r4/Observation/{observation}", Authenticated, get(fhir::observation::read))
         .add("GET", "/fhir/r4/MedicationRequest", Authenticated, get(fhir::medication::search))
         .add("GET", "/fhir/r4/MedicationRequest/{medication}", Authenticated, get(fhir::medication::read))
+        .add("GET", "/fhir/r4/CareTeam", Authenticated, get(fhir::team::search_care_team))
+        .add("GET", "/fhir/r4/CareTeam/{careteam}", Authenticated, get(fhir::team::read_care_team))
+        .add("GET", "/fhir/r4/Consent", Authenticated, get(fhir::team::search_consent))
+        .add("GET", "/fhir/r4/Organization", Authenticated, get(fhir::team::search_organization))
+        .add("GET", "/fhir/r4/Organization/{organization}", Authenticated, get(fhir::team::read_organization))
 }
 
 /// Every route with its method and scope.

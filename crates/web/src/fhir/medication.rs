@@ -101,7 +101,7 @@ pub async fn search(
         for v in resources_of(&state, g).await? {
             let others = req.params.iter().filter(|p| p.name != "patient" && p.name != "subject");
             if others.clone().all(|p| matches_param(p, &v)) {
-                let authored = v["authoredOn"].as_str().unwrap_or_default().to_string();
+                let authored = v.pointer("/authoredOn").and_then(Value::as_str).unwrap_or_default().to_string();
                 found.push((g.patient(), v, authored));
             }
         }
@@ -130,16 +130,18 @@ pub async fn search(
 /// Matching on the resource as sent, so what is matched is what the client sees.
 fn matches_param(p: &SearchParam, v: &Value) -> bool {
     p.values.iter().any(|value| match (p.name.as_str(), value) {
-        ("code", SearchValue::Token(t)) => v["medicationCodeableConcept"]["coding"].as_array().is_some_and(|codings| {
-            codings.iter().any(|c| {
-                let system_ok = match &t.system {
-                    TokenSystem::Any => true,
-                    TokenSystem::Is(s) => c["system"].as_str() == Some(s.as_str()),
-                    TokenSystem::NoSystem => false,
-                };
-                system_ok && t.code.as_deref().is_none_or(|code| c["code"].as_str() == Some(code))
+        ("code", SearchValue::Token(t)) => {
+            v.pointer("/medicationCodeableConcept/coding").and_then(Value::as_array).is_some_and(|codings| {
+                codings.iter().any(|c| {
+                    let system_ok = match &t.system {
+                        TokenSystem::Any => true,
+                        TokenSystem::Is(s) => c["system"].as_str() == Some(s.as_str()),
+                        TokenSystem::NoSystem => false,
+                    };
+                    system_ok && t.code.as_deref().is_none_or(|code| c["code"].as_str() == Some(code))
+                })
             })
-        }),
+        }
         ("status", SearchValue::Token(t)) => t.code.as_deref().is_some_and(|c| v["status"].as_str() == Some(c)),
         ("authoredon", SearchValue::Date(d)) => v["authoredOn"]
             .as_str()

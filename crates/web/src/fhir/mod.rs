@@ -11,6 +11,7 @@ pub mod export;
 pub mod medication;
 pub mod observation;
 pub mod patient;
+pub mod team;
 pub mod transaction;
 
 use crate::auth::ApiCaller;

@@ -1,0 +1,248 @@
+//! The chart's governance as FHIR: `CareTeam` (the organizations on a patient's team,
+//! past members with the end of their period), `Consent` (the history of consent to
+//! regional sharing) and `Organization` (the regional directory, not patient data).
+//!
+//! A patient's CareTeam has the patient's id; both it and Consent are found through the
+//! chart door like every patient resource.
+
+use super::{FhirCaller, FhirError, FhirResult, base, check_format, json_response, search_options};
+use crate::middleware::RequestCtx;
+use crate::state::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tsunagu_domain::PatientId;
+use tsunagu_domain::patient::ConsentStatus;
+use tsunagu_domain::policy::ChartAction;
+use tsunagu_fhir::rest::Entry;
+use tsunagu_fhir::search::{ParamDef, ParamType as T, SearchSpec, SearchValue, TokenSystem, parse_search};
+use tsunagu_store::{ChartGrant, ConsentRow, OrgRow, TeamMemberRow};
+
+pub const PATIENT_PARAMS: &[ParamDef] = &[
+    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+];
+pub const CARE_TEAM_SPEC: SearchSpec<'static> =
+    SearchSpec { resource_type: "CareTeam", params: PATIENT_PARAMS, revinclude: &[] };
+pub const CONSENT_PARAMS: &[ParamDef] =
+    &[ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"])];
+pub const CONSENT_SPEC: SearchSpec<'static> =
+    SearchSpec { resource_type: "Consent", params: CONSENT_PARAMS, revinclude: &[] };
+pub const ORGANIZATION_PARAMS: &[ParamDef] = &[
+    ParamDef::new("_id", T::Token).with_modifiers(&[]),
+    ParamDef::new("identifier", T::Token).with_modifiers(&[]),
+    ParamDef::new("name", T::String).with_modifiers(&[]),
+];
+pub const ORGANIZATION_SPEC: SearchSpec<'static> =
+    SearchSpec { resource_type: "Organization", params: ORGANIZATION_PARAMS, revinclude: &[] };
+
+const TEAM_ROLE_SYSTEM: &str = "urn:tsunagu:team-role";
+const INSTITUTION_SYSTEM: &str = "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no";
+
+/// One CareTeam per patient: every organization that was or is on the team.
+pub fn care_team(patient: PatientId, owner: &str, members: &[TeamMemberRow]) -> Value {
+    let participants: Vec<Value> = members
+        .iter()
+        .map(|m| {
+            let period = match &m.ended_at {
+                Some(end) => json!({ "start": m.since, "end": end }),
+                None => json!({ "start": m.since }),
+            };
+            json!({
+                "role": [ { "coding": [ { "system": TEAM_ROLE_SYSTEM, "code": m.role.as_str() } ] } ],
+                "member": { "reference": format!("Organization/{}", m.org_id), "display": m.org_name },
+                "period": period,
+            })
+        })
+        .collect();
+    json!({
+        "resourceType": "CareTeam",
+        "id": patient.to_string(),
+        "status": "active",
+        "name": "在宅ケアチーム",
+        "subject": { "reference": format!("Patient/{patient}") },
+        "participant": participants,
+        "managingOrganization": [ { "reference": format!("Organization/{owner}") } ],
+    })
+}
+
+/// The consent history, newest first: only the newest is in force.
+pub fn consents(patient: PatientId, rows: &[ConsentRow]) -> Vec<Value> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let in_force = i == 0;
+            let status = match (in_force, c.status) {
+                (true, ConsentStatus::Given) => "active",
+                (true, ConsentStatus::NotRecorded) => "proposed",
+                _ => "inactive",
+            };
+            let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("urn:tsunagu:consent:{patient}:{}", c.recorded_at).as_bytes());
+            let mut v = json!({
+                "resourceType": "Consent",
+                "id": id.to_string(),
+                "status": status,
+                "scope": { "coding": [ { "system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy" } ] },
+                "category": [ { "coding": [ { "system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent" } ] } ],
+                "patient": { "reference": format!("Patient/{patient}") },
+                "dateTime": c.recorded_at,
+                "policyRule": { "text": "地域医療連携ネットワークでの診療情報の共有" },
+            });
+            let provision = match c.status {
+                ConsentStatus::Given => Some("permit"),
+                ConsentStatus::Withdrawn => Some("deny"),
+                ConsentStatus::NotRecorded => None,
+            };
+            if let (Some(kind), Some(o)) = (provision, v.as_object_mut()) {
+                o.insert("provision".into(), json!({ "type": kind }));
+            }
+            v
+        })
+        .collect()
+}
+
+pub fn organization(o: &OrgRow) -> Value {
+    tsunagu_fhir::rest::organization_resource(&tsunagu_fhir::OrgInfo {
+        id: o.id.to_string(),
+        name: o.name.clone(),
+        institution_code: o.code.clone(),
+        postal_code: o.postal_code.clone(),
+        address: o.address.clone(),
+        phone: o.phone.clone(),
+    })
+}
+
+async fn care_team_of(state: &AppState, g: &ChartGrant) -> FhirResult<Value> {
+    let owner = state.store.patient(g).await?.owner_org_id.to_string();
+    Ok(care_team(g.patient(), &owner, &state.store.team(g).await?))
+}
+
+fn bad_search(e: tsunagu_fhir::search::SearchError) -> FhirError {
+    FhirError { status: StatusCode::BAD_REQUEST, issues: vec![e.to_issue()] }
+}
+
+fn entries(base: &str, resource_type: &str, resources: Vec<Value>) -> Vec<Entry> {
+    resources
+        .into_iter()
+        .map(|r| Entry {
+            full_url: format!("{base}/{resource_type}/{}", r.get("id").and_then(Value::as_str).unwrap_or_default()),
+            resource: r,
+            search_mode: Some("match"),
+            request: None,
+            response: None,
+        })
+        .collect()
+}
+
+pub async fn read_care_team(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    Path(raw): Path<String>,
+) -> FhirResult<Response> {
+    let missing = || FhirError::not_found("CareTeam", &raw);
+    let pid: PatientId = raw.parse().map_err(|_| missing())?;
+    let g = state
+        .store
+        .open_chart(&caller.principal, pid, ChartAction::Read, "fhir.careteam.read", &ctx.audit())
+        .await
+        .map_err(|_| missing())?;
+    Ok(json_response(StatusCode::OK, &care_team_of(&state, &g).await?))
+}
+
+pub async fn search_care_team(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> FhirResult<Response> {
+    let req = parse_search(q.as_deref().unwrap_or(""), &CARE_TEAM_SPEC, &search_options(&state, &headers))
+        .map_err(bad_search)?;
+    check_format(req.format.as_deref())?;
+    let grants = super::named_charts(&state, &ctx, &caller.principal, &req, "fhir.careteam.search").await?;
+    let mut found = Vec::new();
+    for g in &grants {
+        found.push(care_team_of(&state, g).await?);
+    }
+    let base = base(&state, &headers);
+    let page = super::Page::of(&req, found.len());
+    let list = entries(&base, "CareTeam", found.into_iter().skip(page.offset).take(page.count).collect());
+    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/CareTeam"), &req, &list)))
+}
+
+pub async fn search_consent(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> FhirResult<Response> {
+    let req = parse_search(q.as_deref().unwrap_or(""), &CONSENT_SPEC, &search_options(&state, &headers))
+        .map_err(bad_search)?;
+    check_format(req.format.as_deref())?;
+    let grants = super::named_charts(&state, &ctx, &caller.principal, &req, "fhir.consent.search").await?;
+    let mut found = Vec::new();
+    for g in &grants {
+        found.extend(consents(g.patient(), &state.store.consents(g).await?));
+    }
+    let base = base(&state, &headers);
+    let page = super::Page::of(&req, found.len());
+    let list = entries(&base, "Consent", found.into_iter().skip(page.offset).take(page.count).collect());
+    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Consent"), &req, &list)))
+}
+
+/// Organizations are the regional directory: any caller may read them (as the
+/// directory page), and no patient is named.
+pub async fn read_organization(
+    State(state): State<AppState>,
+    _caller: FhirCaller,
+    Path(raw): Path<String>,
+) -> FhirResult<Response> {
+    let missing = || FhirError::not_found("Organization", &raw);
+    let id = raw.parse().map_err(|_| missing())?;
+    let o = state.store.get_org(id).await.map_err(|_| missing())?;
+    Ok(json_response(StatusCode::OK, &organization(&o)))
+}
+
+pub async fn search_organization(
+    State(state): State<AppState>,
+    _caller: FhirCaller,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> FhirResult<Response> {
+    let req = parse_search(q.as_deref().unwrap_or(""), &ORGANIZATION_SPEC, &search_options(&state, &headers))
+        .map_err(bad_search)?;
+    check_format(req.format.as_deref())?;
+    let orgs = state.store.list_orgs().await?;
+    let found: Vec<Value> = orgs
+        .iter()
+        .filter(|o| {
+            req.params.iter().all(|p| {
+                p.values.iter().any(|v| match (p.name.as_str(), v) {
+                    ("_id", SearchValue::Token(t)) => t.code.as_deref() == Some(o.id.to_string().as_str()),
+                    ("identifier", SearchValue::Token(t)) => {
+                        let system_ok = match &t.system {
+                            TokenSystem::Any => true,
+                            TokenSystem::Is(s) => s == INSTITUTION_SYSTEM,
+                            TokenSystem::NoSystem => false,
+                        };
+                        system_ok && o.code.is_some() && t.code.as_deref().is_none_or(|c| o.code.as_deref() == Some(c))
+                    }
+                    ("name", SearchValue::String(s)) => {
+                        let k = tsunagu_domain::kana::search_key(s);
+                        tsunagu_domain::kana::search_key(&o.name).contains(&k)
+                            || tsunagu_domain::kana::search_key(&o.name_kana).starts_with(&k)
+                    }
+                    _ => false,
+                })
+            })
+        })
+        .map(organization)
+        .collect();
+    let base = base(&state, &headers);
+    let page = super::Page::of(&req, found.len());
+    let list = entries(&base, "Organization", found.into_iter().skip(page.offset).take(page.count).collect());
+    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Organization"), &req, &list)))
+}
