@@ -71,6 +71,18 @@ pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Resp
             operations: &[],
         },
         ResourceCapability {
+            resource_type: "AuditEvent",
+            profile: None,
+            interactions: &["search-type"],
+            versioning: "no-version",
+            conditional_create: false,
+            update_create: false,
+            params: super::team::AUDIT_PARAMS,
+            include: &[],
+            revinclude: &[],
+            operations: &[],
+        },
+        ResourceCapability {
             resource_type: "Organization",
             profile: Some("http://jpfhir.jp/fhir/core/StructureDefinition/JP_Organization"),
             interactions: &["read", "search-type"],

@@ -314,6 +314,18 @@ pub async fn named_charts(
     req: &SearchRequest,
     what: &str,
 ) -> FhirResult<Vec<ChartGrant>> {
+    named_charts_for(state, ctx, who, req, ChartAction::Read, what).await
+}
+
+/// [`named_charts`] for another chart action (the access log needs its own).
+pub async fn named_charts_for(
+    state: &AppState,
+    ctx: &RequestCtx,
+    who: &Principal,
+    req: &SearchRequest,
+    action: ChartAction,
+    what: &str,
+) -> FhirResult<Vec<ChartGrant>> {
     let mut named: Option<BTreeSet<String>> = None;
     for p in req.params.iter().filter(|p| p.name == "patient" || p.name == "subject") {
         let ids: BTreeSet<String> = p.values.iter().filter_map(patient_ref).collect();
@@ -331,7 +343,7 @@ pub async fn named_charts(
     let mut grants = Vec::new();
     for id in &named {
         let Ok(pid) = id.parse::<PatientId>() else { continue };
-        if let Ok(g) = state.store.open_chart(who, pid, ChartAction::Read, what, &ctx.audit()).await {
+        if let Ok(g) = state.store.open_chart(who, pid, action, what, &ctx.audit()).await {
             grants.push(g);
         }
     }

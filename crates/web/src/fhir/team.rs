@@ -17,7 +17,7 @@ use tsunagu_domain::patient::ConsentStatus;
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_fhir::rest::Entry;
 use tsunagu_fhir::search::{ParamDef, ParamType as T, SearchSpec, SearchValue, TokenSystem, parse_search};
-use tsunagu_store::{ChartGrant, ConsentRow, OrgRow, TeamMemberRow};
+use tsunagu_store::{AccessLogRow, ChartGrant, ConsentRow, OrgRow, TeamMemberRow};
 
 pub const PATIENT_PARAMS: &[ParamDef] = &[
     ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
@@ -29,6 +29,12 @@ pub const CONSENT_PARAMS: &[ParamDef] =
     &[ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"])];
 pub const CONSENT_SPEC: SearchSpec<'static> =
     SearchSpec { resource_type: "Consent", params: CONSENT_PARAMS, revinclude: &[] };
+pub const AUDIT_PARAMS: &[ParamDef] =
+    &[ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"])];
+pub const AUDIT_SPEC: SearchSpec<'static> =
+    SearchSpec { resource_type: "AuditEvent", params: AUDIT_PARAMS, revinclude: &[] };
+/// The newest access-log records a search returns at most.
+pub const AUDIT_LIMIT: i64 = 1000;
 pub const ORGANIZATION_PARAMS: &[ParamDef] = &[
     ParamDef::new("_id", T::Token).with_modifiers(&[]),
     ParamDef::new("identifier", T::Token).with_modifiers(&[]),
@@ -245,4 +251,71 @@ pub async fn search_organization(
     let page = super::Page::of(&req, found.len());
     let list = entries(&base, "Organization", found.into_iter().skip(page.offset).take(page.count).collect());
     Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Organization"), &req, &list)))
+}
+
+/// One line of a chart's access history as an AuditEvent (from the audit chain).
+pub fn audit_event(patient: PatientId, n: usize, a: &AccessLogRow) -> Value {
+    let who = match (&a.user_name, &a.org_name) {
+        (Some(u), Some(o)) => format!("{u} ({o})"),
+        (Some(u), None) => u.clone(),
+        (None, Some(o)) => o.clone(),
+        (None, None) => "tsunagu".to_string(),
+    };
+    // Reads are R, registrations C, everything else (writes, amendments) U... as far
+    // as the action's name tells.
+    let action = if a.action.contains("read") || a.action.contains("search") || a.action.contains("export") {
+        "R"
+    } else if a.action.contains("register") || a.action.contains("create") || a.action.contains("add") {
+        "C"
+    } else {
+        "U"
+    };
+    let id =
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("urn:tsunagu:audit:{patient}:{}:{n}", a.at).as_bytes());
+    json!({
+        "resourceType": "AuditEvent",
+        "id": id.to_string(),
+        "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest", "display": "RESTful Operation" },
+        "subtype": [ { "system": "urn:tsunagu:audit-action", "code": a.action } ],
+        "action": action,
+        "recorded": a.at,
+        // 0 success; 4 minor failure: the policy refused.
+        "outcome": if a.outcome == "refused" { "4" } else { "0" },
+        "outcomeDesc": a.outcome,
+        "agent": [ { "who": { "display": who }, "requestor": true } ],
+        "source": { "observer": { "display": "tsunagu" } },
+        "entity": [ { "what": { "reference": format!("Patient/{patient}") } } ],
+    })
+}
+
+/// `AuditEvent?patient=`: the chart's access history, for those the policy lets read it
+/// (as the chart's access-log page).
+pub async fn search_audit_event(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> FhirResult<Response> {
+    let req =
+        parse_search(q.as_deref().unwrap_or(""), &AUDIT_SPEC, &search_options(&state, &headers)).map_err(bad_search)?;
+    check_format(req.format.as_deref())?;
+    let grants = super::named_charts_for(
+        &state,
+        &ctx,
+        &caller.principal,
+        &req,
+        ChartAction::ReadAccessLog,
+        "fhir.auditevent.search",
+    )
+    .await?;
+    let mut found = Vec::new();
+    for g in &grants {
+        let log = state.store.access_log(g, AUDIT_LIMIT).await?;
+        found.extend(log.iter().enumerate().map(|(n, a)| audit_event(g.patient(), n, a)));
+    }
+    let base = base(&state, &headers);
+    let page = super::Page::of(&req, found.len());
+    let list = entries(&base, "AuditEvent", found.into_iter().skip(page.offset).take(page.count).collect());
+    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/AuditEvent"), &req, &list)))
 }
