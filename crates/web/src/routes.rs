@@ -290,6 +290,7 @@ fn table() -> Table {
         .add("GET", "/fhir/r4/CareTeam/{careteam}", Authenticated, get(fhir::team::read_care_team))
         .add("GET", "/fhir/r4/Consent", Authenticated, get(fhir::team::search_consent))
         .add("GET", "/fhir/r4/AuditEvent", Authenticated, get(fhir::team::search_audit_event))
+        .add("GET", "/fhir/r4/Communication", Authenticated, get(fhir::chart::search_communication))
         .add("GET", "/fhir/r4/Organization", Authenticated, get(fhir::team::search_organization))
         .add("GET", "/fhir/r4/Organization/{organization}", Authenticated, get(fhir::team::read_organization))
 }

@@ -71,6 +71,18 @@ pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Resp
             operations: &[],
         },
         ResourceCapability {
+            resource_type: "Communication",
+            profile: None,
+            interactions: &["search-type"],
+            versioning: "no-version",
+            conditional_create: false,
+            update_create: false,
+            params: super::chart::COMMUNICATION_PARAMS,
+            include: &[],
+            revinclude: &[],
+            operations: &[],
+        },
+        ResourceCapability {
             resource_type: "AuditEvent",
             profile: None,
             interactions: &["search-type"],

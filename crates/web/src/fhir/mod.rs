@@ -7,6 +7,7 @@
 //! back live in `tsunagu-fhir`; this module fetches through the store and answers.
 
 pub mod capability;
+pub mod chart;
 pub mod export;
 pub mod medication;
 pub mod observation;

@@ -1,0 +1,111 @@
+//! The chart's timeline as FHIR: thread messages as `Communication` (current versions;
+//! one marked entered in error keeps its place with that status). Found through the
+//! chart door like every patient resource.
+
+use super::{FhirCaller, FhirError, FhirResult, base, check_format, json_response, search_options};
+use crate::middleware::RequestCtx;
+use crate::state::AppState;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tsunagu_domain::chart::{EntryBody, EntryKind};
+use tsunagu_fhir::rest::Entry;
+use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchSpec, SearchValue, parse_search};
+use tsunagu_store::{ChartGrant, EntryView, TimelineFilter};
+
+pub const COMMUNICATION_PARAMS: &[ParamDef] = &[
+    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+    ParamDef::new("sent", T::Date).with_modifiers(&[]),
+];
+pub const COMMUNICATION_SPEC: SearchSpec<'static> =
+    SearchSpec { resource_type: "Communication", params: COMMUNICATION_PARAMS, revinclude: &[] };
+
+/// Every current entry of one kind, newest first (the timeline's pages, walked by its
+/// keyset cursor).
+pub async fn all_entries(state: &AppState, g: &ChartGrant, kind: EntryKind) -> FhirResult<Vec<EntryView>> {
+    const PAGE: i64 = 500;
+    let mut out: Vec<EntryView> = Vec::new();
+    loop {
+        let before = out.last().map(|e| (e.entry_recorded_at.clone(), e.entry_id.clone()));
+        let filter = TimelineFilter { kind: Some(kind), before, limit: PAGE, ..TimelineFilter::default() };
+        let page = state.store.timeline(g, &filter).await?;
+        let done = (page.len() as i64) < PAGE;
+        out.extend(page);
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+/// A thread message as a Communication.
+pub fn communication(g: &ChartGrant, e: &EntryView) -> Option<Value> {
+    let EntryBody::Message(m) = &e.body else { return None };
+    let status = if e.in_error.is_some() { "entered-in-error" } else { "completed" };
+    let mut payload = vec![json!({ "contentString": m.text })];
+    payload.extend(
+        m.attachments.iter().map(
+            |a| json!({ "contentAttachment": { "contentType": a.media_type, "title": a.filename, "size": a.size } }),
+        ),
+    );
+    Some(json!({
+        "resourceType": "Communication",
+        "id": e.entry_id,
+        "meta": { "versionId": e.version.to_string(), "lastUpdated": e.recorded_at },
+        "status": status,
+        "category": [ { "text": "多職種連携スレッド" } ],
+        "subject": { "reference": format!("Patient/{}", g.patient()) },
+        "sent": e.entry_recorded_at,
+        "sender": { "display": format!("{} ({})", e.author_name, e.author_org_name) },
+        "payload": payload,
+    }))
+}
+
+pub async fn search_communication(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> FhirResult<Response> {
+    let req = parse_search(q.as_deref().unwrap_or(""), &COMMUNICATION_SPEC, &search_options(&state, &headers))
+        .map_err(|e| FhirError { status: StatusCode::BAD_REQUEST, issues: vec![e.to_issue()] })?;
+    check_format(req.format.as_deref())?;
+    let grants = super::named_charts(&state, &ctx, &caller.principal, &req, "fhir.communication.search").await?;
+    let mut found: Vec<Value> = Vec::new();
+    for g in &grants {
+        for e in all_entries(&state, g, EntryKind::Message).await? {
+            let Some(v) = communication(g, &e) else { continue };
+            let sent_ok = req.params.iter().filter(|p| p.name == "sent").all(|p| {
+                p.values.iter().any(|value| match value {
+                    SearchValue::Date(d) => OffsetDateTime::parse(&e.entry_recorded_at, &Rfc3339)
+                        .ok()
+                        .and_then(DateRange::second)
+                        .is_some_and(|at| d.matches(&at)),
+                    _ => false,
+                })
+            });
+            if sent_ok {
+                found.push(v);
+            }
+        }
+    }
+    let base = base(&state, &headers);
+    let page = super::Page::of(&req, found.len());
+    let list: Vec<Entry> = found
+        .into_iter()
+        .skip(page.offset)
+        .take(page.count)
+        .map(|r| Entry {
+            full_url: format!("{base}/Communication/{}", r.get("id").and_then(Value::as_str).unwrap_or_default()),
+            resource: r,
+            search_mode: Some("match"),
+            request: None,
+            response: None,
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Communication"), &req, &list)))
+}
