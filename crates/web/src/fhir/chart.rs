@@ -2,7 +2,7 @@
 //! one marked entered in error keeps its place with that status). Found through the
 //! chart door like every patient resource.
 
-use super::{FhirCaller, FhirError, FhirResult, base, check_format, json_response, search_options};
+use super::{FhirCaller, FhirResult, base, json_response};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tsunagu_domain::chart::{EntryBody, EntryKind};
-use tsunagu_fhir::rest::Entry;
-use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchSpec, SearchValue, parse_search};
+use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchSpec, SearchValue};
 use tsunagu_store::{ChartGrant, EntryView, TimelineFilter};
 
 pub const COMMUNICATION_PARAMS: &[ParamDef] = &[
@@ -71,9 +70,7 @@ pub async fn search_communication(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> FhirResult<Response> {
-    let req = parse_search(q.as_deref().unwrap_or(""), &COMMUNICATION_SPEC, &search_options(&state, &headers))
-        .map_err(|e| FhirError { status: StatusCode::BAD_REQUEST, issues: vec![e.to_issue()] })?;
-    check_format(req.format.as_deref())?;
+    let req = super::parse_request(&state, &headers, q.as_deref(), &COMMUNICATION_SPEC)?;
     let grants = super::named_charts(&state, &ctx, &caller.principal, &req, "fhir.communication.search").await?;
     let mut found: Vec<Value> = Vec::new();
     for g in &grants {
@@ -95,17 +92,6 @@ pub async fn search_communication(
     }
     let base = base(&state, &headers);
     let page = super::Page::of(&req, found.len());
-    let list: Vec<Entry> = found
-        .into_iter()
-        .skip(page.offset)
-        .take(page.count)
-        .map(|r| Entry {
-            full_url: format!("{base}/Communication/{}", r.get("id").and_then(Value::as_str).unwrap_or_default()),
-            resource: r,
-            search_mode: Some("match"),
-            request: None,
-            response: None,
-        })
-        .collect();
+    let list = page.matches(&base, found);
     Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Communication"), &req, &list)))
 }

@@ -2,7 +2,7 @@
 //! SS-MIX2 storage), read by id and searched per patient, under the same rules as the
 //! lab Observations: the search names its patients, each opened through the policy.
 
-use super::{FhirCaller, FhirError, FhirResult, base, check_format, json_response, search_options};
+use super::{FhirCaller, FhirError, FhirResult, base, json_response};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
@@ -12,11 +12,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tsunagu_domain::PatientId;
-use tsunagu_domain::policy::ChartAction;
 use tsunagu_fhir::rest::{Entry, Prescription, medication_request};
-use tsunagu_fhir::search::{
-    DateRange, ParamDef, ParamType as T, SearchParam, SearchSpec, SearchValue, TokenSystem, parse_search,
-};
+use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchParam, SearchSpec, SearchValue, TokenSystem};
 use tsunagu_store::{ChartGrant, PrescriptionRow};
 
 pub const PARAMS: &[ParamDef] = &[
@@ -73,12 +70,9 @@ pub async fn read(
     Path(raw): Path<String>,
 ) -> FhirResult<Response> {
     let missing = || FhirError::not_found("MedicationRequest", &raw);
-    let pid = state.store.prescription_patient(&raw).await?.ok_or_else(missing)?;
-    let g = state
-        .store
-        .open_chart(&caller.principal, pid, ChartAction::Read, "fhir.medication.read", &ctx.audit())
-        .await
-        .map_err(|_| missing())?;
+    let owner = state.store.prescription_patient(&raw).await?;
+    let g = super::open_owning_chart(&state, &ctx, &caller.principal, owner, "fhir.medication.read", missing).await?;
+    let pid = g.patient();
     let today = state.store.clock().today_jst();
     let row = state.store.prescriptions(&g).await?.into_iter().find(|r| r.id == raw).ok_or_else(missing)?;
     Ok(json_response(StatusCode::OK, &to_resource(pid, &row, today)))
@@ -91,10 +85,7 @@ pub async fn search(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> FhirResult<Response> {
-    let opts = search_options(&state, &headers);
-    let req = parse_search(q.as_deref().unwrap_or(""), &SPEC, &opts)
-        .map_err(|e| FhirError { status: StatusCode::BAD_REQUEST, issues: vec![e.to_issue()] })?;
-    check_format(req.format.as_deref())?;
+    let req = super::parse_request(&state, &headers, q.as_deref(), &SPEC)?;
     let grants = super::named_charts(&state, &ctx, &caller.principal, &req, "fhir.medication.search").await?;
     let mut found: Vec<(PatientId, Value, String)> = Vec::new();
     for g in &grants {

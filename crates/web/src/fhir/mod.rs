@@ -214,6 +214,47 @@ pub fn require_json(headers: &HeaderMap) -> FhirResult<()> {
     }
 }
 
+/// A search of `spec` from the query string, parsed under the request's
+/// `Prefer: handling`; a `_format` other than JSON is refused.
+pub fn parse_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    spec: &tsunagu_fhir::search::SearchSpec<'_>,
+) -> FhirResult<SearchRequest> {
+    let req = tsunagu_fhir::search::parse_search(query.unwrap_or(""), spec, &search_options(state, headers))
+        .map_err(|e| FhirError { status: StatusCode::BAD_REQUEST, issues: vec![e.to_issue()] })?;
+    check_format(req.format.as_deref())?;
+    Ok(req)
+}
+
+/// A search match: the resource under `base/<type>/<id>`.
+pub fn match_entry(base: &str, resource: Value) -> Entry {
+    let kind = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
+    let id = resource.get("id").and_then(Value::as_str).unwrap_or_default();
+    Entry {
+        full_url: format!("{base}/{kind}/{id}"),
+        resource,
+        search_mode: Some("match"),
+        request: None,
+        response: None,
+    }
+}
+
+/// The chart a resource (a lab result, a prescription) belongs to, opened to read it:
+/// a missing resource and one on a chart out of reach answer alike.
+pub async fn open_owning_chart(
+    state: &AppState,
+    ctx: &RequestCtx,
+    who: &Principal,
+    patient: Option<PatientId>,
+    what: &str,
+    missing: impl Fn() -> FhirError,
+) -> FhirResult<ChartGrant> {
+    let pid = patient.ok_or_else(&missing)?;
+    state.store.open_chart(who, pid, ChartAction::Read, what, &ctx.audit()).await.map_err(|_| missing())
+}
+
 /// `_format` other than JSON is refused (this server speaks JSON only).
 pub fn check_format(format: Option<&str>) -> FhirResult<()> {
     match format {
@@ -273,6 +314,11 @@ impl Page {
     pub fn of(req: &SearchRequest, total: usize) -> Self {
         let count = if req.summary == Some(Summary::Count) { 0 } else { req.count.unwrap_or(DEFAULT_COUNT) as usize };
         Self { offset: req.offset.unwrap_or(0) as usize, count, total }
+    }
+
+    /// This page of all the matches, as entries.
+    pub fn matches(&self, base: &str, found: Vec<Value>) -> Vec<Entry> {
+        found.into_iter().skip(self.offset).take(self.count).map(|r| match_entry(base, r)).collect()
     }
 
     /// The searchset Bundle of this page: paging links, the entries, and a warning

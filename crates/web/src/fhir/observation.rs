@@ -4,7 +4,7 @@
 //! and one outside the caller's reach contributes nothing, exactly like one that does
 //! not exist. `_include=Observation:patient` adds only patients so opened.
 
-use super::{FhirCaller, FhirError, FhirResult, base, check_format, json_response, search_options};
+use super::{FhirCaller, FhirError, FhirResult, base, json_response};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
@@ -14,10 +14,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tsunagu_domain::PatientId;
-use tsunagu_domain::policy::ChartAction;
 use tsunagu_fhir::rest::{Entry, LabObservation, OBSERVATION_CATEGORY, lab_code_system, lab_observation};
 use tsunagu_fhir::search::{
-    DateRange, Modifier as M, ParamDef, ParamType as T, SearchParam, SearchSpec, SearchValue, TokenSystem, parse_search,
+    DateRange, Modifier as M, ParamDef, ParamType as T, SearchParam, SearchSpec, SearchValue, TokenSystem,
 };
 use tsunagu_store::LabResultRow;
 
@@ -61,12 +60,8 @@ pub async fn read(
     Path(raw): Path<String>,
 ) -> FhirResult<Response> {
     let missing = || FhirError::not_found("Observation", &raw);
-    let pid = state.store.lab_result_patient(&raw).await?.ok_or_else(missing)?;
-    let g = state
-        .store
-        .open_chart(&caller.principal, pid, ChartAction::Read, "fhir.observation.read", &ctx.audit())
-        .await
-        .map_err(|_| missing())?;
+    let owner = state.store.lab_result_patient(&raw).await?;
+    let g = super::open_owning_chart(&state, &ctx, &caller.principal, owner, "fhir.observation.read", missing).await?;
     let row = state.store.lab_results(&g).await?.into_iter().find(|r| r.id == raw).ok_or_else(missing)?;
     Ok(json_response(StatusCode::OK, &to_resource(&row)))
 }
@@ -78,10 +73,7 @@ pub async fn search(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> FhirResult<Response> {
-    let opts = search_options(&state, &headers);
-    let req = parse_search(q.as_deref().unwrap_or(""), &SPEC, &opts)
-        .map_err(|e| FhirError { status: StatusCode::BAD_REQUEST, issues: vec![e.to_issue()] })?;
-    check_format(req.format.as_deref())?;
+    let req = super::parse_request(&state, &headers, q.as_deref(), &SPEC)?;
     let grants = super::named_charts(&state, &ctx, &caller.principal, &req, "fhir.observation.search").await?;
     let mut rows: Vec<LabResultRow> = Vec::new();
     for g in &grants {

@@ -6,8 +6,7 @@
 //! prefixes) here, so what is matched is exactly what R4 says.
 
 use super::{
-    FhirCaller, FhirError, FhirResult, base, bundle_id, check_format, now_instant, require_json, resource_response,
-    search_options,
+    FhirCaller, FhirError, FhirResult, base, bundle_id, now_instant, require_json, resource_response, search_options,
 };
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
@@ -184,10 +183,7 @@ pub async fn search(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> FhirResult<Response> {
-    let opts = search_options(&state, &headers);
-    let req = parse_search(q.as_deref().unwrap_or(""), &SPEC, &opts)
-        .map_err(|e| FhirError { status: StatusCode::BAD_REQUEST, issues: vec![e.to_issue()] })?;
-    check_format(req.format.as_deref())?;
+    let req = super::parse_request(&state, &headers, q.as_deref(), &SPEC)?;
     let found = find(&state, &caller.principal, &req).await?;
     let base = base(&state, &headers);
     let b = page(&state, &ctx, &caller.principal, &base, &req, found, "fhir.patient.search").await?;

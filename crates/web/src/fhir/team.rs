@@ -5,7 +5,7 @@
 //! A patient's CareTeam has the patient's id; both it and Consent are found through the
 //! chart door like every patient resource.
 
-use super::{FhirCaller, FhirError, FhirResult, base, check_format, json_response, search_options};
+use super::{FhirCaller, FhirError, FhirResult, base, json_response};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
@@ -15,8 +15,7 @@ use serde_json::{Value, json};
 use tsunagu_domain::PatientId;
 use tsunagu_domain::patient::ConsentStatus;
 use tsunagu_domain::policy::ChartAction;
-use tsunagu_fhir::rest::Entry;
-use tsunagu_fhir::search::{ParamDef, ParamType as T, SearchSpec, SearchValue, TokenSystem, parse_search};
+use tsunagu_fhir::search::{ParamDef, ParamType as T, SearchSpec, SearchValue, TokenSystem};
 use tsunagu_store::{AccessLogRow, ChartGrant, ConsentRow, OrgRow, TeamMemberRow};
 
 pub const PATIENT_PARAMS: &[ParamDef] = &[
@@ -124,23 +123,6 @@ async fn care_team_of(state: &AppState, g: &ChartGrant) -> FhirResult<Value> {
     Ok(care_team(g.patient(), &owner, &state.store.team(g).await?))
 }
 
-fn bad_search(e: tsunagu_fhir::search::SearchError) -> FhirError {
-    FhirError { status: StatusCode::BAD_REQUEST, issues: vec![e.to_issue()] }
-}
-
-fn entries(base: &str, resource_type: &str, resources: Vec<Value>) -> Vec<Entry> {
-    resources
-        .into_iter()
-        .map(|r| Entry {
-            full_url: format!("{base}/{resource_type}/{}", r.get("id").and_then(Value::as_str).unwrap_or_default()),
-            resource: r,
-            search_mode: Some("match"),
-            request: None,
-            response: None,
-        })
-        .collect()
-}
-
 pub async fn read_care_team(
     State(state): State<AppState>,
     ctx: RequestCtx,
@@ -164,9 +146,7 @@ pub async fn search_care_team(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> FhirResult<Response> {
-    let req = parse_search(q.as_deref().unwrap_or(""), &CARE_TEAM_SPEC, &search_options(&state, &headers))
-        .map_err(bad_search)?;
-    check_format(req.format.as_deref())?;
+    let req = super::parse_request(&state, &headers, q.as_deref(), &CARE_TEAM_SPEC)?;
     let grants = super::named_charts(&state, &ctx, &caller.principal, &req, "fhir.careteam.search").await?;
     let mut found = Vec::new();
     for g in &grants {
@@ -174,7 +154,7 @@ pub async fn search_care_team(
     }
     let base = base(&state, &headers);
     let page = super::Page::of(&req, found.len());
-    let list = entries(&base, "CareTeam", found.into_iter().skip(page.offset).take(page.count).collect());
+    let list = page.matches(&base, found);
     Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/CareTeam"), &req, &list)))
 }
 
@@ -185,9 +165,7 @@ pub async fn search_consent(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> FhirResult<Response> {
-    let req = parse_search(q.as_deref().unwrap_or(""), &CONSENT_SPEC, &search_options(&state, &headers))
-        .map_err(bad_search)?;
-    check_format(req.format.as_deref())?;
+    let req = super::parse_request(&state, &headers, q.as_deref(), &CONSENT_SPEC)?;
     let grants = super::named_charts(&state, &ctx, &caller.principal, &req, "fhir.consent.search").await?;
     let mut found = Vec::new();
     for g in &grants {
@@ -195,7 +173,7 @@ pub async fn search_consent(
     }
     let base = base(&state, &headers);
     let page = super::Page::of(&req, found.len());
-    let list = entries(&base, "Consent", found.into_iter().skip(page.offset).take(page.count).collect());
+    let list = page.matches(&base, found);
     Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Consent"), &req, &list)))
 }
 
@@ -218,9 +196,7 @@ pub async fn search_organization(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> FhirResult<Response> {
-    let req = parse_search(q.as_deref().unwrap_or(""), &ORGANIZATION_SPEC, &search_options(&state, &headers))
-        .map_err(bad_search)?;
-    check_format(req.format.as_deref())?;
+    let req = super::parse_request(&state, &headers, q.as_deref(), &ORGANIZATION_SPEC)?;
     let orgs = state.store.list_orgs().await?;
     let found: Vec<Value> = orgs
         .iter()
@@ -249,7 +225,7 @@ pub async fn search_organization(
         .collect();
     let base = base(&state, &headers);
     let page = super::Page::of(&req, found.len());
-    let list = entries(&base, "Organization", found.into_iter().skip(page.offset).take(page.count).collect());
+    let list = page.matches(&base, found);
     Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Organization"), &req, &list)))
 }
 
@@ -297,9 +273,7 @@ pub async fn search_audit_event(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> FhirResult<Response> {
-    let req =
-        parse_search(q.as_deref().unwrap_or(""), &AUDIT_SPEC, &search_options(&state, &headers)).map_err(bad_search)?;
-    check_format(req.format.as_deref())?;
+    let req = super::parse_request(&state, &headers, q.as_deref(), &AUDIT_SPEC)?;
     let grants = super::named_charts_for(
         &state,
         &ctx,
@@ -316,6 +290,6 @@ pub async fn search_audit_event(
     }
     let base = base(&state, &headers);
     let page = super::Page::of(&req, found.len());
-    let list = entries(&base, "AuditEvent", found.into_iter().skip(page.offset).take(page.count).collect());
+    let list = page.matches(&base, found);
     Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/AuditEvent"), &req, &list)))
 }
