@@ -2,11 +2,11 @@
 //! one marked entered in error keeps its place with that status). Found through the
 //! chart door like every patient resource.
 
-use super::{FhirCaller, FhirResult, base, json_response};
+use super::{FhirCaller, FhirResult};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -90,8 +90,5 @@ pub async fn search_communication(
             }
         }
     }
-    let base = base(&state, &headers);
-    let page = super::Page::of(&req, found.len());
-    let list = page.matches(&base, found);
-    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Communication"), &req, &list)))
+    Ok(super::respond_matches(&state, &headers, &req, "Communication", found))
 }

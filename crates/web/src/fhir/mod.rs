@@ -241,6 +241,20 @@ pub fn match_entry(base: &str, resource: Value) -> Entry {
     }
 }
 
+/// The answer to a search whose matches are all found: one page of them, as a searchset.
+pub fn respond_matches(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: &SearchRequest,
+    resource_type: &str,
+    found: Vec<Value>,
+) -> Response {
+    let base = base(state, headers);
+    let page = Page::of(req, found.len());
+    let list = page.matches(&base, found);
+    json_response(StatusCode::OK, &page.bundle(state, &format!("{base}/{resource_type}"), req, &list))
+}
+
 /// The chart a resource (a lab result, a prescription) belongs to, opened to read it:
 /// a missing resource and one on a chart out of reach answer alike.
 pub async fn open_owning_chart(

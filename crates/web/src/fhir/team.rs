@@ -5,7 +5,7 @@
 //! A patient's CareTeam has the patient's id; both it and Consent are found through the
 //! chart door like every patient resource.
 
-use super::{FhirCaller, FhirError, FhirResult, base, json_response};
+use super::{FhirCaller, FhirError, FhirResult, json_response};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
@@ -152,10 +152,7 @@ pub async fn search_care_team(
     for g in &grants {
         found.push(care_team_of(&state, g).await?);
     }
-    let base = base(&state, &headers);
-    let page = super::Page::of(&req, found.len());
-    let list = page.matches(&base, found);
-    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/CareTeam"), &req, &list)))
+    Ok(super::respond_matches(&state, &headers, &req, "CareTeam", found))
 }
 
 pub async fn search_consent(
@@ -171,10 +168,7 @@ pub async fn search_consent(
     for g in &grants {
         found.extend(consents(g.patient(), &state.store.consents(g).await?));
     }
-    let base = base(&state, &headers);
-    let page = super::Page::of(&req, found.len());
-    let list = page.matches(&base, found);
-    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Consent"), &req, &list)))
+    Ok(super::respond_matches(&state, &headers, &req, "Consent", found))
 }
 
 /// Organizations are the regional directory: any caller may read them (as the
@@ -223,10 +217,7 @@ pub async fn search_organization(
         })
         .map(organization)
         .collect();
-    let base = base(&state, &headers);
-    let page = super::Page::of(&req, found.len());
-    let list = page.matches(&base, found);
-    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Organization"), &req, &list)))
+    Ok(super::respond_matches(&state, &headers, &req, "Organization", found))
 }
 
 /// One line of a chart's access history as an AuditEvent (from the audit chain).
@@ -288,8 +279,5 @@ pub async fn search_audit_event(
         let log = state.store.access_log(g, AUDIT_LIMIT).await?;
         found.extend(log.iter().enumerate().map(|(n, a)| audit_event(g.patient(), n, a)));
     }
-    let base = base(&state, &headers);
-    let page = super::Page::of(&req, found.len());
-    let list = page.matches(&base, found);
-    Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/AuditEvent"), &req, &list)))
+    Ok(super::respond_matches(&state, &headers, &req, "AuditEvent", found))
 }
