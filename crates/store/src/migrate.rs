@@ -184,7 +184,10 @@ impl Store {
         Ok(v)
     }
 
-    /// Apply every pending migration, each in its own transaction.
+    /// Apply every pending migration, each in its own transaction. A database whose
+    /// recorded history is not this program's (a step missing or named differently, as
+    /// after running a development build) is refused before anything is applied: the
+    /// "pending" steps would be the wrong ones.
     pub async fn migrate(&self) -> Result<MigrationStatus> {
         let before = self.check_schema_not_newer().await?;
         sqlx::raw_sql(
@@ -192,6 +195,7 @@ impl Store {
         )
         .execute(&self.write)
         .await?;
+        self.check_migration_history().await?;
         let mut applied = Vec::new();
         for m in MIGRATIONS.iter().filter(|m| m.version > before) {
             let mut tx = self.write.begin().await?;
@@ -215,6 +219,25 @@ impl Store {
         }
         let after = self.schema_version().await?;
         Ok(MigrationStatus { before, after, applied })
+    }
+
+    /// The recorded steps must be exactly this program's first ones, in order, by name.
+    async fn check_migration_history(&self) -> Result<()> {
+        let rows =
+            sqlx::query("SELECT version, name FROM schema_migrations ORDER BY version").fetch_all(&self.write).await?;
+        for (i, r) in rows.iter().enumerate() {
+            let version: i64 = r.try_get("version")?;
+            let name: String = r.try_get("name")?;
+            let expected = MIGRATIONS.get(i).map(|m| (m.version, m.name));
+            if expected != Some((version, name.as_str())) {
+                let wanted = expected.map(|(v, n)| format!("{v:04}_{n}")).unwrap_or_else(|| "nothing".into());
+                return Err(StoreError::Corrupt(format!(
+                    "the database records migration {version:04}_{name} where this program has {wanted}; \
+                     it was migrated by another build: restore a backup taken before that"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// True when the schema is current; `serve` refuses an unmigrated database only

@@ -242,6 +242,28 @@ async fn missing_database_is_not_created_and_newer_schema_is_refused() {
     db.finish().await;
 }
 
+#[tokio::test]
+async fn a_database_migrated_by_another_build_is_refused_before_anything_is_applied() {
+    let db = fresh().await;
+    // As if a development build had recorded its own step 16 (and this program's 16
+    // had never run): the history is not ours.
+    let mut c = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE schema_migrations SET name = 'something_else' WHERE version = 16")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let e = db.store.migrate().await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Corrupt(m) if m.contains("0016_something_else") && m.contains("0016_fhir")),
+        "{e}"
+    );
+    // The same history again is fine.
+    sqlx::query("UPDATE schema_migrations SET name = 'fhir' WHERE version = 16").execute(&mut c).await.unwrap();
+    assert!(db.store.migrate().await.unwrap().applied.is_empty());
+    drop(c);
+    db.finish().await;
+}
+
 mod chart {
     use super::*;
     use tsunagu_domain::chart::{EntryBody, EntryKind, ProgressNote, VitalSigns};
