@@ -19,6 +19,7 @@ mod cli;
 mod emergency;
 mod family;
 mod fulltext;
+mod generate;
 mod harness;
 mod headers;
 mod import;
