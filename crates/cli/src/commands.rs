@@ -2,7 +2,7 @@
 //! `token create` and `audit verify` act on the database a running server uses.
 
 use crate::config::{Config, GlobalArgs};
-use crate::{demo, reindex, server};
+use crate::{demo, generate, reindex, server};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -14,7 +14,7 @@ use tsunagu_domain::clock::{RandomIdGen, SystemClock};
 use tsunagu_domain::org::{Capabilities, InstitutionCode, OrgKind, OrgStatus, parse_coordinates};
 use tsunagu_domain::person::{Email, Profession, check_new_password};
 use tsunagu_store::{AuditCtx, NewOrg, NewUser, OpenMode, Store};
-use tsunagu_web::password::{hash_password, random_token, sha256_hex};
+use tsunagu_web::password::{hash_password, hash_password_with_salt, random_token, sha256_hex};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,6 +95,33 @@ pub enum Command {
     Restore {
         #[arg(long)]
         from: PathBuf,
+    },
+    /// Fill an empty database with a synthetic prefecture for measuring (organizations,
+    /// staff, patients, shared charts); the same seed writes the same data. See
+    /// bench/README.md
+    Generate {
+        /// Patients in the registry
+        #[arg(long, default_value_t = 10_000)]
+        patients: u64,
+        /// Patients with a chart shared by a care team of 3-5 organizations
+        #[arg(long, default_value_t = 100)]
+        shared_charts: u64,
+        /// Timeline items on each shared chart (entries and lab panels)
+        #[arg(long, default_value_t = 50)]
+        entries_per_chart: u32,
+        /// Seed of the generator
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Organizations in the prefecture (20 to 5000)
+        #[arg(long, default_value_t = 1000)]
+        organizations: u32,
+        /// File holding the password every generated person signs in with (one line);
+        /// without it no one can sign in as them
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Build the full-text search index afterwards (otherwise run `tsunagu reindex`)
+        #[arg(long)]
+        reindex: bool,
     },
 }
 
@@ -535,6 +562,31 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 cfg.data_dir.display()
             );
         }
+        Command::Generate {
+            patients,
+            shared_charts,
+            entries_per_chart,
+            seed,
+            organizations,
+            password_file,
+            reindex,
+        } => {
+            return run_generate(
+                &cfg,
+                &cli.global,
+                generate::Options {
+                    organizations,
+                    patients,
+                    shared_charts,
+                    entries_per_chart,
+                    seed,
+                    password_hash: None,
+                },
+                password_file,
+                reindex,
+            )
+            .await;
+        }
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&cfg, OpenMode::MustExist).await?;
             let r = store.verify_audit().await?;
@@ -551,6 +603,139 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tsunagu generate`: create and migrate the database like `migrate`, refuse one that
+/// holds data, load, report, and build the search index or say how.
+async fn run_generate(
+    cfg: &Config,
+    global: &GlobalArgs,
+    mut opts: generate::Options,
+    password_file: Option<PathBuf>,
+    build_index: bool,
+) -> Result<ExitCode> {
+    opts.check()?;
+    if let Some(f) = &password_file {
+        let pw = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let pw = pw.trim_end_matches(['\n', '\r']);
+        check_new_password(pw).map_err(|_| anyhow!("the password must have at least 10 characters"))?;
+        let salt = generate::password_salt(opts.seed);
+        opts.password_hash =
+            Some(hash_password_with_salt(pw, &salt, cfg.web.argon2_m_kib, cfg.web.argon2_t, cfg.web.argon2_p)?);
+    }
+    if cfg.database_url.is_none() {
+        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    }
+    let store = open_store(cfg, OpenMode::CreateIfMissing).await?;
+    store.migrate().await?;
+    load_shipped_instruments(&store).await?;
+    generate::check_empty(&store).await?;
+    // Every generated document points at one placeholder PDF, stored once.
+    let attachment = if opts.shared_charts > 0 && opts.entries_per_chart > 0 {
+        let blobs = open_blobs(cfg).await?;
+        let stored = blobs.put(&generate::placeholder_pdf()).await.context("storing the placeholder document")?;
+        Some((stored.sha256, i64::try_from(stored.size).unwrap_or(0)))
+    } else {
+        None
+    };
+
+    // A bar on a terminal; nothing when the output is a file or a pipe.
+    let bar = indicatif::ProgressBar::new(0);
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>14} {bar:40} {pos}/{len} ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let on_progress = |p: generate::Progress| match p {
+        generate::Progress::Phase(name, total) => {
+            bar.set_message(name);
+            bar.set_length(total);
+            bar.set_position(0);
+        }
+        generate::Progress::Done(n) => bar.inc(n),
+    };
+    let r = generate::generate(&store, &opts, attachment, &on_progress).await?;
+    bar.finish_and_clear();
+
+    let secs = (r.load_seconds + r.finish_seconds).max(1e-9);
+    let total = r.total_rows();
+    println!("generated a synthetic prefecture (seed {}) into {}", opts.seed, shown_url(&cfg.database_url()));
+    println!(
+        "  {} organizations, {} people, {} patients, {} shared charts with {} entries and {} lab panels",
+        r.organizations, r.people, r.patients, r.shared_charts, r.entries, r.lab_panels
+    );
+    for (table, n) in &r.rows {
+        println!("  {table:<20} {n:>12} rows");
+    }
+    println!(
+        "  {total} rows in {secs:.1} s ({:.1} s loading, {:.1} s {}): {:.0} rows/s, {:.0} patients/s, {:.0} entries/s",
+        r.load_seconds,
+        r.finish_seconds,
+        match store.backend() {
+            tsunagu_store::Backend::Sqlite => "checkpoint",
+            tsunagu_store::Backend::Postgres => "ANALYZE",
+        },
+        total as f64 / secs,
+        r.patients as f64 / secs,
+        r.rows.get("entries").copied().unwrap_or(0) as f64 / secs,
+    );
+    if let Some(s) = &r.sample {
+        println!(
+            "  a shared chart to look at: /patients/{} (team member {}, outsider {}){}",
+            s.patient_id,
+            s.member_email,
+            s.outsider_email,
+            if opts.password_hash.is_some() { "" } else { "; give --password-file to sign in as them" }
+        );
+    }
+    if build_index {
+        let index = reindex::open_index(&cfg.data_dir)?;
+        let started = std::time::Instant::now();
+        let rt = tokio::runtime::Handle::current();
+        let (s, i) = (store.clone(), index.clone());
+        let n = tokio::task::spawn_blocking(move || reindex::rebuild_blocking(&rt, &s, &i, &|_| {}))
+            .await
+            .context("the reindex task failed")??;
+        println!(
+            "  indexed {n} entries for full-text search into {} in {:.1} s",
+            reindex::index_dir(&cfg.data_dir).display(),
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        println!(
+            "  the full-text search index is not built: run `{}` (a server started on this database rebuilds it in the background)",
+            reindex_command(global)
+        );
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tsunagu reindex` with the options that chose this database and data directory.
+fn reindex_command(global: &GlobalArgs) -> String {
+    let mut cmd = String::from("tsunagu");
+    if let Some(c) = &global.config {
+        cmd.push_str(&format!(" --config {}", c.display()));
+    }
+    if let Some(d) = &global.data {
+        cmd.push_str(&format!(" --data {}", d.display()));
+    }
+    if let Some(u) = &global.database_url {
+        cmd.push_str(&format!(" --database-url {}", shown_url(u)));
+    }
+    cmd.push_str(" reindex");
+    cmd
+}
+
+/// A database URL to print: as given, or with its password masked when it has one.
+fn shown_url(url: &str) -> String {
+    let has_password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .is_some_and(|(credentials, _)| credentials.contains(':'));
+    if has_password { tsunagu_store::redact_url(url) } else { url.to_string() }
 }
 
 fn print_demo_logins(cfg: &Config) {
@@ -596,5 +781,15 @@ async fn healthcheck(base: &str) -> ExitCode {
             eprintln!("no answer within 5 s");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printed_urls_hide_passwords_only() {
+        assert_eq!(super::shown_url("postgres://u@h:5432/db"), "postgres://u@h:5432/db");
+        assert_eq!(super::shown_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::shown_url("sqlite:///data/tsunagu.db"), "sqlite:///data/tsunagu.db");
     }
 }

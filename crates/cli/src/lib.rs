@@ -4,6 +4,7 @@ pub mod backup;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod generate;
 pub mod import;
 pub mod reindex;
 pub mod research;

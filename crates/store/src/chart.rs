@@ -161,7 +161,7 @@ fn entry_from_row(r: &AnyRow) -> Result<EntryView> {
 /// The content hash of a version: what it says, who wrote it, when, and what it
 /// replaced. Recorded in the audit chain with the write, so an edit is detectable.
 #[allow(clippy::too_many_arguments)]
-fn content_hash(
+pub(crate) fn content_hash(
     patient: &str,
     entry_id: &str,
     version: i64,

@@ -3,7 +3,7 @@
 
 use crate::{Result, StoreError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -42,6 +42,9 @@ pub struct Store {
     pub(crate) read: AnyPool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGen>,
+    /// How a bulk load connects: like the writer, without statement logging (a
+    /// statement of thousands of rows would fill the log with its placeholders).
+    pub(crate) bulk_opts: AnyConnectOptions,
     url_display: String,
 }
 
@@ -80,7 +83,10 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let (write, read) = match backend {
+        let quiet = |o: AnyConnectOptions| {
+            o.log_statements(log::LevelFilter::Off).log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1))
+        };
+        let (write, read, bulk_opts) = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(url).ok_or(StoreError::UnsupportedUrl)?;
                 if !path.exists() {
@@ -98,9 +104,10 @@ impl Store {
                 let base = format!("sqlite://{}", path.display());
                 let write_opts = AnyConnectOptions::from_str(&format!("{base}?mode=rwc"))?;
                 let read_opts = AnyConnectOptions::from_str(&format!("{base}?mode=rw"))?;
+                let bulk_opts = quiet(write_opts.clone());
                 let write = sqlite_pool(1).connect_with(write_opts).await?;
                 let read = sqlite_pool(4).connect_with(read_opts).await?;
-                (write, read)
+                (write, read, bulk_opts)
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -108,10 +115,10 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?;
-                (pool.clone(), pool)
+                (pool.clone(), pool, quiet(AnyConnectOptions::from_str(url)?))
             }
         };
-        Ok(Self { backend, write, read, clock, ids, url_display: redact_url(url) })
+        Ok(Self { backend, write, read, clock, ids, bulk_opts, url_display: redact_url(url) })
     }
 
     pub fn backend(&self) -> Backend {

@@ -165,7 +165,7 @@ fn summary_from_row(r: &AnyRow) -> Result<LetterSummary> {
     })
 }
 
-fn content_hash(patient: &str, letter: &str, version: i64, content: &str, by: &str, at: &str) -> String {
+pub(crate) fn content_hash(patient: &str, letter: &str, version: i64, content: &str, by: &str, at: &str) -> String {
     let mut h = Sha256::new();
     for f in [patient, letter, &version.to_string(), content, by, at] {
         h.update(f.as_bytes());

@@ -8,6 +8,7 @@
 mod acp;
 mod audit;
 mod backup;
+mod bulk;
 mod chart;
 mod dashboard;
 mod db;
@@ -34,6 +35,7 @@ mod users;
 
 pub use acp::{AcpView, Recorded};
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
+pub use bulk::{BulkBatch, BulkLoader, BulkTable, BulkValue, DataCounts, entry_content_hash, letter_content_hash};
 pub use chart::{AttachmentRow, EntryForIndex, EntryView, ErrorMark, FulltextRow, InboxRow, Mention, TimelineFilter};
 pub use dashboard::{ContactFigure, OutcomeFigures, PillarFigure, SurveyResult, SymptomChange};
 pub use db::{Backend, OpenMode, Store, redact_url, ts};

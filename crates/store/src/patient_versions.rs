@@ -37,7 +37,7 @@ pub struct PatientRecord {
     pub phone: Option<String>,
     /// When this version was recorded (RFC 3339, UTC): FHIR `meta.lastUpdated`.
     pub recorded_at: String,
-    /// `register`, `fhir` or `migration`.
+    /// `register`, `fhir`, `migration` or `generate` (a synthetic prefecture).
     pub via: String,
 }
 

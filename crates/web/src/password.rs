@@ -36,8 +36,14 @@ pub fn sha256_hex(s: &str) -> String {
 
 /// Hash a password with argon2id and a random salt; returns a PHC string.
 pub fn hash_password(pw: &str, m_kib: u32, t: u32, p: u32) -> Result<String, SecretError> {
-    let salt_bytes = random_bytes::<16>()?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| SecretError::Hash(e.to_string()))?;
+    hash_password_with_salt(pw, &random_bytes::<16>()?, m_kib, t, p)
+}
+
+/// Hash a password with a salt the caller chose. Only for the accounts of a generated
+/// synthetic region (`tsunagu generate`), whose rows must come out the same on every run
+/// with the same seed; every real password gets a random salt ([`hash_password`]).
+pub fn hash_password_with_salt(pw: &str, salt: &[u8], m_kib: u32, t: u32, p: u32) -> Result<String, SecretError> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| SecretError::Hash(e.to_string()))?;
     argon(m_kib, t, p)?
         .hash_password(pw.as_bytes(), &salt)
         .map(|h| h.to_string())

@@ -122,6 +122,48 @@ async fn fresh_database() -> (String, Option<PgDb>, Option<tempfile::TempDir>) {
     }
 }
 
+/// A new, empty database of the test backend (not migrated): for what must start from
+/// nothing, like `tsunagu generate`. Dropped with the value, unless handed to
+/// [`TestApp::start_on`].
+pub struct FreshDb {
+    pub url: String,
+    pg: Option<PgDb>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl FreshDb {
+    pub async fn new() -> FreshDb {
+        let (url, pg, dir) = fresh_database().await;
+        FreshDb { url, pg, dir }
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        if let Some(pg) = self.pg.take() {
+            drop_pg_blocking(pg);
+        }
+    }
+}
+
+/// Drop a PostgreSQL test database from synchronous code (a `Drop`).
+fn drop_pg_blocking(pg: PgDb) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(async {
+                if let Ok(mut c) = sqlx::PgConnection::connect(&pg.admin_url).await {
+                    let _ = sqlx::Executor::execute(
+                        &mut c,
+                        sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name)),
+                    )
+                    .await;
+                }
+            });
+        }
+    })
+    .join();
+}
+
 async fn drop_pg(db: &PgDb) {
     let mut c = sqlx::PgConnection::connect(&db.admin_url).await.unwrap();
     sqlx::Executor::execute(&mut c, sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name)))
@@ -169,6 +211,33 @@ impl TestApp {
             running: Some(running),
             finished: false,
             _dir: dir,
+        }
+    }
+
+    /// The real app on a database that already holds data (nothing is seeded), its
+    /// full-text index rebuilt from that data as `tsunagu reindex` would.
+    pub async fn start_on(mut db: FreshDb) -> TestApp {
+        let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 01:00 UTC)));
+        let store = Store::open(&db.url, OpenMode::MustExist, clock.clone(), Arc::new(RandomIdGen)).await.unwrap();
+        store.migrate().await.unwrap();
+        let state = server::state(store.clone(), web_config());
+        let (rt, s, index) = (tokio::runtime::Handle::current(), store.clone(), state.search.clone());
+        tokio::task::spawn_blocking(move || tsunagu_cli::reindex::rebuild_blocking(&rt, &s, &index, &|_| {}))
+            .await
+            .unwrap()
+            .unwrap();
+        let admission = state.admission.clone();
+        let running = server::spawn(state, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        TestApp {
+            base: format!("http://{}", running.addr),
+            url: db.url.clone(),
+            store,
+            clock,
+            admission,
+            pg: db.pg.take(),
+            running: Some(running),
+            finished: false,
+            _dir: db.dir.take(),
         }
     }
 
@@ -327,20 +396,7 @@ impl Drop for TestApp {
             return;
         }
         if let Some(pg) = self.pg.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    rt.block_on(async {
-                        if let Ok(mut c) = sqlx::PgConnection::connect(&pg.admin_url).await {
-                            let _ = sqlx::Executor::execute(
-                                &mut c,
-                                sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name)),
-                            )
-                            .await;
-                        }
-                    });
-                }
-            })
-            .join();
+            drop_pg_blocking(pg);
         }
     }
 }

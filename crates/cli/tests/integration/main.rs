@@ -20,6 +20,7 @@ mod emergency;
 mod family;
 mod fhir;
 mod fulltext;
+mod generate;
 mod harness;
 mod headers;
 mod import;

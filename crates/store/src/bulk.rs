@@ -1,0 +1,610 @@
+//! Bulk loading of synthetic data (`tsunagu generate`, issue #9): many rows per INSERT,
+//! many INSERTs per transaction, on one connection held for the whole load.
+//!
+//! A system path, named so: it bypasses the access policy and writes no audit record
+//! per row, because what it writes is a synthetic load, not anyone's activity. The
+//! caller appends one audit record for the load as a whole ([`BulkBatch::audit`]), in
+//! the transaction of the rows it describes, so the chain still verifies and says that
+//! the database holds generated data.
+//!
+//! The store owns the SQL: a caller names a [`BulkTable`] and hands over values in the
+//! order of [`BulkTable::columns`]; table and column names never come from outside.
+//! Content hashes are computed by the same functions the ordinary writes use
+//! ([`entry_content_hash`], [`letter_content_hash`]).
+//!
+//! For the load only, SQLite runs with `synchronous = OFF` and a large page cache (WAL
+//! stays on; a crash loses the generated rows, never the file), PostgreSQL with
+//! `synchronous_commit = off`; [`BulkLoader::finish`] puts the connection back as the
+//! pool made it.
+
+use crate::audit::{AuditCtx, AuditEvent};
+use crate::db::{Backend, Store};
+use crate::{Result, StoreError};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Connection, Executor, Row};
+
+/// SQLite's default limit of bound variables per statement (SQLITE_MAX_VARIABLE_NUMBER
+/// since 3.32).
+const SQLITE_MAX_PARAMS: usize = 32_766;
+/// PostgreSQL counts parameters in a 16-bit field (65,535); a margin below it.
+const POSTGRES_MAX_PARAMS: usize = 60_000;
+
+/// The tables a bulk load may write, each with the columns it fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BulkTable {
+    Organizations,
+    Users,
+    Memberships,
+    Patients,
+    PatientVersions,
+    PatientIdentifiers,
+    KeyPersons,
+    CareTeam,
+    Consents,
+    Letters,
+    LetterVersions,
+    LetterEvents,
+    Entries,
+    EntryMarks,
+    Mentions,
+    Attachments,
+    LabResults,
+    ImportFiles,
+}
+
+impl BulkTable {
+    /// In an order that satisfies the foreign keys: a batch writes its tables in this order.
+    pub const ALL: [BulkTable; 18] = [
+        BulkTable::Organizations,
+        BulkTable::Users,
+        BulkTable::Memberships,
+        BulkTable::Patients,
+        BulkTable::PatientVersions,
+        BulkTable::PatientIdentifiers,
+        BulkTable::KeyPersons,
+        BulkTable::CareTeam,
+        BulkTable::Consents,
+        BulkTable::Letters,
+        BulkTable::LetterVersions,
+        BulkTable::LetterEvents,
+        BulkTable::Entries,
+        BulkTable::EntryMarks,
+        BulkTable::Mentions,
+        BulkTable::Attachments,
+        BulkTable::LabResults,
+        BulkTable::ImportFiles,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BulkTable::Organizations => "organizations",
+            BulkTable::Users => "users",
+            BulkTable::Memberships => "memberships",
+            BulkTable::Patients => "patients",
+            BulkTable::PatientVersions => "patient_versions",
+            BulkTable::PatientIdentifiers => "patient_identifiers",
+            BulkTable::KeyPersons => "key_persons",
+            BulkTable::CareTeam => "care_team",
+            BulkTable::Consents => "consents",
+            BulkTable::Letters => "letters",
+            BulkTable::LetterVersions => "letter_versions",
+            BulkTable::LetterEvents => "letter_events",
+            BulkTable::Entries => "entries",
+            BulkTable::EntryMarks => "entry_marks",
+            BulkTable::Mentions => "mentions",
+            BulkTable::Attachments => "attachments",
+            BulkTable::LabResults => "lab_results",
+            BulkTable::ImportFiles => "import_files",
+        }
+    }
+
+    /// The columns a row gives values for, in order.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            BulkTable::Organizations => &[
+                "id",
+                "code",
+                "kind",
+                "name",
+                "name_kana",
+                "postal_code",
+                "address",
+                "phone",
+                "night_phone",
+                "lat",
+                "lon",
+                "home_visits",
+                "support_24h",
+                "palliative_care",
+                "opioid_dispensing",
+                "accepts_new_patients",
+                "status",
+                "approved_at",
+                "created_at",
+                "updated_at",
+                "visiting_area",
+            ],
+            BulkTable::Users => &[
+                "id",
+                "email",
+                "display_name",
+                "name_kana",
+                "profession",
+                "password_hash",
+                "status",
+                "operator",
+                "created_at",
+            ],
+            BulkTable::Memberships => &["user_id", "org_id", "org_admin", "created_at"],
+            BulkTable::Patients => &[
+                "id",
+                "owner_org_id",
+                "family_name",
+                "given_name",
+                "family_kana",
+                "given_kana",
+                "kana_key",
+                "name_key",
+                "sex",
+                "birth_date",
+                "postal_code",
+                "address",
+                "phone",
+                "consent_status",
+                "created_at",
+                "created_by",
+            ],
+            BulkTable::PatientVersions => &[
+                "patient_id",
+                "version",
+                "family_name",
+                "given_name",
+                "family_kana",
+                "given_kana",
+                "sex",
+                "birth_date",
+                "postal_code",
+                "address",
+                "phone",
+                "recorded_at",
+                "recorded_by",
+                "recorded_org",
+                "via",
+            ],
+            BulkTable::PatientIdentifiers => &["patient_id", "org_id", "local_id", "created_at", "created_by"],
+            BulkTable::KeyPersons => {
+                &["patient_id", "id", "name", "relation", "phone", "note", "created_at", "created_by"]
+            }
+            BulkTable::CareTeam => &["patient_id", "id", "org_id", "role", "since", "added_by"],
+            BulkTable::Consents => &["patient_id", "id", "status", "obtained_by", "note", "recorded_by", "recorded_at"],
+            BulkTable::Letters => &[
+                "patient_id",
+                "id",
+                "kind",
+                "state",
+                "from_org_id",
+                "from_user_id",
+                "to_org_id",
+                "to_person",
+                "recipient_role",
+                "in_reply_to",
+                "version",
+                "created_at",
+                "sent_at",
+            ],
+            BulkTable::LetterVersions => {
+                &["patient_id", "id", "letter_id", "version", "content", "saved_by", "saved_at", "content_hash"]
+            }
+            BulkTable::LetterEvents => {
+                &["patient_id", "id", "letter_id", "event", "state_after", "by_user", "by_org", "at", "note"]
+            }
+            BulkTable::Entries => &[
+                "patient_id",
+                "id",
+                "entry_id",
+                "version",
+                "supersedes",
+                "kind",
+                "body",
+                "search_text",
+                "author_id",
+                "author_org_id",
+                "author_profession",
+                "recorded_at",
+                "entry_recorded_at",
+                "correction_reason",
+                "content_hash",
+            ],
+            BulkTable::EntryMarks => &[
+                "patient_id",
+                "id",
+                "entry_id",
+                "version_id",
+                "mark",
+                "reason",
+                "by_user",
+                "by_org",
+                "at",
+                "content_hash",
+            ],
+            BulkTable::Mentions => &["patient_id", "id", "entry_version_id", "user_id", "org_id", "at"],
+            BulkTable::Attachments => {
+                &["patient_id", "id", "sha256", "size", "media_type", "filename", "created_by", "created_at"]
+            }
+            BulkTable::LabResults => &[
+                "patient_id",
+                "id",
+                "org_id",
+                "code",
+                "code_system",
+                "name",
+                "value_num",
+                "value_text",
+                "unit",
+                "reference_range",
+                "abnormal",
+                "observed_at",
+                "source_sha256",
+                "imported_at",
+            ],
+            BulkTable::ImportFiles => &["org_id", "sha256", "patient_id", "path", "kind", "items", "imported_at"],
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// One value of a row, typed as the column is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BulkValue {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    /// NULL in a text column.
+    NullText,
+    /// NULL in a floating-point column.
+    NullFloat,
+}
+
+impl From<String> for BulkValue {
+    fn from(s: String) -> Self {
+        BulkValue::Text(s)
+    }
+}
+
+impl From<&str> for BulkValue {
+    fn from(s: &str) -> Self {
+        BulkValue::Text(s.to_string())
+    }
+}
+
+impl From<Option<String>> for BulkValue {
+    fn from(s: Option<String>) -> Self {
+        s.map_or(BulkValue::NullText, BulkValue::Text)
+    }
+}
+
+impl From<Option<&str>> for BulkValue {
+    fn from(s: Option<&str>) -> Self {
+        s.map_or(BulkValue::NullText, |s| BulkValue::Text(s.to_string()))
+    }
+}
+
+impl From<i64> for BulkValue {
+    fn from(v: i64) -> Self {
+        BulkValue::Int(v)
+    }
+}
+
+impl From<bool> for BulkValue {
+    fn from(v: bool) -> Self {
+        BulkValue::Int(i64::from(v))
+    }
+}
+
+impl From<Option<f64>> for BulkValue {
+    fn from(v: Option<f64>) -> Self {
+        v.map_or(BulkValue::NullFloat, BulkValue::Float)
+    }
+}
+
+/// Rows for several tables, written together in one transaction, tables in the order of
+/// [`BulkTable::ALL`], then the audit records.
+#[derive(Debug, Default)]
+pub struct BulkBatch {
+    /// Per table (by position in [`BulkTable::ALL`]), the values of its rows, row after row.
+    values: Vec<Vec<BulkValue>>,
+    audit: Vec<AuditEvent>,
+}
+
+impl BulkBatch {
+    pub fn new() -> Self {
+        Self { values: vec![Vec::new(); BulkTable::ALL.len()], audit: Vec::new() }
+    }
+
+    /// Add one row; `row` must hold one value per column of the table.
+    pub fn push<const N: usize>(&mut self, table: BulkTable, row: [BulkValue; N]) -> Result<()> {
+        if N != table.columns().len() {
+            return Err(StoreError::Corrupt(format!(
+                "a bulk row for {} has {N} values for {} columns",
+                table.name(),
+                table.columns().len()
+            )));
+        }
+        if let Some(v) = self.values.get_mut(table.index()) {
+            v.extend(row);
+        }
+        Ok(())
+    }
+
+    /// Append an audit record after the batch's rows, in the same transaction.
+    pub fn audit(&mut self, ev: AuditEvent) {
+        self.audit.push(ev);
+    }
+
+    /// Rows held for `table`.
+    pub fn rows(&self, table: BulkTable) -> usize {
+        self.values.get(table.index()).map_or(0, |v| v.len() / table.columns().len().max(1))
+    }
+
+    /// Rows held in every table.
+    pub fn total_rows(&self) -> usize {
+        BulkTable::ALL.iter().map(|t| self.rows(*t)).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total_rows() == 0 && self.audit.is_empty()
+    }
+}
+
+/// A connection of its own, from [`Store::system_bulk_loader`] to
+/// [`BulkLoader::finish`], tuned for loading and without statement logging. On SQLite it
+/// also holds the store's one writer connection, so that nothing else in the process
+/// writes meanwhile.
+pub struct BulkLoader {
+    store: Store,
+    conn: AnyConnection,
+    _writer: Option<PoolConnection<Any>>,
+    ctx: AuditCtx,
+}
+
+impl std::fmt::Debug for BulkLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkLoader").field("backend", &self.store.backend).finish()
+    }
+}
+
+/// Rows already in the tables that say whether a database is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataCounts {
+    pub organizations: i64,
+    pub users: i64,
+    pub patients: i64,
+}
+
+impl DataCounts {
+    pub fn is_empty(&self) -> bool {
+        self.organizations == 0 && self.users == 0 && self.patients == 0
+    }
+}
+
+impl Store {
+    /// How many organizations, people and patients the database holds (a bulk load
+    /// refuses a database that holds any).
+    pub async fn system_data_counts(&self) -> Result<DataCounts> {
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM organizations) AS o, (SELECT COUNT(*) FROM users) AS u, \
+             (SELECT COUNT(*) FROM patients) AS p",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(DataCounts { organizations: r.try_get("o")?, users: r.try_get("u")?, patients: r.try_get("p")? })
+    }
+
+    /// Open the connection of a bulk load, tuned for loading (see the module
+    /// documentation). On SQLite the store's writer is held until
+    /// [`BulkLoader::finish`] (other writes of this store wait); on PostgreSQL they go on.
+    pub async fn system_bulk_loader(&self, ctx: AuditCtx) -> Result<BulkLoader> {
+        let writer = match self.backend {
+            Backend::Sqlite => Some(self.write.acquire().await?),
+            Backend::Postgres => None,
+        };
+        let mut conn = AnyConnection::connect_with(&self.bulk_opts).await?;
+        match self.backend {
+            Backend::Sqlite => {
+                // As every connection of the store (db.rs), then relaxed for the load.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA synchronous = OFF").await?;
+                // 512 MiB of page cache: the indexes of a million patients stay in memory.
+                conn.execute("PRAGMA cache_size = -524288").await?;
+                conn.execute("PRAGMA temp_store = MEMORY").await?;
+            }
+            Backend::Postgres => {
+                conn.execute("SET synchronous_commit = off").await?;
+            }
+        }
+        Ok(BulkLoader { store: self.clone(), conn, _writer: writer, ctx })
+    }
+}
+
+impl BulkLoader {
+    fn max_params(&self) -> usize {
+        match self.store.backend {
+            Backend::Sqlite => SQLITE_MAX_PARAMS,
+            Backend::Postgres => POSTGRES_MAX_PARAMS,
+        }
+    }
+
+    /// Write a batch in one transaction: every table's rows in multi-row INSERTs as large
+    /// as the database's parameter limit allows, then its audit records. All or nothing.
+    ///
+    /// Statements hold a power of two of rows (the largest that fits, then the binary
+    /// digits of the rest), so that a table is written with a dozen distinct statements
+    /// at most, each prepared once and then taken from the connection's cache.
+    pub async fn write(&mut self, batch: &BulkBatch) -> Result<()> {
+        let max_params = self.max_params();
+        let placeholders = match self.store.backend {
+            // Plain `?` on SQLite: for a numbered parameter (`$N`, `?N`) the driver asks
+            // SQLite its name before binding, and SQLite finds it by walking the list of
+            // names, which makes binding a statement of 30,000 of them quadratic.
+            Backend::Sqlite => Placeholders::Anonymous,
+            Backend::Postgres => Placeholders::Numbered,
+        };
+        let mut tx = self.conn.begin().await?;
+        for table in BulkTable::ALL {
+            let Some(values) = batch.values.get(table.index()) else { continue };
+            let cols = table.columns().len();
+            let max_rows = prev_power_of_two((max_params / cols).max(1));
+            let mut rest = values.as_slice();
+            while !rest.is_empty() {
+                let rows = prev_power_of_two((rest.len() / cols).min(max_rows)).max(1);
+                let (chunk, tail) = rest.split_at((rows * cols).min(rest.len()));
+                rest = tail;
+                let sql = insert_sql(table, rows, placeholders);
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for v in chunk {
+                    q = match v {
+                        BulkValue::Text(s) => q.bind(s.as_str()),
+                        BulkValue::Int(i) => q.bind(*i),
+                        BulkValue::Float(f) => q.bind(*f),
+                        BulkValue::NullText => q.bind(None::<String>),
+                        BulkValue::NullFloat => q.bind(None::<f64>),
+                    };
+                }
+                q.execute(&mut *tx).await.map_err(StoreError::from_write)?;
+            }
+        }
+        for ev in &batch.audit {
+            self.store.append_audit(&mut tx, ev, &self.ctx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// End the load. On SQLite, fold the write-ahead log back into the database file
+    /// (with a full sync: from here on the data is as durable as any); on PostgreSQL,
+    /// update the planner's statistics (what autovacuum would do soon after a load this
+    /// size). The connection closes; the store's own connections never saw the relaxed
+    /// settings.
+    pub async fn finish(mut self) -> Result<()> {
+        match self.store.backend {
+            Backend::Sqlite => {
+                self.conn.execute("PRAGMA synchronous = FULL").await?;
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+            }
+            Backend::Postgres => {
+                self.conn.execute("ANALYZE").await?;
+            }
+        }
+        self.conn.close().await?;
+        Ok(())
+    }
+}
+
+/// The largest power of two not above `n` (1 for 0).
+fn prev_power_of_two(n: usize) -> usize {
+    if n <= 1 { 1 } else { 1 << (usize::BITS - 1 - n.leading_zeros()) }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placeholders {
+    /// `$1, $2, ...` (PostgreSQL)
+    Numbered,
+    /// `?, ?, ...` (SQLite)
+    Anonymous,
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, ...), (...)` for `rows` rows.
+fn insert_sql(table: BulkTable, rows: usize, placeholders: Placeholders) -> String {
+    let cols = table.columns();
+    let mut sql = format!("INSERT INTO {} ({}) VALUES ", table.name(), cols.join(", "));
+    sql.reserve(rows * cols.len() * 8);
+    let mut n = 0usize;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match placeholders {
+                Placeholders::Numbered => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+                Placeholders::Anonymous => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The content hash the store gives a version of a chart entry (see
+/// [`Store::add_entry`]); for an "entered in error" mark, `body` is
+/// `entered_in_error:{reason}` and `supersedes` the marked version.
+#[allow(clippy::too_many_arguments)]
+pub fn entry_content_hash(
+    patient: &str,
+    entry_id: &str,
+    version: i64,
+    supersedes: Option<&str>,
+    body: &str,
+    author: &str,
+    org: &str,
+    at: &str,
+) -> String {
+    crate::chart::content_hash(patient, entry_id, version, supersedes, body, author, org, at)
+}
+
+/// The content hash the store gives a saved version of a letter.
+pub fn letter_content_hash(patient: &str, letter: &str, version: i64, content: &str, by: &str, at: &str) -> String {
+    crate::letters::content_hash(patient, letter, version, content, by, at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_sql_numbers_every_placeholder() {
+        let sql = insert_sql(BulkTable::Memberships, 2, Placeholders::Numbered);
+        assert_eq!(
+            sql,
+            "INSERT INTO memberships (user_id, org_id, org_admin, created_at) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)"
+        );
+        assert!(
+            insert_sql(BulkTable::Memberships, 2, Placeholders::Anonymous)
+                .ends_with("VALUES (?, ?, ?, ?), (?, ?, ?, ?)")
+        );
+    }
+
+    #[test]
+    fn statements_hold_a_power_of_two_of_rows() {
+        assert_eq!([0, 1, 2, 3, 1000, 1024, 2047].map(prev_power_of_two), [1, 1, 2, 2, 512, 1024, 1024]);
+    }
+
+    #[test]
+    fn a_row_of_the_wrong_width_is_refused() {
+        let mut b = BulkBatch::new();
+        assert!(b.push(BulkTable::Memberships, ["a".into(), "b".into()]).is_err());
+        b.push(BulkTable::Memberships, ["u".into(), "o".into(), false.into(), "t".into()]).unwrap();
+        assert_eq!(b.rows(BulkTable::Memberships), 1);
+        assert_eq!(b.total_rows(), 1);
+    }
+
+    #[test]
+    fn every_table_fits_the_parameter_limits() {
+        for t in BulkTable::ALL {
+            assert!(t.columns().len() <= 32, "{}", t.name());
+            assert_eq!(BulkTable::ALL[t.index()], t);
+        }
+    }
+}
