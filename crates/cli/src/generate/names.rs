@@ -1,9 +1,10 @@
 //! Our own small tables of name parts and places, each with its reading, for the
 //! synthetic prefecture. Written by hand for tsunagu (no list was copied): common family
 //! names, given names built from a first and a second part as many names of the older
-//! generations are, and the municipalities of Yamagata prefecture (public facts: name,
-//! reading, postal-code prefix, area code, approximate centre and a rough population
-//! weight). The kana of every name is the concatenation of its parts' readings, so it
+//! generations are, and 18 municipalities of Yamagata prefecture (public facts as far as
+//! we know them: name, reading, postal-code prefix, area code, approximate centre and a
+//! rough population weight; an error here makes the data less plausible, nothing more).
+//! The kana of every name is the concatenation of its parts' readings, so it
 //! always matches the kanji.
 
 /// A written form and its reading in katakana.
@@ -389,7 +390,7 @@ pub const CITIES: &[City] = &[
     City {
         name: ("高畠町", "タカハタマチ"),
         stem: ("高畠", "タカハタ"),
-        postal: "99221",
+        postal: "99203",
         area_code: "0238",
         lat: 37.9997,
         lon: 140.1893,
