@@ -103,16 +103,7 @@ pub async fn search(
     let base = base(&state, &headers);
     let page = super::Page::of(&req, found.len());
     let shown: Vec<&(PatientId, Value, String)> = found.iter().skip(page.offset).take(page.count).collect();
-    let mut entries: Vec<Entry> = shown
-        .iter()
-        .map(|(_, v, _)| Entry {
-            full_url: format!("{base}/MedicationRequest/{}", v["id"].as_str().unwrap_or_default()),
-            resource: v.clone(),
-            search_mode: Some("match"),
-            request: None,
-            response: None,
-        })
-        .collect();
+    let mut entries: Vec<Entry> = shown.iter().map(|(_, v, _)| super::match_entry(&base, v.clone())).collect();
     let patients: Vec<PatientId> = shown.iter().map(|(p, _, _)| *p).collect();
     entries.extend(super::included_patients(&state, &base, &req, &grants, &patients, "MedicationRequest").await?);
     Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/MedicationRequest"), &req, &entries)))

@@ -90,16 +90,7 @@ pub async fn search(
     let base = base(&state, &headers);
     let page = super::Page::of(&req, rows.len());
     let shown: Vec<&LabResultRow> = rows.iter().skip(page.offset).take(page.count).collect();
-    let mut entries: Vec<Entry> = shown
-        .iter()
-        .map(|r| Entry {
-            full_url: format!("{base}/Observation/{}", r.id),
-            resource: to_resource(r),
-            search_mode: Some("match"),
-            request: None,
-            response: None,
-        })
-        .collect();
+    let mut entries: Vec<Entry> = shown.iter().map(|r| super::match_entry(&base, to_resource(r))).collect();
     let patients: Vec<PatientId> = shown.iter().map(|r| r.patient_id).collect();
     entries.extend(super::included_patients(&state, &base, &req, &grants, &patients, "Observation").await?);
     Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Observation"), &req, &entries)))

@@ -229,16 +229,7 @@ async fn page(
     let ids: Vec<PatientId> = shown.iter().map(|r| r.id).collect();
     let local = state.store.local_identifiers(&ids).await?;
     state.store.record_patients_shown(who, action, format!("{} match(es)", page.total), &ids, &ctx.audit()).await?;
-    let entries: Vec<Entry> = shown
-        .iter()
-        .map(|r| Entry {
-            full_url: format!("{base}/Patient/{}", r.id),
-            resource: to_resource(r, &local),
-            search_mode: Some("match"),
-            request: None,
-            response: None,
-        })
-        .collect();
+    let entries: Vec<Entry> = shown.iter().map(|r| super::match_entry(base, to_resource(r, &local))).collect();
     Ok(page.bundle(state, &format!("{base}/Patient"), req, &entries))
 }
 
