@@ -10,7 +10,7 @@ use crate::orgs::parse_uuid;
 use crate::patients::ChartGrant;
 use crate::{AuditCtx, AuditEvent, Outcome, Result};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_domain::{OrgId, PatientId};
 
@@ -55,6 +55,29 @@ pub struct LabResultRow {
     pub observed_at: String,
     pub org_name: String,
     pub imported_at: String,
+}
+
+const LAB_SELECT: &str = "SELECT l.id, l.patient_id, l.org_id, l.code, l.code_system, l.name, l.value_num, \
+     l.value_text, l.unit, l.reference_range, l.abnormal, l.observed_at, l.imported_at, o.name AS org_name \
+     FROM lab_results l JOIN organizations o ON o.id = l.org_id WHERE l.patient_id = $1";
+
+fn lab_from_row(r: &sqlx::any::AnyRow) -> Result<LabResultRow> {
+    Ok(LabResultRow {
+        id: r.try_get("id")?,
+        patient_id: parse_uuid(&r.try_get::<String, _>("patient_id")?)?,
+        org_id: parse_uuid(&r.try_get::<String, _>("org_id")?)?,
+        code: r.try_get("code")?,
+        code_system: r.try_get("code_system")?,
+        name: r.try_get("name")?,
+        value_num: r.try_get("value_num")?,
+        value_text: r.try_get("value_text")?,
+        unit: r.try_get("unit")?,
+        reference_range: r.try_get("reference_range")?,
+        abnormal: r.try_get("abnormal")?,
+        observed_at: r.try_get("observed_at")?,
+        org_name: r.try_get("org_name")?,
+        imported_at: r.try_get("imported_at")?,
+    })
 }
 
 impl Store {
@@ -117,35 +140,22 @@ impl Store {
     /// The chart's lab results from every facility, by test then time.
     pub async fn lab_results(&self, g: &ChartGrant) -> Result<Vec<LabResultRow>> {
         g.require(&[ChartAction::Read, ChartAction::Write])?;
-        let rows = sqlx::query(
-            "SELECT l.id, l.patient_id, l.org_id, l.code, l.code_system, l.name, l.value_num, l.value_text, l.unit, \
-             l.reference_range, l.abnormal, l.observed_at, l.imported_at, o.name AS org_name \
-             FROM lab_results l JOIN organizations o ON o.id = l.org_id \
-             WHERE l.patient_id = $1 ORDER BY l.code, l.observed_at, l.id",
-        )
-        .bind(g.patient().to_string())
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LabResultRow {
-                    id: r.try_get("id")?,
-                    patient_id: parse_uuid(&r.try_get::<String, _>("patient_id")?)?,
-                    org_id: parse_uuid(&r.try_get::<String, _>("org_id")?)?,
-                    code: r.try_get("code")?,
-                    code_system: r.try_get("code_system")?,
-                    name: r.try_get("name")?,
-                    value_num: r.try_get("value_num")?,
-                    value_text: r.try_get("value_text")?,
-                    unit: r.try_get("unit")?,
-                    reference_range: r.try_get("reference_range")?,
-                    abnormal: r.try_get("abnormal")?,
-                    observed_at: r.try_get("observed_at")?,
-                    org_name: r.try_get("org_name")?,
-                    imported_at: r.try_get("imported_at")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(AssertSqlSafe(format!("{LAB_SELECT} ORDER BY l.code, l.observed_at, l.id")))
+            .bind(g.patient().to_string())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(lab_from_row).collect()
+    }
+
+    /// One lab result of the chart (`None` when the chart has no such result).
+    pub async fn lab_result(&self, g: &ChartGrant, id: &str) -> Result<Option<LabResultRow>> {
+        g.require(&[ChartAction::Read, ChartAction::Write])?;
+        let row = sqlx::query(AssertSqlSafe(format!("{LAB_SELECT} AND l.id = $2")))
+            .bind(g.patient().to_string())
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(lab_from_row).transpose()
     }
 
     /// The patient a lab result belongs to, to open that chart before showing it

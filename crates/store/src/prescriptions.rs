@@ -9,7 +9,7 @@ use crate::imports::{ImportOutcome, ImportedFile, import_target, record_import_f
 use crate::patients::ChartGrant;
 use crate::{AuditCtx, AuditEvent, Outcome, Result};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 use tsunagu_domain::OrgId;
 use tsunagu_domain::policy::ChartAction;
 
@@ -93,6 +93,46 @@ pub struct PrescriptionRow {
 
 fn date_text(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+const PRESCRIPTION_SELECT: &str = "SELECT p.id, p.order_control, p.order_number, p.rp_number, p.drug_code, p.drug_code_system, \
+     p.drug_name, p.dose, p.dose_unit, p.daily_dose, p.daily_dose_unit, p.dosage_form, p.route, \
+     p.timing_text, p.instructions, p.days, p.total_occurrences, p.dispense_amount, p.dispense_unit, \
+     p.prescribed_at, p.start_date, p.end_date, p.prescriber_name, p.department, p.ordering_facility, \
+     p.org_id, o.name AS org_name \
+     FROM prescriptions p JOIN organizations o ON o.id = p.org_id \
+     WHERE p.patient_id = $1";
+
+fn prescription_from_row(r: &sqlx::any::AnyRow) -> Result<PrescriptionRow> {
+    Ok(PrescriptionRow {
+        id: r.try_get("id")?,
+        order_control: r.try_get("order_control")?,
+        order_number: r.try_get("order_number")?,
+        rp_number: r.try_get("rp_number")?,
+        drug_code: r.try_get("drug_code")?,
+        drug_code_system: r.try_get("drug_code_system")?,
+        drug_name: r.try_get("drug_name")?,
+        dose: r.try_get("dose")?,
+        dose_unit: r.try_get("dose_unit")?,
+        daily_dose: r.try_get("daily_dose")?,
+        daily_dose_unit: r.try_get("daily_dose_unit")?,
+        dosage_form: r.try_get("dosage_form")?,
+        route: r.try_get("route")?,
+        timing_text: r.try_get("timing_text")?,
+        instructions: r.try_get("instructions")?,
+        days: r.try_get("days")?,
+        total_occurrences: r.try_get("total_occurrences")?,
+        dispense_amount: r.try_get("dispense_amount")?,
+        dispense_unit: r.try_get("dispense_unit")?,
+        prescribed_at: r.try_get("prescribed_at")?,
+        start_date: r.try_get("start_date")?,
+        end_date: r.try_get("end_date")?,
+        prescriber_name: r.try_get("prescriber_name")?,
+        department: r.try_get("department")?,
+        ordering_facility: r.try_get("ordering_facility")?,
+        org_id: r.try_get("org_id")?,
+        org_name: r.try_get("org_name")?,
+    })
 }
 
 impl Store {
@@ -182,52 +222,24 @@ impl Store {
     /// facility, order and Rp as the message listed them.
     pub async fn prescriptions(&self, g: &ChartGrant) -> Result<Vec<PrescriptionRow>> {
         g.require(&[ChartAction::Read, ChartAction::Write])?;
-        let rows = sqlx::query(
-            "SELECT p.id, p.order_control, p.order_number, p.rp_number, p.drug_code, p.drug_code_system, \
-             p.drug_name, p.dose, p.dose_unit, p.daily_dose, p.daily_dose_unit, p.dosage_form, p.route, \
-             p.timing_text, p.instructions, p.days, p.total_occurrences, p.dispense_amount, p.dispense_unit, \
-             p.prescribed_at, p.start_date, p.end_date, p.prescriber_name, p.department, p.ordering_facility, \
-             p.org_id, o.name AS org_name \
-             FROM prescriptions p JOIN organizations o ON o.id = p.org_id \
-             WHERE p.patient_id = $1 \
-             ORDER BY p.prescribed_at DESC, o.name, p.org_id, p.order_number, p.source_sha256, p.source_segment",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{PRESCRIPTION_SELECT} ORDER BY p.prescribed_at DESC, o.name, p.org_id, p.order_number, p.source_sha256, p.source_segment"
+        )))
         .bind(g.patient().to_string())
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PrescriptionRow {
-                    id: r.try_get("id")?,
-                    order_control: r.try_get("order_control")?,
-                    order_number: r.try_get("order_number")?,
-                    rp_number: r.try_get("rp_number")?,
-                    drug_code: r.try_get("drug_code")?,
-                    drug_code_system: r.try_get("drug_code_system")?,
-                    drug_name: r.try_get("drug_name")?,
-                    dose: r.try_get("dose")?,
-                    dose_unit: r.try_get("dose_unit")?,
-                    daily_dose: r.try_get("daily_dose")?,
-                    daily_dose_unit: r.try_get("daily_dose_unit")?,
-                    dosage_form: r.try_get("dosage_form")?,
-                    route: r.try_get("route")?,
-                    timing_text: r.try_get("timing_text")?,
-                    instructions: r.try_get("instructions")?,
-                    days: r.try_get("days")?,
-                    total_occurrences: r.try_get("total_occurrences")?,
-                    dispense_amount: r.try_get("dispense_amount")?,
-                    dispense_unit: r.try_get("dispense_unit")?,
-                    prescribed_at: r.try_get("prescribed_at")?,
-                    start_date: r.try_get("start_date")?,
-                    end_date: r.try_get("end_date")?,
-                    prescriber_name: r.try_get("prescriber_name")?,
-                    department: r.try_get("department")?,
-                    ordering_facility: r.try_get("ordering_facility")?,
-                    org_id: r.try_get("org_id")?,
-                    org_name: r.try_get("org_name")?,
-                })
-            })
-            .collect()
+        rows.iter().map(prescription_from_row).collect()
+    }
+
+    /// One prescription of the chart (`None` when the chart has no such prescription).
+    pub async fn prescription(&self, g: &ChartGrant, id: &str) -> Result<Option<PrescriptionRow>> {
+        g.require(&[ChartAction::Read, ChartAction::Write])?;
+        let row = sqlx::query(AssertSqlSafe(format!("{PRESCRIPTION_SELECT} AND p.id = $2")))
+            .bind(g.patient().to_string())
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(prescription_from_row).transpose()
     }
 
     /// The patient a prescription belongs to, to open that chart before showing it

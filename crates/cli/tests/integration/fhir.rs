@@ -275,6 +275,11 @@ async fn an_outsider_token_finds_a_hidden_patient_nowhere_read_search_include_or
     assert_eq!(mr["status"], "active");
     assert_eq!(mr["dispenseRequest"]["expectedSupplyDuration"]["value"], 14);
     assert_eq!(ids_in(&seen, "Patient"), vec![yamada.to_string()]);
+    let mr_id = mr["id"].as_str().unwrap().to_string();
+    let read = get(&app, &member, &format!("/fhir/r4/MedicationRequest/{mr_id}")).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.json()["medicationCodeableConcept"]["text"], "オキシコドン徐放錠5mg");
+    assert_eq!(get(&app, &outsider, &format!("/fhir/r4/MedicationRequest/{mr_id}")).await.status, 404);
 
     // What the member was sent passes the independent R4 models (fhir.resources).
     let dir = tempfile::tempdir().unwrap();

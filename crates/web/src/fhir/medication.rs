@@ -74,7 +74,7 @@ pub async fn read(
     let g = super::open_owning_chart(&state, &ctx, &caller.principal, owner, "fhir.medication.read", missing).await?;
     let pid = g.patient();
     let today = state.store.clock().today_jst();
-    let row = state.store.prescriptions(&g).await?.into_iter().find(|r| r.id == raw).ok_or_else(missing)?;
+    let row = state.store.prescription(&g, &raw).await?.ok_or_else(missing)?;
     Ok(json_response(StatusCode::OK, &to_resource(pid, &row, today)))
 }
 

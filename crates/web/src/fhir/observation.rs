@@ -62,7 +62,7 @@ pub async fn read(
     let missing = || FhirError::not_found("Observation", &raw);
     let owner = state.store.lab_result_patient(&raw).await?;
     let g = super::open_owning_chart(&state, &ctx, &caller.principal, owner, "fhir.observation.read", missing).await?;
-    let row = state.store.lab_results(&g).await?.into_iter().find(|r| r.id == raw).ok_or_else(missing)?;
+    let row = state.store.lab_result(&g, &raw).await?.ok_or_else(missing)?;
     Ok(json_response(StatusCode::OK, &to_resource(&row)))
 }
 
