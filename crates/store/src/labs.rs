@@ -158,17 +158,6 @@ impl Store {
         row.as_ref().map(lab_from_row).transpose()
     }
 
-    /// The patient a lab result belongs to, to open that chart before showing it
-    /// (`None` for an id that is not a lab result).
-    pub async fn lab_result_patient(&self, id: &str) -> Result<Option<PatientId>> {
-        let r =
-            sqlx::query("SELECT patient_id FROM lab_results WHERE id = $1").bind(id).fetch_optional(&self.read).await?;
-        match r {
-            Some(r) => Ok(Some(parse_uuid(&r.try_get::<String, _>("patient_id")?)?)),
-            None => Ok(None),
-        }
-    }
-
     /// How many lab results and imported lab files the database holds (for the import's
     /// summary and its tests).
     pub async fn system_lab_counts(&self) -> Result<(i64, i64)> {

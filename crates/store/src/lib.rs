@@ -21,6 +21,7 @@ mod letters;
 mod migrate;
 mod notify;
 mod orgs;
+mod owners;
 mod passkeys;
 mod patient_versions;
 mod patients;
@@ -52,6 +53,7 @@ pub use letters::{LetterAttachment, LetterBoxRow, LetterContent, LetterEventRow,
 pub use migrate::{LATEST_VERSION, MigrationStatus};
 pub use notify::{OutboxRow, Recipients};
 pub use orgs::{NewOrg, OrgRow, OrgUpdate};
+pub use owners::Owned;
 pub use passkeys::PasskeyRow;
 pub use patient_versions::{
     BatchError, BatchFailure, FhirExportRow, IdentifierMatch, LocalIdentifier, PatientFilter, PatientRecord,

@@ -134,9 +134,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0017_prescriptions.sqlite.sql"),
         postgres: include_str!("../migrations/0017_prescriptions.postgres.sql"),
     },
+    Migration {
+        version: 18,
+        name: "fhir_lookups",
+        common: include_str!("../migrations/0018_fhir_lookups.sql"),
+        sqlite: include_str!("../migrations/0018_fhir_lookups.sqlite.sql"),
+        postgres: include_str!("../migrations/0018_fhir_lookups.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 17;
+pub const LATEST_VERSION: i64 = 18;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -242,19 +242,6 @@ impl Store {
         row.as_ref().map(prescription_from_row).transpose()
     }
 
-    /// The patient a prescription belongs to, to open that chart before showing it
-    /// (`None` for an id that is not a prescription).
-    pub async fn prescription_patient(&self, id: &str) -> Result<Option<tsunagu_domain::PatientId>> {
-        let r = sqlx::query("SELECT patient_id FROM prescriptions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        match r {
-            Some(r) => Ok(Some(crate::orgs::parse_uuid(&r.try_get::<String, _>("patient_id")?)?)),
-            None => Ok(None),
-        }
-    }
-
     /// How many prescriptions and prescription files the database holds (for the import's
     /// summary and its tests).
     pub async fn system_prescription_counts(&self) -> Result<(i64, i64)> {

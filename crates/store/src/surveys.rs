@@ -150,7 +150,8 @@ impl Store {
             .collect()
     }
 
-    async fn instrument(&self, id: &str, version: i64) -> Result<Instrument> {
+    /// One version of an instrument (the one a response answered).
+    pub async fn instrument(&self, id: &str, version: i64) -> Result<Instrument> {
         let r = sqlx::query("SELECT definition FROM instruments WHERE id = $1 AND version = $2")
             .bind(id)
             .bind(version)
