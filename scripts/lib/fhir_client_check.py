@@ -139,6 +139,11 @@ REQUIRED_CODES = {
                                       "draft", "unknown"},
     ("MedicationRequest", "intent"): {"proposal", "plan", "order", "original-order", "reflex-order",
                                       "filler-order", "instance-order", "option"},
+    ("DocumentReference", "status"): {"current", "superseded", "entered-in-error"},
+    ("DocumentReference", "docStatus"): {"preliminary", "final", "amended", "entered-in-error"},
+    ("QuestionnaireResponse", "status"): {"in-progress", "completed", "amended", "entered-in-error", "stopped"},
+    ("Communication", "status"): {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed",
+                                  "entered-in-error", "unknown"},
     ("Bundle", "type"): {"document", "message", "transaction", "transaction-response", "batch", "batch-response",
                          "history", "searchset", "collection"},
 }

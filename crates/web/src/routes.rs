@@ -278,12 +278,24 @@ fn table() -> Table {
         .add("GET", "/fhir/r4/Patient/$export", Authenticated, get(fhir::export::kick_off))
         .add("GET", "/fhir/r4/$export-status/{export}", Authenticated, get(fhir::export::status))
         .add("GET", "/fhir/r4/$export-file/{export}/{file}", Authenticated, get(fhir::export::file))
+        .add("GET", "/fhir/r4/_history", Authenticated, get(fhir::history_not_served))
+        .add("GET", "/fhir/r4/Patient/_history", Authenticated, get(fhir::history_not_served))
+        .add("GET", "/fhir/r4/Observation/_history", Authenticated, get(fhir::history_not_served))
+        .add("GET", "/fhir/r4/Communication/_history", Authenticated, get(fhir::history_not_served))
+        .add("GET", "/fhir/r4/DocumentReference/_history", Authenticated, get(fhir::history_not_served))
         .add("GET", "/fhir/r4/Patient/{patient}", Patient, get(fhir::patient::read))
         .add("PUT", "/fhir/r4/Patient/{patient}", Patient, put(fhir::patient::update))
         .add("GET", "/fhir/r4/Patient/{patient}/_history", Patient, get(fhir::patient::history_instance))
         .add("GET", "/fhir/r4/Patient/{patient}/_history/{version}", Patient, get(fhir::patient::vread))
         .add("GET", "/fhir/r4/Observation", Authenticated, get(fhir::observation::search))
         .add("GET", "/fhir/r4/Observation/{observation}", Authenticated, get(fhir::observation::read))
+        .add("GET", "/fhir/r4/Observation/{observation}/_history", Authenticated, get(fhir::observation::history))
+        .add(
+            "GET",
+            "/fhir/r4/Observation/{observation}/_history/{version}",
+            Authenticated,
+            get(fhir::observation::vread),
+        )
         .add("GET", "/fhir/r4/MedicationRequest", Authenticated, get(fhir::medication::search))
         .add("GET", "/fhir/r4/MedicationRequest/{medication}", Authenticated, get(fhir::medication::read))
         .add("GET", "/fhir/r4/CareTeam", Authenticated, get(fhir::team::search_care_team))
@@ -291,6 +303,31 @@ fn table() -> Table {
         .add("GET", "/fhir/r4/Consent", Authenticated, get(fhir::team::search_consent))
         .add("GET", "/fhir/r4/AuditEvent", Authenticated, get(fhir::team::search_audit_event))
         .add("GET", "/fhir/r4/Communication", Authenticated, get(fhir::chart::search_communication))
+        .add("GET", "/fhir/r4/Communication/{communication}", Authenticated, get(fhir::chart::read_communication))
+        .add(
+            "GET",
+            "/fhir/r4/Communication/{communication}/_history",
+            Authenticated,
+            get(fhir::chart::history_communication),
+        )
+        .add(
+            "GET",
+            "/fhir/r4/Communication/{communication}/_history/{version}",
+            Authenticated,
+            get(fhir::chart::vread_communication),
+        )
+        .add("GET", "/fhir/r4/DocumentReference", Authenticated, get(fhir::document::search))
+        .add("GET", "/fhir/r4/DocumentReference/{document}", Authenticated, get(fhir::document::read))
+        .add("GET", "/fhir/r4/DocumentReference/{document}/_history", Authenticated, get(fhir::document::history))
+        .add(
+            "GET",
+            "/fhir/r4/DocumentReference/{document}/_history/{version}",
+            Authenticated,
+            get(fhir::document::vread),
+        )
+        .add("GET", "/fhir/r4/Binary/{binary}", Authenticated, get(fhir::document::read_binary))
+        .add("GET", "/fhir/r4/QuestionnaireResponse", Authenticated, get(fhir::symptoms::search))
+        .add("GET", "/fhir/r4/QuestionnaireResponse/{response}", Authenticated, get(fhir::symptoms::read))
         .add("GET", "/fhir/r4/Organization", Authenticated, get(fhir::team::search_organization))
         .add("GET", "/fhir/r4/Organization/{organization}", Authenticated, get(fhir::team::read_organization))
 }

@@ -239,7 +239,8 @@ async fn an_outsider_token_finds_a_hidden_patient_nowhere_read_search_include_or
 
     // Observations and `_include`: nothing of 山田 for the outsider, the same as for a
     // missing patient; the member gets both results and the included patient.
-    let obs = |id: PatientId| format!("/fhir/r4/Observation?patient={id}&_include=Observation:patient");
+    let obs =
+        |id: PatientId| format!("/fhir/r4/Observation?patient={id}&category=laboratory&_include=Observation:patient");
     let hidden = get(&app, &outsider, &obs(yamada)).await;
     let absent = get(&app, &outsider, &obs(missing)).await;
     assert_eq!(hidden.status, 200);
@@ -517,5 +518,304 @@ async fn every_error_is_an_operation_outcome_and_unknown_parameters_follow_prefe
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), total, "each patient once");
+    app.finish().await;
+}
+
+/// Vital signs (corrected once), a document with its file, a symptom assessment and a
+/// thread message on 山田's chart, written the ways the team writes them.
+struct ChartRecords {
+    vitals_entry: String,
+    message_entry: String,
+    assessment: String,
+    pdf: Vec<u8>,
+}
+
+async fn yamada_with_chart_records(app: &TestApp, yamada: PatientId) -> ChartRecords {
+    use tsunagu_domain::chart::{EntryBody, Message, VitalSigns};
+    use tsunagu_domain::questionnaire::{Answer, Answers, Scale};
+    let takahashi = app.principal(TAKAHASHI).await;
+    let g =
+        app.store.open_chart(&takahashi, yamada, ChartAction::Write, "entry.add", &AuditCtx::default()).await.unwrap();
+    let first = VitalSigns {
+        temperature_c: Some(37.8),
+        pulse_bpm: Some(88),
+        bp_systolic: Some(128),
+        bp_diastolic: Some(74),
+        spo2: Some(95),
+        pain_nrs: Some(3),
+        note: Some("夕方から微熱".into()),
+        ..VitalSigns::default()
+    };
+    let v1 = app.store.add_entry(&g, EntryBody::VitalSigns(first.clone()), &[], &AuditCtx::default()).await.unwrap();
+    let corrected = VitalSigns { temperature_c: Some(37.2), ..first };
+    app.store
+        .correct_entry(&g, &v1.version_id, EntryBody::VitalSigns(corrected), "体温の転記誤り", &AuditCtx::default())
+        .await
+        .unwrap();
+    let m = Message { text: "明日の訪問で服薬を確認します。".into(), attachments: vec![] };
+    let message = app.store.add_entry(&g, EntryBody::Message(m), &[], &AuditCtx::default()).await.unwrap();
+
+    // The instrument the chart offers, every rating item answered with its lowest point + 1.
+    let instrument =
+        app.store.instruments().await.unwrap().into_iter().find(|i| i.id == "symptom-rating-patient").unwrap();
+    let mut answers = Answers::new();
+    for item in &instrument.items {
+        if let Scale::Rating { min, .. } = item.scale {
+            answers.insert(item.key.clone(), Answer::Rating(min + 1));
+        }
+    }
+    let assessment = app
+        .store
+        .record_assessment(&g, &instrument, &answers, time::macros::datetime!(2026-11-20 10:30), &AuditCtx::default())
+        .await
+        .unwrap();
+
+    // The discharge summary, uploaded through the JSON API like a hospital system would.
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec();
+    let token = app.token_for(TAKAHASHI).await;
+    let r = app
+        .bare_client()
+        .post(app.at(&format!(
+            "/api/v1/patients/{yamada}/documents?doc_type=discharge_summary&filename=summary.pdf&title={}",
+            urlencode("退院時サマリー")
+        )))
+        .bearer_auth(&token)
+        .header("content-type", "application/pdf")
+        .body(pdf.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "upload: {}", r.status());
+    ChartRecords { vitals_entry: v1.entry_id, message_entry: message.entry_id, assessment, pdf }
+}
+
+fn write_json(dir: &tempfile::TempDir, name: &str, v: &Value) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, v.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vitals_documents_symptoms_and_messages_are_versioned_resources_behind_the_chart_door() {
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let rec = yamada_with_chart_records(&app, yamada).await;
+    let member = app.token_for(SUZUKI).await;
+    let outsider = app.token_for(KOBAYASHI).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+
+    // Vital signs: one Observation per measurement, the corrected temperature as its
+    // second version; pain is a rating (survey), not a vital sign.
+    let vitals = get(&app, &member, &format!("/fhir/r4/Observation?patient={yamada}&category=vital-signs")).await;
+    assert_eq!(vitals.status, 200, "{}", vitals.body);
+    let bt = format!("{}-bt", rec.vitals_entry);
+    // (The demo chart has vital signs of its own: only this entry's are looked at.)
+    let mut ids: Vec<String> =
+        ids_in(&vitals.json(), "Observation").into_iter().filter(|i| i.starts_with(&rec.vitals_entry)).collect();
+    ids.sort();
+    let mut expected: Vec<String> =
+        ["bp", "bt", "hr", "spo2"].iter().map(|p| format!("{}-{p}", rec.vitals_entry)).collect();
+    expected.sort();
+    assert_eq!(ids, expected, "one Observation per measurement taken");
+    files.push(write_json(&dir, "vitals.json", &vitals.json()));
+    let by_code = get(
+        &app,
+        &member,
+        &format!("/fhir/r4/Observation?patient={yamada}&code={}", urlencode("http://loinc.org|8310-5")),
+    )
+    .await
+    .json();
+    let temperatures = ids_in(&by_code, "Observation");
+    assert!(temperatures.contains(&bt), "{temperatures:?}");
+    assert!(temperatures.iter().all(|i| i.ends_with("-bt")), "only temperatures: {temperatures:?}");
+    let survey = get(&app, &member, &format!("/fhir/r4/Observation?patient={yamada}&category=survey")).await.json();
+    let survey_ids = ids_in(&survey, "Observation");
+    for want in [format!("{}-pain", rec.vitals_entry), rec.assessment.clone()] {
+        assert!(survey_ids.contains(&want), "pain NRS and the assessment's total are survey Observations: {want}");
+    }
+    assert!(!survey_ids.contains(&bt), "a temperature is not a survey");
+    files.push(write_json(&dir, "survey.json", &survey));
+
+    let now = get(&app, &member, &format!("/fhir/r4/Observation/{bt}")).await;
+    assert_eq!(now.status, 200, "{}", now.body);
+    assert_eq!(now.header("etag"), "W/\"2\"");
+    assert_eq!(now.json()["valueQuantity"]["value"], 37.2);
+    assert_eq!(now.json()["status"], "amended");
+    let history = get(&app, &member, &format!("/fhir/r4/Observation/{bt}/_history")).await.json();
+    let values: Vec<f64> = history["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["valueQuantity"]["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, vec![37.2, 37.8], "newest first, the first version kept");
+    files.push(write_json(&dir, "history.json", &history));
+    let first = get(&app, &member, &format!("/fhir/r4/Observation/{bt}/_history/1")).await;
+    assert_eq!(first.json()["valueQuantity"]["value"], 37.8);
+    assert_eq!(first.json()["status"], "final");
+    let bp = get(&app, &member, &format!("/fhir/r4/Observation/{}-bp", rec.vitals_entry)).await.json();
+    assert_eq!(bp["component"][0]["valueQuantity"]["value"], 128.0);
+    let rr = get(&app, &member, &format!("/fhir/r4/Observation/{}-rr", rec.vitals_entry)).await;
+    assert_eq!(rr.status, 404, "no respiratory rate was taken");
+
+    // The document and its file (as uploaded, and as a Binary resource).
+    let docs = get(&app, &member, &format!("/fhir/r4/DocumentReference?patient={yamada}")).await.json();
+    let doc = docs["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["content"][0]["attachment"]["title"] == "summary.pdf")
+        .unwrap_or_else(|| panic!("the uploaded summary is missing: {docs}"));
+    assert_eq!(doc["description"], "退院時サマリー");
+    assert_eq!(doc["type"]["coding"][1]["code"], "18842-5");
+    files.push(write_json(&dir, "documents.json", &docs));
+    let loinc = format!("/fhir/r4/DocumentReference?patient={yamada}&type={}", urlencode("http://loinc.org|18842-5"));
+    let summaries = get(&app, &member, &loinc).await.json();
+    assert!(ids_in(&summaries, "DocumentReference").contains(&doc["id"].as_str().unwrap().to_string()));
+    let photos = format!("/fhir/r4/DocumentReference?patient={yamada}&type=photo");
+    let photos = get(&app, &member, &photos).await.json();
+    assert!(!ids_in(&photos, "DocumentReference").contains(&doc["id"].as_str().unwrap().to_string()));
+    assert!(
+        photos["entry"].as_array().into_iter().flatten().all(|e| e["resource"]["type"]["coding"][0]["code"] == "photo")
+    );
+    let doc_id = doc["id"].as_str().unwrap().to_string();
+    assert_eq!(get(&app, &member, &format!("/fhir/r4/DocumentReference/{doc_id}")).await.status, 200);
+    let url = doc["content"][0]["attachment"]["url"].as_str().unwrap().to_string();
+    let binary_id = url.rsplit('/').next().unwrap().to_string();
+    let raw = app.bare_client().get(&url).bearer_auth(&member).send().await.unwrap();
+    assert_eq!(raw.status(), 200);
+    assert_eq!(raw.headers()["content-type"], "application/pdf");
+    assert_eq!(raw.bytes().await.unwrap().to_vec(), rec.pdf);
+    let as_json = Resp::of(
+        app.bare_client()
+            .get(&url)
+            .bearer_auth(&member)
+            .header("accept", "application/fhir+json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.decode(as_json.json()["data"].as_str().unwrap()).unwrap();
+    assert_eq!(data, rec.pdf);
+    files.push(write_json(&dir, "binary.json", &as_json.json()));
+
+    // The assessment with every answer against the instrument version it answered.
+    let responses = get(&app, &member, &format!("/fhir/r4/QuestionnaireResponse?patient={yamada}")).await.json();
+    let qr = responses["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["id"] == rec.assessment.as_str())
+        .unwrap_or_else(|| panic!("the assessment is missing: {responses}"));
+    assert_eq!(qr["questionnaire"], "urn:tsunagu:instrument:symptom-rating-patient|1");
+    assert_eq!(qr["item"][0]["linkId"], "pain");
+    assert_eq!(qr["item"][0]["answer"][0]["valueInteger"], 1);
+    files.push(write_json(&dir, "responses.json", &responses));
+
+    // The thread message, readable by id with its history.
+    let msg = get(&app, &member, &format!("/fhir/r4/Communication/{}", rec.message_entry)).await;
+    assert_eq!(msg.status, 200, "{}", msg.body);
+    assert_eq!(msg.json()["payload"][0]["contentString"], "明日の訪問で服薬を確認します。");
+    let msg_history = get(&app, &member, &format!("/fhir/r4/Communication/{}/_history", rec.message_entry)).await;
+    assert_eq!(msg_history.json()["total"], 1);
+    files.push(write_json(&dir, "communication.json", &msg.json()));
+    check_with_r4_models(&files).await;
+
+    // The outsider: every id answers exactly as a made-up one, every search is empty.
+    let made_up = random_uuid().to_string();
+    let reads = [
+        (format!("/fhir/r4/Observation/{bt}"), format!("/fhir/r4/Observation/{made_up}-bt"), bt.clone()),
+        (
+            format!("/fhir/r4/Observation/{bt}/_history"),
+            format!("/fhir/r4/Observation/{made_up}-bt/_history"),
+            bt.clone(),
+        ),
+        (
+            format!("/fhir/r4/Observation/{bt}/_history/1"),
+            format!("/fhir/r4/Observation/{made_up}-bt/_history/1"),
+            bt.clone(),
+        ),
+        (
+            format!("/fhir/r4/Observation/{}", rec.assessment),
+            format!("/fhir/r4/Observation/{made_up}"),
+            rec.assessment.clone(),
+        ),
+        (
+            format!("/fhir/r4/DocumentReference/{doc_id}"),
+            format!("/fhir/r4/DocumentReference/{made_up}"),
+            doc_id.clone(),
+        ),
+        (
+            format!("/fhir/r4/DocumentReference/{doc_id}/_history"),
+            format!("/fhir/r4/DocumentReference/{made_up}/_history"),
+            doc_id.clone(),
+        ),
+        (format!("/fhir/r4/Binary/{binary_id}"), format!("/fhir/r4/Binary/{made_up}"), binary_id.clone()),
+        (
+            format!("/fhir/r4/QuestionnaireResponse/{}", rec.assessment),
+            format!("/fhir/r4/QuestionnaireResponse/{made_up}"),
+            rec.assessment.clone(),
+        ),
+        (
+            format!("/fhir/r4/Communication/{}", rec.message_entry),
+            format!("/fhir/r4/Communication/{made_up}"),
+            rec.message_entry.clone(),
+        ),
+    ];
+    for (hidden, missing, id) in &reads {
+        let h = get(&app, &outsider, hidden).await;
+        let m = get(&app, &outsider, missing).await;
+        assert_eq!((h.status, m.status), (404, 404), "{hidden}: {}", h.body);
+        assert_eq!(h.json()["resourceType"], "OperationOutcome");
+        assert_eq!(
+            h.body.replace(id.as_str(), "{id}"),
+            m.body.replace(made_up.as_str(), "{id}").replace("{id}-bt", "{id}")
+        );
+        assert!(!h.body.contains("山田") && !h.body.contains("37."), "{hidden} leaks: {}", h.body);
+    }
+    for search in ["Observation", "DocumentReference", "QuestionnaireResponse", "Communication"] {
+        let r = get(&app, &outsider, &format!("/fhir/r4/{search}?patient={yamada}")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["total"], 0, "{search} shows 山田's records to an outsider");
+    }
+
+    // The history of a whole type is not served, and says so (not "no such patient").
+    for path in ["/fhir/r4/_history", "/fhir/r4/Patient/_history", "/fhir/r4/Observation/_history"] {
+        let r = get(&app, &member, path).await;
+        assert_eq!(r.status, 405, "{path}: {}", r.body);
+        assert_eq!(r.json()["issue"][0]["code"], "not-supported", "{path}");
+    }
+
+    // Every read is on the chart's audit trail; the outsider's attempts as refusals.
+    let mut c = app.raw_conn().await;
+    let rows: Vec<(String, String)> = sqlx::query("SELECT action, outcome FROM audit WHERE patient_id = $1")
+        .bind(yamada.to_string())
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.try_get("action").unwrap(), r.try_get("outcome").unwrap()))
+        .collect();
+    for a in [
+        "fhir.observation.read",
+        "fhir.observation.history",
+        "fhir.observation.vread",
+        "fhir.documentreference.search",
+        "fhir.documentreference.read",
+        "fhir.binary.read",
+        "fhir.questionnaireresponse.search",
+        "fhir.communication.read",
+    ] {
+        assert!(rows.iter().any(|(x, o)| x == a && o != "refused"), "{a} missing from the audit trail");
+    }
+    for a in ["fhir.binary.read", "fhir.documentreference.read", "fhir.questionnaireresponse.read"] {
+        assert!(rows.iter().any(|(x, o)| x == a && o == "refused"), "the outsider's {a} is not recorded as refused");
+    }
+    drop(c);
     app.finish().await;
 }

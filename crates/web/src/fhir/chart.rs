@@ -2,10 +2,11 @@
 //! one marked entered in error keeps its place with that status). Found through the
 //! chart door like every patient resource.
 
+use super::entries::{self, EntryType, Render};
 use super::{FhirCaller, FhirResult};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -40,10 +41,19 @@ pub async fn all_entries(state: &AppState, g: &ChartGrant, kind: EntryKind) -> F
     }
 }
 
-/// A thread message as a Communication.
-pub fn communication(g: &ChartGrant, e: &EntryView) -> Option<Value> {
+/// Communication is served from thread messages.
+pub const COMMUNICATION: EntryType = EntryType {
+    resource_type: "Communication",
+    kind: EntryKind::Message,
+    audit: "fhir.communication",
+    split_id: entries::whole_entry,
+    render: communication,
+};
+
+/// One version of a thread message as a Communication.
+pub fn communication(r: &Render<'_>, e: &EntryView, _part: &str) -> Option<Value> {
     let EntryBody::Message(m) = &e.body else { return None };
-    let status = if e.in_error.is_some() { "entered-in-error" } else { "completed" };
+    let status = entries::status(e, "completed", "completed");
     let mut payload = vec![json!({ "contentString": m.text })];
     payload.extend(
         m.attachments.iter().map(
@@ -53,10 +63,10 @@ pub fn communication(g: &ChartGrant, e: &EntryView) -> Option<Value> {
     Some(json!({
         "resourceType": "Communication",
         "id": e.entry_id,
-        "meta": { "versionId": e.version.to_string(), "lastUpdated": e.recorded_at },
+        "meta": entries::meta(e),
         "status": status,
         "category": [ { "text": "多職種連携スレッド" } ],
-        "subject": { "reference": format!("Patient/{}", g.patient()) },
+        "subject": { "reference": format!("Patient/{}", r.grant.patient()) },
         "sent": e.entry_recorded_at,
         "sender": { "display": format!("{} ({})", e.author_name, e.author_org_name) },
         "payload": payload,
@@ -72,10 +82,12 @@ pub async fn search_communication(
 ) -> FhirResult<Response> {
     let req = super::parse_request(&state, &headers, q.as_deref(), &COMMUNICATION_SPEC)?;
     let grants = super::named_charts(&state, &ctx, &caller.principal, &req, "fhir.communication.search").await?;
+    let base = super::base(&state, &headers);
     let mut found: Vec<Value> = Vec::new();
     for g in &grants {
+        let r = Render { grant: g, base: &base };
         for e in all_entries(&state, g, EntryKind::Message).await? {
-            let Some(v) = communication(g, &e) else { continue };
+            let Some(v) = communication(&r, &e, "") else { continue };
             let sent_ok = req.params.iter().filter(|p| p.name == "sent").all(|p| {
                 p.values.iter().any(|value| match value {
                     SearchValue::Date(d) => OffsetDateTime::parse(&e.entry_recorded_at, &Rfc3339)
@@ -91,4 +103,34 @@ pub async fn search_communication(
         }
     }
     Ok(super::respond_matches(&state, &headers, &req, "Communication", found))
+}
+
+pub async fn read_communication(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> FhirResult<Response> {
+    entries::read(&state, &ctx, &caller, &headers, &COMMUNICATION, &raw).await
+}
+
+pub async fn vread_communication(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    Path((raw, version)): Path<(String, String)>,
+) -> FhirResult<Response> {
+    entries::vread(&state, &ctx, &caller, &headers, &COMMUNICATION, &raw, &version).await
+}
+
+pub async fn history_communication(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> FhirResult<Response> {
+    entries::history(&state, &ctx, &caller, &headers, &COMMUNICATION, &raw).await
 }

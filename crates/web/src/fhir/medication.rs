@@ -70,7 +70,7 @@ pub async fn read(
     Path(raw): Path<String>,
 ) -> FhirResult<Response> {
     let missing = || FhirError::not_found("MedicationRequest", &raw);
-    let owner = state.store.prescription_patient(&raw).await?;
+    let owner = state.store.patient_owning(tsunagu_store::Owned::Prescription, &raw).await?;
     let g = super::open_owning_chart(&state, &ctx, &caller.principal, owner, "fhir.medication.read", missing).await?;
     let pid = g.patient();
     let today = state.store.clock().today_jst();

@@ -8,12 +8,16 @@
 
 pub mod capability;
 pub mod chart;
+pub mod document;
+pub mod entries;
 pub mod export;
 pub mod medication;
 pub mod observation;
 pub mod patient;
+pub mod symptoms;
 pub mod team;
 pub mod transaction;
+pub mod vitals;
 
 use crate::auth::ApiCaller;
 use crate::middleware::RequestCtx;
@@ -32,7 +36,7 @@ use tsunagu_domain::PatientId;
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_domain::policy::Principal;
 use tsunagu_fhir::outcome::{Issue, IssueType, operation_outcome};
-use tsunagu_fhir::rest::{Entry, JSON_MIME, Link, searchset};
+use tsunagu_fhir::rest::{Entry, EntryResponse, JSON_MIME, Link, searchset};
 use tsunagu_fhir::search::{
     Handling, Reference, SearchOptions, SearchRequest, SearchValue, Summary, parse_prefer_handling,
 };
@@ -239,6 +243,47 @@ pub fn match_entry(base: &str, resource: Value) -> Entry {
         request: None,
         response: None,
     }
+}
+
+/// One version of a resource in a history Bundle: the first was created (`POST`),
+/// every later one an update (`PUT`); R4 requires both the request and its answer.
+pub fn history_entry(base: &str, resource: Value, version: i64, recorded_at: &str) -> Entry {
+    let kind = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default().to_string();
+    let id = resource.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    Entry {
+        full_url: format!("{base}/{kind}/{id}"),
+        resource,
+        search_mode: None,
+        request: Some(if version == 1 { ("POST", kind) } else { ("PUT", format!("{kind}/{id}")) }),
+        response: Some(EntryResponse {
+            status: if version == 1 { "201 Created".into() } else { "200 OK".into() },
+            location: None,
+            etag: Some(tsunagu_fhir::etag::format_etag(u64::try_from(version).unwrap_or(0))),
+            last_modified: Some(recorded_at.to_string()),
+            resource: None,
+        }),
+    }
+}
+
+/// The history Bundle of one resource, its versions newest first.
+pub fn history_response(state: &AppState, self_url: &str, entries: &[Entry]) -> Response {
+    let b = tsunagu_fhir::rest::history(&bundle_id(state), &now_instant(state), self_url, entries);
+    json_response(StatusCode::OK, &b)
+}
+
+/// `GET [type]/_history` and `GET /_history`: the history of a whole type, or of the
+/// server, is not served. Every version would have to be filtered through the access
+/// policy patient by patient; a client that keeps a copy reads each resource's own
+/// `_history`, or runs `$export`. Answered plainly rather than as "no such patient".
+pub async fn history_not_served(_caller: FhirCaller) -> FhirResult<Response> {
+    Err(FhirError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        Issue::error(
+            IssueType::NotSupported,
+            "the history of a whole resource type or of the server is not served; read one resource's \
+             [type]/[id]/_history, or export with [base]/Patient/$export (see [base]/metadata)",
+        ),
+    ))
 }
 
 /// The answer to a search whose matches are all found: one page of them, as a searchset.

@@ -5,9 +5,7 @@
 //! to the caller's reach and applies the FHIR matching rules (string prefixes, date
 //! prefixes) here, so what is matched is exactly what R4 says.
 
-use super::{
-    FhirCaller, FhirError, FhirResult, base, bundle_id, now_instant, require_json, resource_response, search_options,
-};
+use super::{FhirCaller, FhirError, FhirResult, base, require_json, resource_response, search_options};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -25,7 +23,7 @@ use tsunagu_domain::policy::{ChartAction, Principal};
 use tsunagu_fhir::PatientInfo;
 use tsunagu_fhir::outcome::{Issue, IssueType};
 use tsunagu_fhir::patient_in::{PatientIn, parse_patient_json};
-use tsunagu_fhir::rest::{Entry, EntryResponse, history, patient_resource};
+use tsunagu_fhir::rest::{Entry, patient_resource};
 use tsunagu_fhir::search::{
     DateRange, Modifier as M, ParamDef, ParamType as T, SearchParam, SearchRequest, SearchSpec, SearchValue, Token,
     TokenSystem, parse_search,
@@ -130,28 +128,9 @@ pub async fn history_instance(
         state.store.patient_history(&g).await.map_err(|e| FhirError::from_store(&ctx, e, "Patient", &raw))?;
     let ids = state.store.local_identifiers(&[pid]).await?;
     let base = base(&state, &headers);
-    let entries: Vec<Entry> = versions
-        .iter()
-        .map(|r| Entry {
-            full_url: format!("{base}/Patient/{}", r.id),
-            resource: to_resource(r, &ids),
-            search_mode: None,
-            request: Some(if r.version == 1 {
-                ("POST", "Patient".to_string())
-            } else {
-                ("PUT", format!("Patient/{}", r.id))
-            }),
-            response: Some(EntryResponse {
-                status: if r.version == 1 { "201 Created".into() } else { "200 OK".into() },
-                location: None,
-                etag: Some(tsunagu_fhir::etag::format_etag(u64::try_from(r.version).unwrap_or(0))),
-                last_modified: Some(r.recorded_at.clone()),
-                resource: None,
-            }),
-        })
-        .collect();
-    let b = history(&bundle_id(&state), &now_instant(&state), &format!("{base}/Patient/{pid}/_history"), &entries);
-    Ok(super::json_response(StatusCode::OK, &b))
+    let entries: Vec<Entry> =
+        versions.iter().map(|r| super::history_entry(&base, to_resource(r, &ids), r.version, &r.recorded_at)).collect();
+    Ok(super::history_response(&state, &format!("{base}/Patient/{pid}/_history"), &entries))
 }
 
 /// The chart door for a path id: a malformed id is refused and recorded like a
