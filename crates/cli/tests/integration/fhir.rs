@@ -309,6 +309,14 @@ async fn an_outsider_token_finds_a_hidden_patient_nowhere_read_search_include_or
         let manifest: Value =
             app.bare_client().get(&status_url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
         let mut all = String::new();
+        let exported: Vec<&str> =
+            manifest["output"].as_array().unwrap().iter().map(|o| o["type"].as_str().unwrap()).collect();
+        if expect {
+            for t in ["Patient", "Observation", "MedicationRequest", "Communication"] {
+                assert!(exported.contains(&t), "the member's export lacks {t}: {exported:?}");
+            }
+        }
+        let mut exported_files = Vec::new();
         for o in manifest["output"].as_array().unwrap() {
             let body = app
                 .bare_client()
@@ -320,11 +328,19 @@ async fn an_outsider_token_finds_a_hidden_patient_nowhere_read_search_include_or
                 .text()
                 .await
                 .unwrap();
+            let mut resources = Vec::new();
             for line in body.lines() {
                 let v: Value = serde_json::from_str(line).expect("NDJSON: one resource per line");
                 assert_eq!(v["resourceType"], o["type"]);
+                resources.push(json!({ "resource": v }));
             }
+            // Every exported resource passes the R4 models too (wrapped in a collection).
+            let bundle = json!({ "resourceType": "Bundle", "type": "collection", "entry": resources });
+            exported_files.push(write_json(&dir, &format!("export-{}.json", o["type"].as_str().unwrap()), &bundle));
             all.push_str(&body);
+        }
+        if expect {
+            check_with_r4_models(&exported_files).await;
         }
         assert_eq!(
             all.contains(&yamada.to_string()),

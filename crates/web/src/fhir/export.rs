@@ -9,20 +9,24 @@
 //! most), and its files are kept in the object store like attachments. Only the person
 //! who asked may poll it or fetch its files.
 
+use super::entries::Render;
 use super::{FhirCaller, FhirError, FhirResult, base, json_response, now_instant};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
+use tsunagu_domain::chart::EntryKind;
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_fhir::outcome::{Issue, IssueType, excerpt};
 use tsunagu_fhir::search::percent_decode;
-use tsunagu_store::FhirExportRow;
+use tsunagu_store::{ChartGrant, FhirExportRow};
 
-/// The resource types an export can hold.
-pub const TYPES: &[&str] = &["Patient", "Observation", "MedicationRequest"];
+/// The resource types an export can hold: everything of a patient's chart the API
+/// serves per patient.
+pub const TYPES: &[&str] =
+    &["Patient", "Observation", "MedicationRequest", "DocumentReference", "QuestionnaireResponse", "Communication"];
 pub const NDJSON: &str = "application/fhir+ndjson";
 pub const DEFINITION: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export";
 
@@ -96,10 +100,9 @@ pub async fn kick_off(
     let types = requested_types(q.as_deref())?;
     let who = &caller.principal;
     let transaction_time = now_instant(&state);
-    let mut patients_ndjson = String::new();
-    let mut observations_ndjson = String::new();
-    let mut medications_ndjson = String::new();
-    let (mut n_patients, mut n_observations, mut n_medications) = (0i64, 0i64, 0i64);
+    let base_url = base(&state, &headers);
+    // One NDJSON file per type, in the order of TYPES.
+    let mut files: Vec<(&str, String, i64)> = types.iter().map(|t| (*t, String::new(), 0)).collect();
     let mut readable: Vec<_> = state.store.readable_patient_ids(who).await?.into_iter().collect();
     readable.sort_by_key(|p| p.to_string());
     for pid in &readable {
@@ -107,35 +110,17 @@ pub async fn kick_off(
         let Ok(g) = state.store.open_chart(who, *pid, ChartAction::Read, "fhir.export", &ctx.audit()).await else {
             continue;
         };
-        if types.contains(&"Patient") {
-            let r = state.store.patient_record(&g).await?;
-            let ids = state.store.local_identifiers(&[*pid]).await?;
-            patients_ndjson.push_str(&super::patient::to_resource(&r, &ids).to_string());
-            patients_ndjson.push('\n');
-            n_patients += 1;
-        }
-        if types.contains(&"Observation") {
-            for row in state.store.lab_results(&g).await? {
-                observations_ndjson.push_str(&super::observation::to_resource(&row).to_string());
-                observations_ndjson.push('\n');
-                n_observations += 1;
-            }
-        }
-        if types.contains(&"MedicationRequest") {
-            for v in super::medication::resources_of(&state, &g).await? {
-                medications_ndjson.push_str(&v.to_string());
-                medications_ndjson.push('\n');
-                n_medications += 1;
+        for (t, body, n) in &mut files {
+            for v in chart_resources(&state, &base_url, &g, t).await? {
+                body.push_str(&v.to_string());
+                body.push('\n');
+                *n += 1;
             }
         }
     }
     let mut outputs = Vec::new();
-    for (t, body, n) in [
-        ("Patient", patients_ndjson, n_patients),
-        ("Observation", observations_ndjson, n_observations),
-        ("MedicationRequest", medications_ndjson, n_medications),
-    ] {
-        if types.contains(&t) && n > 0 {
+    for (t, body, n) in files {
+        if n > 0 {
             let stored = state.blobs.put(body.as_bytes()).await.map_err(FhirError::internal)?;
             outputs.push((t.to_string(), stored.sha256, n));
         }
@@ -159,6 +144,34 @@ pub async fn kick_off(
         r.headers_mut().insert(header::CONTENT_LOCATION, v);
     }
     Ok(r)
+}
+
+/// The resources of one type on a chart opened for the export (current versions).
+async fn chart_resources(state: &AppState, base: &str, g: &ChartGrant, resource_type: &str) -> FhirResult<Vec<Value>> {
+    let render = Render { grant: g, base };
+    Ok(match resource_type {
+        "Patient" => {
+            let r = state.store.patient_record(g).await?;
+            let ids = state.store.local_identifiers(&[g.patient()]).await?;
+            vec![super::patient::to_resource(&r, &ids)]
+        }
+        "Observation" => super::observation::all_of_chart(state, base, g).await?,
+        "MedicationRequest" => super::medication::resources_of(state, g).await?,
+        "DocumentReference" => super::chart::all_entries(state, g, EntryKind::Document)
+            .await?
+            .iter()
+            .filter_map(|e| super::document::document_reference(&render, e, ""))
+            .collect(),
+        "Communication" => super::chart::all_entries(state, g, EntryKind::Message)
+            .await?
+            .iter()
+            .filter_map(|e| super::chart::communication(&render, e, ""))
+            .collect(),
+        "QuestionnaireResponse" => {
+            super::symptoms::assessed(state, g).await?.iter().map(super::symptoms::questionnaire_response).collect()
+        }
+        _ => Vec::new(),
+    })
 }
 
 fn unknown_export(id: &str) -> FhirError {

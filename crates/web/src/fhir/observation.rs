@@ -279,6 +279,12 @@ pub async fn search(
     Ok(json_response(StatusCode::OK, &page.bundle(&state, &format!("{base}/Observation"), &req, &entries)))
 }
 
+/// Every Observation of one chart, of every category (for the bulk export).
+pub async fn all_of_chart(state: &AppState, base: &str, g: &ChartGrant) -> FhirResult<Vec<Value>> {
+    let all = ["laboratory", "vital-signs", "survey"];
+    Ok(chart_observations(state, base, g, &all).await?.into_iter().map(|f| f.resource).collect())
+}
+
 fn id_of(v: &Value) -> &str {
     v.get("id").and_then(Value::as_str).unwrap_or_default()
 }
