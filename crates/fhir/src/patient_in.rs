@@ -183,13 +183,15 @@ pub fn parse_patient(v: &Value) -> Result<PatientIn, PatientInError> {
     }
 }
 
+/// The problems found while reading a resource (shared with the other readers of
+/// incoming resources).
 #[derive(Default)]
-struct Ctx {
-    issues: Vec<Issue>,
+pub(crate) struct Ctx {
+    pub(crate) issues: Vec<Issue>,
 }
 
 impl Ctx {
-    fn push(&mut self, issue: Issue) {
+    pub(crate) fn push(&mut self, issue: Issue) {
         if self.issues.len() < MAX_ISSUES {
             self.issues.push(issue);
         } else if self.issues.len() == MAX_ISSUES {
@@ -199,15 +201,15 @@ impl Ctx {
             ));
         }
     }
-    fn error(&mut self, code: IssueType, path: &str, msg: impl Into<String>) {
+    pub(crate) fn error(&mut self, code: IssueType, path: &str, msg: impl Into<String>) {
         self.push(Issue::error(code, format!("{path}: {}", msg.into())).at(path));
     }
-    fn warn(&mut self, code: IssueType, path: &str, msg: impl Into<String>) {
+    pub(crate) fn warn(&mut self, code: IssueType, path: &str, msg: impl Into<String>) {
         self.push(Issue::warning(code, format!("{path}: {}", msg.into())).at(path));
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -218,7 +220,7 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn object<'a>(c: &mut Ctx, v: &'a Value, path: &str) -> Option<&'a Map<String, Value>> {
+pub(crate) fn object<'a>(c: &mut Ctx, v: &'a Value, path: &str) -> Option<&'a Map<String, Value>> {
     match v {
         Value::Object(m) if m.is_empty() => {
             c.error(IssueType::Structure, path, "an object must not be empty in FHIR JSON");
@@ -234,7 +236,7 @@ fn object<'a>(c: &mut Ctx, v: &'a Value, path: &str) -> Option<&'a Map<String, V
 
 /// The items of an array element (FHIR JSON: a repeating element is always an array,
 /// never empty).
-fn array<'a>(c: &mut Ctx, v: &'a Value, path: &str) -> &'a [Value] {
+pub(crate) fn array<'a>(c: &mut Ctx, v: &'a Value, path: &str) -> &'a [Value] {
     match v {
         Value::Array(a) if a.is_empty() => {
             c.error(IssueType::Structure, path, "an array must not be empty in FHIR JSON");
@@ -248,7 +250,7 @@ fn array<'a>(c: &mut Ctx, v: &'a Value, path: &str) -> &'a [Value] {
     }
 }
 
-fn string<'a>(c: &mut Ctx, v: &'a Value, path: &str, max_chars: usize) -> Option<&'a str> {
+pub(crate) fn string<'a>(c: &mut Ctx, v: &'a Value, path: &str, max_chars: usize) -> Option<&'a str> {
     match v {
         Value::String(s) if s.trim().is_empty() => {
             c.error(IssueType::Value, path, "must not be empty or blank");
@@ -281,7 +283,7 @@ fn boolean(c: &mut Ctx, v: &Value, path: &str) -> Option<bool> {
 }
 
 /// A code from a fixed set.
-fn code<'a>(c: &mut Ctx, v: &'a Value, path: &str, allowed: &[&str]) -> Option<&'a str> {
+pub(crate) fn code<'a>(c: &mut Ctx, v: &'a Value, path: &str, allowed: &[&str]) -> Option<&'a str> {
     let s = string(c, v, path, 64)?;
     if allowed.contains(&s) {
         Some(s)
@@ -294,7 +296,7 @@ fn code<'a>(c: &mut Ctx, v: &'a Value, path: &str, allowed: &[&str]) -> Option<&
 /// Unknown members are errors. `_name` (a primitive's id/extension) is accepted for each
 /// allowed name; `id` and `extension` are accepted everywhere, `modifierExtension`
 /// nowhere.
-fn check_members(c: &mut Ctx, m: &Map<String, Value>, path: &str, allowed: &[&str]) {
+pub(crate) fn check_members(c: &mut Ctx, m: &Map<String, Value>, path: &str, allowed: &[&str]) {
     for (k, v) in m {
         let base = k.strip_prefix('_').unwrap_or(k);
         if k == "modifierExtension" {
@@ -305,7 +307,7 @@ fn check_members(c: &mut Ctx, m: &Map<String, Value>, path: &str, allowed: &[&st
             );
         } else if k == "extension" {
             extensions(c, v, &format!("{path}.extension"));
-        } else if k == "id" && path != "Patient" {
+        } else if k == "id" && path.contains('.') {
             string(c, v, &format!("{path}.id"), 64);
         } else if !allowed.contains(&base) {
             c.error(IssueType::Structure, &format!("{path}.{}", excerpt(k)), "is not an element of this type");
