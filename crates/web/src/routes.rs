@@ -303,6 +303,7 @@ fn table() -> Table {
         .add("GET", "/fhir/r4/Consent", Authenticated, get(fhir::team::search_consent))
         .add("GET", "/fhir/r4/AuditEvent", Authenticated, get(fhir::team::search_audit_event))
         .add("GET", "/fhir/r4/Communication", Authenticated, get(fhir::chart::search_communication))
+        .add("POST", "/fhir/r4/Communication", Authenticated, post(fhir::chart::create_communication))
         .add("GET", "/fhir/r4/Communication/{communication}", Authenticated, get(fhir::chart::read_communication))
         .add(
             "GET",

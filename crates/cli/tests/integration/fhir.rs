@@ -835,3 +835,133 @@ async fn vitals_documents_symptoms_and_messages_are_versioned_resources_behind_t
     drop(c);
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_communication_posted_by_a_member_lands_on_the_thread_and_a_refused_one_changes_nothing() {
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let member = app.token_for(TAKAHASHI).await;
+    let outsider = app.token_for(KOBAYASHI).await;
+    let message = |patient: &str, extra: Value| {
+        let mut v = json!({
+            "resourceType": "Communication",
+            "status": "completed",
+            "subject": { "reference": format!("Patient/{patient}") },
+            "payload": [ { "contentString": "退院日が12月3日に決まりました。" }, { "contentString": "往診の調整をお願いします。" } ],
+        });
+        if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        v
+    };
+    let before = table_count(&app, "entries").await;
+
+    // The outsider: refused exactly as for a patient that does not exist; nothing written.
+    let missing = random_uuid().to_string();
+    let hidden =
+        send(&app, &outsider, "POST", "/fhir/r4/Communication", &message(&yamada.to_string(), json!({})), &[]).await;
+    let absent = send(&app, &outsider, "POST", "/fhir/r4/Communication", &message(&missing, json!({})), &[]).await;
+    assert_eq!((hidden.status, absent.status), (422, 422), "{}", hidden.body);
+    assert_eq!(hidden.body, absent.body);
+    assert!(!hidden.body.contains("山田"));
+
+    // Bad input: every problem named with its path, nothing written.
+    let bad = message(
+        &yamada.to_string(),
+        json!({ "status": "in-progress", "payload": [ { "contentAttachment": { "url": "http://x/y.pdf" } } ] }),
+    );
+    let r = send(&app, &member, "POST", "/fhir/r4/Communication", &bad, &[]).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let paths: Vec<String> = r.json()["issue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["expression"].as_array().cloned().unwrap_or_default())
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect();
+    assert!(paths.contains(&"Communication.status".to_string()), "{paths:?}");
+    assert!(paths.contains(&"Communication.payload[0]".to_string()), "{paths:?}");
+    let r = app
+        .bare_client()
+        .post(app.at("/fhir/r4/Communication"))
+        .bearer_auth(&member)
+        .header("content-type", "application/fhir+json")
+        .body("{\"resourceType\": \"Communication\",")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(table_count(&app, "entries").await, before, "a refused message wrote something");
+
+    // A member's message: on the thread, readable back, its sender the caller.
+    let r = send(&app, &member, "POST", "/fhir/r4/Communication", &message(&yamada.to_string(), json!({})), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("etag"), "W/\"1\"");
+    let location = r.location();
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert!(location.ends_with(&format!("/Communication/{id}/_history/1")), "{location}");
+    assert_eq!(table_count(&app, "entries").await, before + 1);
+    let back = get(&app, &member, &format!("/fhir/r4/Communication/{id}")).await.json();
+    assert_eq!(back["payload"][0]["contentString"], "退院日が12月3日に決まりました。\n\n往診の調整をお願いします。");
+    let takahashi = app.user(TAKAHASHI).await;
+    assert!(back["sender"]["display"].as_str().unwrap().starts_with(&takahashi.display_name));
+    let g = app
+        .store
+        .open_chart(&app.principal(SUZUKI).await, yamada, ChartAction::Read, "test", &AuditCtx::default())
+        .await
+        .unwrap();
+    let thread = app
+        .store
+        .timeline(
+            &g,
+            &tsunagu_store::TimelineFilter {
+                kind: Some(tsunagu_domain::chart::EntryKind::Message),
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(thread.iter().any(|e| e.entry_id == id), "the message is not on the chart's thread");
+
+    // What is accepted and not kept is named when the client asks for the outcome.
+    let r = send(
+        &app,
+        &member,
+        "POST",
+        "/fhir/r4/Communication",
+        &message(&yamada.to_string(), json!({ "sent": "2026-11-20T10:00:00+09:00" })),
+        &[("prefer", "return=OperationOutcome")],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["resourceType"], "OperationOutcome");
+    assert!(r.body.contains("Communication.sent"), "{}", r.body);
+
+    // A write is recorded by the write itself (as for a message typed on the chart),
+    // with the target the new entry; the outsider's attempt as a refusal.
+    let mut c = app.raw_conn().await;
+    let created: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM audit WHERE patient_id = $1 AND action = 'entry.create' AND target = $2",
+    )
+    .bind(yamada.to_string())
+    .bind(&id)
+    .fetch_one(&mut c)
+    .await
+    .unwrap()
+    .try_get("n")
+    .unwrap();
+    assert_eq!(created, 1);
+    let refused: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM audit WHERE patient_id = $1 AND action = 'fhir.communication.create' AND outcome = 'refused'",
+    )
+    .bind(yamada.to_string())
+    .fetch_one(&mut c)
+    .await
+    .unwrap()
+    .try_get("n")
+    .unwrap();
+    assert_eq!(refused, 1, "the outsider's attempt is on the chart's audit trail");
+    drop(c);
+    app.finish().await;
+}

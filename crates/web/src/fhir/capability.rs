@@ -74,7 +74,7 @@ pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Resp
         ResourceCapability {
             resource_type: "Communication",
             profile: None,
-            interactions: &["read", "vread", "history-instance", "search-type"],
+            interactions: &["read", "vread", "history-instance", "create", "search-type"],
             versioning: "versioned",
             conditional_create: false,
             update_create: false,

@@ -3,16 +3,23 @@
 //! chart door like every patient resource.
 
 use super::entries::{self, EntryType, Render};
-use super::{FhirCaller, FhirResult};
+use super::{FhirCaller, FhirError, FhirResult};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tsunagu_domain::PatientId;
+use tsunagu_domain::chart::Message;
 use tsunagu_domain::chart::{EntryBody, EntryKind};
+use tsunagu_domain::policy::ChartAction;
+use tsunagu_fhir::communication_in::parse_communication_json;
+use tsunagu_fhir::outcome::{Issue, IssueType, operation_outcome};
 use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchSpec, SearchValue};
 use tsunagu_store::{ChartGrant, EntryView, TimelineFilter};
 
@@ -133,4 +140,59 @@ pub async fn history_communication(
     Path(raw): Path<String>,
 ) -> FhirResult<Response> {
     entries::history(&state, &ctx, &caller, &headers, &COMMUNICATION, &raw).await
+}
+
+/// `POST Communication`: a message to the patient's team, written on the chart's thread
+/// as if typed there (the caller is the sender, now the time; it is indexed for search).
+/// A patient the caller may not write to is refused exactly like one that does not
+/// exist. With `Prefer: return=OperationOutcome` the answer is the OperationOutcome
+/// naming what was accepted and not kept, instead of the resource.
+pub async fn create_communication(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> FhirResult<Response> {
+    super::require_json(&headers)?;
+    let m =
+        parse_communication_json(&body).map_err(|e| FhirError { status: StatusCode::BAD_REQUEST, issues: e.issues })?;
+    let unknown = || {
+        FhirError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Issue::error(IssueType::NotFound, "Communication.subject: no such patient")
+                .at("Communication.subject.reference"),
+        )
+    };
+    let pid: PatientId = m.patient_id.parse().map_err(|_| unknown())?;
+    let g = state
+        .store
+        .open_chart(&caller.principal, pid, ChartAction::Write, "fhir.communication.create", &ctx.audit())
+        .await
+        .map_err(|_| unknown())?;
+    let message = EntryBody::Message(Message { text: m.text, attachments: vec![] });
+    let e = state
+        .store
+        .add_entry(&g, message, &[], &ctx.audit())
+        .await
+        .map_err(|e| FhirError::from_store(&ctx, e, "Communication", "new"))?;
+    crate::pages::search::index_version(&state, pid, &e).await;
+    let base = super::base(&state, &headers);
+    let v = communication(&Render { grant: &g, base: &base }, &e, "")
+        .ok_or_else(|| FhirError::internal("a message entry made no Communication"))?;
+    let location = format!("{base}/Communication/{}/_history/{}", e.entry_id, e.version);
+    let wants_outcome = headers
+        .get("prefer")
+        .and_then(|p| p.to_str().ok())
+        .is_some_and(|p| p.split(',').any(|x| x.trim().eq_ignore_ascii_case("return=OperationOutcome")));
+    if wants_outcome {
+        let mut issues = vec![Issue::information(IssueType::Informational, "created")];
+        issues.extend(m.warnings);
+        let mut r = super::json_response(StatusCode::CREATED, &operation_outcome(&issues));
+        if let Ok(l) = axum::http::HeaderValue::from_str(&location) {
+            r.headers_mut().insert(axum::http::header::LOCATION, l);
+        }
+        return Ok(r);
+    }
+    Ok(super::resource_response(StatusCode::CREATED, &v, e.version, &e.recorded_at, Some(&location)))
 }
