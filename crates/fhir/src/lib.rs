@@ -14,6 +14,7 @@
 //! parameters), [`outcome`] (OperationOutcome), [`patient_in`] (an incoming JP Core
 //! Patient) and [`etag`] (versions in `ETag` / `If-Match`).
 
+pub mod composition;
 pub mod etag;
 mod narrative;
 pub mod outcome;
