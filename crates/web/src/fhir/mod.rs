@@ -8,10 +8,13 @@
 
 pub mod capability;
 pub mod chart;
+pub mod directory;
 pub mod export;
+pub mod letters;
 pub mod medication;
 pub mod observation;
 pub mod patient;
+pub mod task;
 pub mod team;
 pub mod transaction;
 
