@@ -645,6 +645,14 @@ async fn letters_are_service_requests_and_compositions_for_the_team_and_nowhere_
     assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.json()["resourceType"], "OperationOutcome");
 
+    // A discarded draft is kept but never shown as a letter, even to its writer.
+    let g = app.store.open_chart(&p, yamada, ChartAction::Refer, "letter.discard", &AuditCtx::default()).await.unwrap();
+    app.store.discard_letter(&g, &draft, &AuditCtx::default()).await.unwrap();
+    assert_hidden_like_missing(&app, &sato, "/fhir/r4/ServiceRequest", &draft, "").await;
+    assert_hidden_like_missing(&app, &sato, "/fhir/r4/Composition", &draft, "").await;
+    let after = get(&app, &sato, &format!("/fhir/r4/Composition?patient={yamada}")).await.json();
+    assert_eq!(after["total"], 3);
+
     // The outsider: the same 404 as for a made-up id, and empty searches.
     for (path, suffix) in
         [("/fhir/r4/ServiceRequest", ""), ("/fhir/r4/Composition", ""), ("/fhir/r4/Composition", "/$document")]
