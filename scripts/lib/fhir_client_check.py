@@ -144,6 +144,14 @@ REQUIRED_CODES = {
     ("QuestionnaireResponse", "status"): {"in-progress", "completed", "amended", "entered-in-error", "stopped"},
     ("Communication", "status"): {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed",
                                   "entered-in-error", "unknown"},
+    ("ServiceRequest", "status"): {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"},
+    ("ServiceRequest", "intent"): {"proposal", "plan", "directive", "order", "original-order", "reflex-order",
+                                   "filler-order", "instance-order", "option"},
+    ("Composition", "status"): {"preliminary", "final", "amended", "entered-in-error"},
+    ("Task", "status"): {"draft", "requested", "received", "accepted", "rejected", "ready", "cancelled", "in-progress",
+                         "on-hold", "failed", "completed", "entered-in-error"},
+    ("Task", "intent"): {"unknown", "proposal", "plan", "order", "original-order", "reflex-order", "filler-order",
+                         "instance-order", "option"},
     ("Bundle", "type"): {"document", "message", "transaction", "transaction-response", "batch", "batch-response",
                          "history", "searchset", "collection"},
 }
@@ -159,11 +167,32 @@ def check_codes(resource, where, problems):
             check_codes(e["resource"], f"{where} entry[{i}]", problems)
 
 
+def tolerate_keyword_fields():
+    """pydantic 1.9 cannot build the signature of a model with a field named after a
+    Python keyword on Python 3.11 (R4 Task's `for`): the class fails to import at all.
+    The signature only serves introspection, so fall back to the plain one; validation
+    (the field's alias `for`, extra fields refused) is unchanged."""
+    import inspect
+
+    import pydantic.main
+
+    original = pydantic.main.generate_model_signature
+
+    def tolerant(init, fields, config):
+        try:
+            return original(init, fields, config)
+        except ValueError:
+            return inspect.signature(init)
+
+    pydantic.main.generate_model_signature = tolerant
+
+
 def check_files(paths):
     """Parse each file's resource (a Bundle's entries included) with the R4 models,
     and check the codes of required bindings."""
     import json
 
+    tolerate_keyword_fields()
     from fhir.resources import get_fhir_model_class
 
     problems = []

@@ -15,6 +15,7 @@
 //! Patient) and [`etag`] (versions in `ETag` / `If-Match`).
 
 pub mod communication_in;
+pub mod composition;
 pub mod etag;
 mod narrative;
 pub mod outcome;

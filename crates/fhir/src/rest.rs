@@ -216,6 +216,25 @@ pub fn organization_resource(o: &crate::OrgInfo) -> Value {
     crate::resources::organization(o)
 }
 
+/// The local code system of professions (tsunagu's own list: physician, nurse, msw...).
+pub const PROFESSION_SYSTEM: &str = "urn:tsunagu:profession";
+
+/// A JP Core Practitioner of the staff directory: the name in kanji (`IDE`) and kana
+/// (`SYL`), and the profession coded in [`PROFESSION_SYSTEM`] with its Japanese name.
+/// `p.profession` is the code; `profession_display` its name.
+pub fn practitioner_resource(p: &crate::PersonInfo, profession_display: &str) -> Value {
+    let mut r = crate::resources::practitioner(p);
+    set(
+        &mut r,
+        "qualification",
+        json!([ { "code": {
+            "coding": [ { "system": PROFESSION_SYSTEM, "code": p.profession, "display": profession_display } ],
+            "text": profession_display,
+        } } ]),
+    );
+    r
+}
+
 /// One entry of a search or history Bundle.
 #[derive(Debug, Clone)]
 pub struct Entry {

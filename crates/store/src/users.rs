@@ -61,6 +61,16 @@ impl UserRow {
 const USER_COLUMNS: &str =
     "id, email, display_name, name_kana, profession, password_hash, status, operator, last_signin_at";
 
+/// A person as the staff directory shows them to colleagues: name, kana and profession,
+/// nothing about their account (no email, status, sign-ins or operator flag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColleagueRow {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub name_kana: String,
+    pub profession: Profession,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Membership {
     pub org: OrgRow,
@@ -253,6 +263,31 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(|r| Ok((UserRow::from_row(r)?, r.try_get::<i64, _>("org_admin")? != 0))).collect()
+    }
+
+    /// The active staff of an organization, by kana name: who its members see as their
+    /// colleagues (the staff picker of the transition page, the FHIR Practitioner
+    /// directory). Suspended people are left out.
+    pub async fn colleagues(&self, org: OrgId) -> Result<Vec<ColleagueRow>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.display_name, u.name_kana, u.profession FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = $1 AND u.status = 'active' ORDER BY u.name_kana, u.display_name, u.id",
+        )
+        .bind(org.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let prof: String = r.try_get("profession")?;
+                Ok(ColleagueRow {
+                    user_id: parse_uuid(&r.try_get::<String, _>("id")?)?,
+                    display_name: r.try_get("display_name")?,
+                    name_kana: r.try_get("name_kana")?,
+                    profession: Profession::parse(&prof)
+                        .map_err(|_| StoreError::Corrupt(format!("profession {prof}")))?,
+                })
+            })
+            .collect()
     }
 
     /// An organization administrator suspends or reactivates one of their staff.

@@ -398,6 +398,18 @@ pub async fn fhir_bundle(
     view: &LetterView,
     base: &str,
 ) -> AppResult<serde_json::Value> {
+    Ok(tsunagu_fhir::letter_bundle(&letter_document(state, g, view, base).await?))
+}
+
+/// What the document Bundle of a letter is made from: the letter and everything it
+/// names (patient, writer, both organizations, attachments by absolute URL). The FHIR
+/// API's Composition is made from the same document, so the two never differ.
+pub async fn letter_document<'a>(
+    state: &AppState,
+    g: &ChartGrant,
+    view: &'a LetterView,
+    base: &str,
+) -> AppResult<tsunagu_fhir::LetterDocument<'a>> {
     let s = &view.summary;
     let patient = state.store.patient(g).await?;
     let mut local_ids = Vec::new();
@@ -461,5 +473,5 @@ pub async fn fhir_bundle(
         recipient_person: s.to_person.clone(),
         attachments,
     };
-    Ok(tsunagu_fhir::letter_bundle(&doc))
+    Ok(doc)
 }

@@ -331,6 +331,17 @@ fn table() -> Table {
         .add("GET", "/fhir/r4/QuestionnaireResponse/{response}", Authenticated, get(fhir::symptoms::read))
         .add("GET", "/fhir/r4/Organization", Authenticated, get(fhir::team::search_organization))
         .add("GET", "/fhir/r4/Organization/{organization}", Authenticated, get(fhir::team::read_organization))
+        .add("GET", "/fhir/r4/Practitioner", Authenticated, get(fhir::directory::search_practitioner))
+        .add("GET", "/fhir/r4/Practitioner/{practitioner}", Authenticated, get(fhir::directory::read_practitioner))
+        .add("GET", "/fhir/r4/PractitionerRole", Authenticated, get(fhir::directory::search_practitioner_role))
+        .add("GET", "/fhir/r4/PractitionerRole/{role}", Authenticated, get(fhir::directory::read_practitioner_role))
+        .add("GET", "/fhir/r4/ServiceRequest", Authenticated, get(fhir::letters::search_service_request))
+        .add("GET", "/fhir/r4/ServiceRequest/{request}", Authenticated, get(fhir::letters::read_service_request))
+        .add("GET", "/fhir/r4/Composition", Authenticated, get(fhir::letters::search_composition))
+        .add("GET", "/fhir/r4/Composition/{composition}", Authenticated, get(fhir::letters::read_composition))
+        .add("GET", "/fhir/r4/Composition/{composition}/$document", Authenticated, get(fhir::letters::document))
+        .add("GET", "/fhir/r4/Task", Authenticated, get(fhir::task::search))
+        .add("GET", "/fhir/r4/Task/{task}", Authenticated, get(fhir::task::read))
 }
 
 /// Every route with its method and scope.

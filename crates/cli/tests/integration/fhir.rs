@@ -965,3 +965,324 @@ async fn a_communication_posted_by_a_member_lands_on_the_thread_and_a_refused_on
     drop(c);
     app.finish().await;
 }
+
+/// Write each value to a file of its own and check them all with the R4 models.
+async fn check_values_with_r4_models(values: &[(&str, &Value)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (name, v) in values {
+        let path = dir.path().join(format!("{name}.json"));
+        std::fs::write(&path, v.to_string()).unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    check_with_r4_models(&files).await;
+}
+
+/// The outsider's answer for `path/{id}` of a hidden resource, and for a made-up id:
+/// both 404 OperationOutcomes, the same once the ids are masked.
+async fn assert_hidden_like_missing(app: &TestApp, token: &str, path: &str, hidden: &str, suffix: &str) {
+    let made_up = random_uuid().to_string();
+    let h = get(app, token, &format!("{path}/{hidden}{suffix}")).await;
+    let m = get(app, token, &format!("{path}/{made_up}{suffix}")).await;
+    assert_eq!((h.status, m.status), (404, 404), "{path}/{{id}}{suffix}: {}", h.body);
+    assert_eq!(h.json()["resourceType"], "OperationOutcome");
+    assert_eq!(h.body.replace(hidden, "{id}"), m.body.replace(&made_up, "{id}"), "{path}/{{id}}{suffix}");
+}
+
+/// What `email` was allowed to do on the chart, by the chart's audit records.
+async fn actions_by(app: &TestApp, email: &str, pid: PatientId) -> Vec<String> {
+    let user = app.user(email).await;
+    let mut c = app.raw_conn().await;
+    sqlx::query(
+        "SELECT action FROM audit WHERE patient_id = $1 AND actor_user = $2 AND outcome = 'allowed' ORDER BY seq",
+    )
+    .bind(pid.to_string())
+    .bind(user.id.to_string())
+    .fetch_all(&mut c)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get("action").unwrap())
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn letters_are_service_requests_and_compositions_for_the_team_and_nowhere_for_an_outsider() {
+    use tsunagu_domain::letter::{LetterBody, LetterKind};
+    use tsunagu_domain::patient::TeamRole;
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let (outsider, suzuki, sato) =
+        (app.token_for(KOBAYASHI).await, app.token_for(SUZUKI).await, app.token_for(SATO).await);
+
+    // The hospital starts a second referral and leaves it a draft: the clinic must never
+    // see it, though it is on the team.
+    let mut body = LetterBody::empty(LetterKind::Referral);
+    body.set("purpose", "下書きの紹介目的".into()).unwrap();
+    let content = tsunagu_store::LetterContent {
+        to_org: app.org_of(SUZUKI).await.id,
+        to_person: None,
+        role: TeamRole::HomePhysician,
+        body,
+        attachments: vec![],
+    };
+    let p = app.principal(SATO).await;
+    let g = app.store.open_chart(&p, yamada, ChartAction::Refer, "letter.create", &AuditCtx::default()).await.unwrap();
+    let draft = app.store.create_letter(&g, content, None, &AuditCtx::default()).await.unwrap();
+
+    // The clinic: the one sent referral, answered by its reply, so completed.
+    let search = |pid: PatientId| format!("/fhir/r4/ServiceRequest?patient={pid}");
+    let seen = get(&app, &suzuki, &search(yamada)).await.json();
+    assert_eq!(seen["total"], 1, "{seen}");
+    let sr = &seen["entry"][0]["resource"];
+    let referral = sr["id"].as_str().unwrap().to_string();
+    assert_ne!(referral, draft);
+    assert_eq!(sr["status"], "completed");
+    assert_eq!(sr["intent"], "order");
+    assert_eq!(sr["category"][0]["coding"][0]["code"], "3457005");
+    assert_eq!(sr["subject"]["reference"], format!("Patient/{yamada}"));
+    assert!(sr["requester"]["display"].as_str().unwrap().starts_with("佐藤 健一"), "{sr}");
+    assert_eq!(sr["performer"][0]["reference"], format!("Organization/{}", app.org_of(SUZUKI).await.id));
+    assert!(sr["reasonCode"][0]["text"].as_str().unwrap().contains("在宅緩和ケア"), "{sr}");
+    assert_eq!(sr["supportingInfo"][0]["reference"], format!("Composition/{referral}"));
+    assert!(!seen.to_string().contains("下書きの紹介目的"));
+    assert_hidden_like_missing(&app, &suzuki, "/fhir/r4/ServiceRequest", &draft, "").await;
+    assert_hidden_like_missing(&app, &suzuki, "/fhir/r4/Composition", &draft, "").await;
+
+    // The hospital sees its own draft, as a draft, and can filter by status and date.
+    let own = get(&app, &sato, &search(yamada)).await.json();
+    assert_eq!(own["total"], 2, "{own}");
+    let drafts = get(&app, &sato, &format!("{}&status=draft", search(yamada))).await.json();
+    assert_eq!(ids_in(&drafts, "ServiceRequest"), vec![draft.clone()]);
+    assert!(drafts["entry"][0]["resource"].get("authoredOn").is_none(), "a draft was never sent");
+    let sent_since = get(&app, &sato, &format!("{}&authored=ge2000-01-01", search(yamada))).await.json();
+    assert_eq!(ids_in(&sent_since, "ServiceRequest"), vec![referral.clone()]);
+    let none_later = get(&app, &sato, &format!("{}&authored=gt2100-01-01", search(yamada))).await.json();
+    assert_eq!(none_later["total"], 0);
+    let read = get(&app, &suzuki, &format!("/fhir/r4/ServiceRequest/{referral}")).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.json(), *sr);
+
+    // Compositions: every letter the clinic may see (referral, reply, instruction), each
+    // naming served resources by their REST address.
+    let comps = get(&app, &suzuki, &format!("/fhir/r4/Composition?patient={yamada}")).await.json();
+    assert_eq!(comps["total"], 3, "{comps}");
+    assert!(!ids_in(&comps, "Composition").contains(&draft));
+    assert!(!comps.to_string().contains("urn:uuid:"), "a REST Composition points into no document");
+    let c = get(&app, &suzuki, &format!("/fhir/r4/Composition/{referral}")).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    let c = c.json();
+    assert_eq!(c["status"], "final");
+    assert_eq!(c["type"]["coding"][0]["code"], "57133-1");
+    assert_eq!(c["subject"]["reference"], format!("Patient/{yamada}"));
+    assert!(c.to_string().contains("膵頭部癌"), "the sections carry the letter's text");
+    let own_comps = get(&app, &sato, &format!("/fhir/r4/Composition?patient={yamada}")).await.json();
+    assert_eq!(own_comps["total"], 4);
+    let own_draft = get(&app, &sato, &format!("/fhir/r4/Composition/{draft}")).await.json();
+    assert_eq!(own_draft["status"], "preliminary");
+
+    // $document is the JSON API's document Bundle, byte for byte; a draft has none.
+    let doc = get(&app, &suzuki, &format!("/fhir/r4/Composition/{referral}/$document")).await;
+    assert_eq!(doc.status, 200, "{}", doc.body);
+    assert_eq!(doc.json()["type"], "document");
+    let api = get(&app, &suzuki, &format!("/api/v1/patients/{yamada}/letters/{referral}/fhir")).await;
+    assert_eq!(doc.json(), api.json());
+    let r = get(&app, &sato, &format!("/fhir/r4/Composition/{draft}/$document")).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.json()["resourceType"], "OperationOutcome");
+
+    // A discarded draft is kept but never shown as a letter, even to its writer.
+    let g = app.store.open_chart(&p, yamada, ChartAction::Refer, "letter.discard", &AuditCtx::default()).await.unwrap();
+    app.store.discard_letter(&g, &draft, &AuditCtx::default()).await.unwrap();
+    assert_hidden_like_missing(&app, &sato, "/fhir/r4/ServiceRequest", &draft, "").await;
+    assert_hidden_like_missing(&app, &sato, "/fhir/r4/Composition", &draft, "").await;
+    let after = get(&app, &sato, &format!("/fhir/r4/Composition?patient={yamada}")).await.json();
+    assert_eq!(after["total"], 3);
+
+    // The outsider: the same 404 as for a made-up id, and empty searches.
+    for (path, suffix) in
+        [("/fhir/r4/ServiceRequest", ""), ("/fhir/r4/Composition", ""), ("/fhir/r4/Composition", "/$document")]
+    {
+        assert_hidden_like_missing(&app, &outsider, path, &referral, suffix).await;
+    }
+    for s in [search(yamada), format!("/fhir/r4/Composition?patient={yamada}")] {
+        let r = get(&app, &outsider, &s).await;
+        assert_eq!(r.status, 200, "{s}: {}", r.body);
+        assert_eq!(r.json()["total"], 0, "{s}");
+        assert!(!r.body.contains("山田") && !r.body.contains(&referral), "{s}");
+    }
+
+    // A declined referral no longer stands: revoked, with the reason.
+    let mut conn = app.raw_conn().await;
+    let row = sqlx::query("SELECT patient_id, id FROM letters WHERE state = 'sent' AND kind = 'referral'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let (other, pending): (String, String) = (row.try_get("patient_id").unwrap(), row.try_get("id").unwrap());
+    drop(conn);
+    let other: PatientId = other.parse().unwrap();
+    assert_eq!(get(&app, &suzuki, &format!("/fhir/r4/ServiceRequest/{pending}")).await.json()["status"], "active");
+    let clinic = app.principal(SUZUKI).await;
+    let g =
+        app.store.open_chart(&clinic, other, ChartAction::Write, "letter.decline", &AuditCtx::default()).await.unwrap();
+    app.store.decline_letter(&g, &pending, "訪問範囲外のため", &AuditCtx::default()).await.unwrap();
+    let declined = get(&app, &suzuki, &format!("/fhir/r4/ServiceRequest/{pending}")).await.json();
+    assert_eq!(declined["status"], "revoked");
+    assert!(declined["note"].to_string().contains("訪問範囲外のため"), "{declined}");
+    let revoked = get(&app, &suzuki, &format!("{}&status=revoked", search(other))).await.json();
+    assert_eq!(ids_in(&revoked, "ServiceRequest"), vec![pending.clone()]);
+
+    // The member's reads and searches are in the chart's access log.
+    let actions = actions_by(&app, SUZUKI, yamada).await;
+    for a in [
+        "fhir.servicerequest.search",
+        "fhir.servicerequest.read",
+        "fhir.composition.search",
+        "fhir.composition.read",
+        "fhir.composition.document",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
+    }
+
+    check_values_with_r4_models(&[
+        ("service-requests", &own),
+        ("compositions", &own_comps),
+        ("composition", &c),
+        ("document", &doc.json()),
+        ("declined", &revoked),
+    ])
+    .await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_discharge_checklist_is_a_task_list_for_the_team_and_nowhere_for_an_outsider() {
+    let app = TestApp::start().await;
+    let (outsider, sato) = (app.token_for(KOBAYASHI).await, app.token_for(SATO).await);
+    // The demo region's one transition case: a hospital inpatient going home.
+    let mut conn = app.raw_conn().await;
+    let pid: String = sqlx::query("SELECT patient_id FROM transition_cases")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .try_get("patient_id")
+        .unwrap();
+    drop(conn);
+    let pid: PatientId = pid.parse().unwrap();
+
+    let all = get(&app, &sato, &format!("/fhir/r4/Task?patient={pid}")).await.json();
+    let total = tsunagu_domain::transition::DEFAULT_CHECKLIST.len();
+    assert_eq!(all["total"], total, "{all}");
+    let done = get(&app, &sato, &format!("/fhir/r4/Task?patient={pid}&status=completed")).await.json();
+    assert_eq!(done["total"], 2, "the demo ticked two tasks");
+    let open = get(&app, &sato, &format!("/fhir/r4/Task?subject=Patient/{pid}&status=requested")).await.json();
+    assert_eq!(open["total"], total - 2);
+    let entries = all["entry"].as_array().unwrap();
+    let home = entries
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|t| t["code"]["coding"][0]["code"] == "task-home-physician")
+        .unwrap();
+    assert_eq!(home["description"], msg("ja", "task-home-physician"));
+    assert_eq!(home["status"], "completed");
+    assert_eq!(home["intent"], "order");
+    assert_eq!(home["for"]["reference"], format!("Patient/{pid}"));
+    assert!(home["restriction"]["period"]["end"].as_str().unwrap().len() == 10, "{home}");
+    assert!(home["executionPeriod"]["end"].is_string());
+    let owner = home["owner"]["reference"].as_str().unwrap().to_string();
+    let owned = get(&app, &sato, &format!("/fhir/r4/Task?patient={pid}&owner={owner}")).await.json();
+    let expected = entries.iter().filter(|e| e["resource"]["owner"]["reference"] == owner.as_str()).count();
+    assert!(expected >= 1);
+    assert_eq!(owned["total"], expected);
+    let id = home["id"].as_str().unwrap().to_string();
+    let read = get(&app, &sato, &format!("/fhir/r4/Task/{id}")).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.json(), *home);
+
+    assert_hidden_like_missing(&app, &outsider, "/fhir/r4/Task", &id, "").await;
+    let r = get(&app, &outsider, &format!("/fhir/r4/Task?patient={pid}")).await;
+    assert_eq!((r.status, r.json()["total"].clone()), (200, json!(0)), "{}", r.body);
+
+    let actions = actions_by(&app, SATO, pid).await;
+    for a in ["fhir.task.search", "fhir.task.read"] {
+        assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
+    }
+    check_values_with_r4_models(&[("tasks", &all), ("task", &read.json())]).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_staff_directory_shows_a_callers_active_colleagues_and_nothing_of_their_accounts() {
+    let app = TestApp::start().await;
+    let (sato_token, suzuki_token) = (app.token_for(SATO).await, app.token_for(SUZUKI).await);
+    let hospital = app.org_of(SATO).await;
+    let sato = app.user(SATO).await;
+    let suzuki = app.user(SUZUKI).await;
+
+    let all = get(&app, &sato_token, "/fhir/r4/Practitioner").await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    let staff: Vec<_> =
+        app.store.staff(hospital.id).await.unwrap().into_iter().filter(|(u, _)| u.is_active()).collect();
+    assert!(staff.len() >= 3);
+    assert_eq!(all.json()["total"], staff.len());
+    assert!(!ids_in(&all.json(), "Practitioner").contains(&suzuki.id.to_string()), "another organization's staff");
+    for (u, _) in &staff {
+        assert!(!all.body.contains(&u.email), "an email address in the directory");
+    }
+    for leak in ["last_signin", "operator", "password", "suspended"] {
+        assert!(!all.body.contains(leak), "{leak} in the directory");
+    }
+
+    // Names in kanji or kana (either script), family or given.
+    for q in ["佐藤", "さとう", "ケンイチ", "ｻﾄｳ"] {
+        let r = get(&app, &sato_token, &format!("/fhir/r4/Practitioner?name={}", urlencode(q))).await.json();
+        assert_eq!(ids_in(&r, "Practitioner"), vec![sato.id.to_string()], "name={q}");
+    }
+    let me = get(&app, &sato_token, &format!("/fhir/r4/Practitioner/{}", sato.id)).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let me = me.json();
+    assert_eq!(me["qualification"][0]["code"]["coding"][0]["code"], "physician");
+    assert_eq!(me["qualification"][0]["code"]["coding"][0]["display"], msg("ja", "profession-physician"));
+    assert_eq!(me["name"][1]["extension"][0]["valueCode"], "SYL");
+    assert_eq!(me["name"][1]["family"], "サトウ");
+    assert_hidden_like_missing(&app, &sato_token, "/fhir/r4/Practitioner", &suzuki.id.to_string(), "").await;
+
+    // Roles: the memberships of the caller's organization.
+    let roles = get(&app, &sato_token, &format!("/fhir/r4/PractitionerRole?practitioner=Practitioner/{}", sato.id))
+        .await
+        .json();
+    assert_eq!(roles["total"], 1, "{roles}");
+    let role = &roles["entry"][0]["resource"];
+    assert_eq!(role["organization"]["reference"], format!("Organization/{}", hospital.id));
+    assert_eq!(role["code"][0]["coding"][0]["code"], "physician");
+    assert_eq!(role["active"], true);
+    let by_org =
+        get(&app, &sato_token, &format!("/fhir/r4/PractitionerRole?organization={}", hospital.id)).await.json();
+    assert_eq!(by_org["total"], staff.len());
+    let clinic = app.org_of(SUZUKI).await;
+    let other = get(&app, &sato_token, &format!("/fhir/r4/PractitionerRole?organization=Organization/{}", clinic.id))
+        .await
+        .json();
+    assert_eq!(other["total"], 0);
+    let role_id = role["id"].as_str().unwrap().to_string();
+    assert_eq!(get(&app, &sato_token, &format!("/fhir/r4/PractitionerRole/{role_id}")).await.json(), *role);
+    assert_hidden_like_missing(&app, &suzuki_token, "/fhir/r4/PractitionerRole", &role_id, "").await;
+
+    // A suspended colleague leaves the directory.
+    let (gone, _) = staff.iter().find(|(u, _)| u.id != sato.id).unwrap();
+    let admin = app.principal(SATO).await;
+    app.store.set_user_status(&admin, gone.id, false, &AuditCtx::default()).await.unwrap();
+    let after = get(&app, &sato_token, "/fhir/r4/Practitioner").await.json();
+    assert_eq!(after["total"], staff.len() - 1);
+    assert_eq!(get(&app, &sato_token, &format!("/fhir/r4/Practitioner/{}", gone.id)).await.status, 404);
+
+    // The CapabilityStatement states what is served.
+    let cap = get(&app, &sato_token, "/fhir/r4/metadata").await.json();
+    let types: Vec<&str> =
+        cap["rest"][0]["resource"].as_array().unwrap().iter().map(|r| r["type"].as_str().unwrap()).collect();
+    for t in ["Practitioner", "PractitionerRole", "ServiceRequest", "Composition", "Task"] {
+        assert!(types.contains(&t), "{t} missing from {types:?}");
+    }
+    check_values_with_r4_models(&[("practitioners", &all.json()), ("roles", &roles), ("capability", &cap)]).await;
+    app.finish().await;
+}

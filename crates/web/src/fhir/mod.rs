@@ -8,13 +8,16 @@
 
 pub mod capability;
 pub mod chart;
+pub mod directory;
 pub mod document;
 pub mod entries;
 pub mod export;
+pub mod letters;
 pub mod medication;
 pub mod observation;
 pub mod patient;
 pub mod symptoms;
+pub mod task;
 pub mod team;
 pub mod transaction;
 pub mod vitals;
