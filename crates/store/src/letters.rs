@@ -629,16 +629,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The patient whose chart holds the letter `id`, if there is such a letter: what a
-    /// read by id opens (through the policy) before reading the letter itself.
-    pub async fn letter_patient(&self, id: &str) -> Result<Option<PatientId>> {
-        let r = sqlx::query("SELECT patient_id FROM letters WHERE id = $1").bind(id).fetch_optional(&self.read).await?;
-        match r {
-            Some(r) => Ok(Some(parse_uuid(&r.try_get::<String, _>("patient_id")?)?)),
-            None => Ok(None),
-        }
-    }
-
     /// One letter with its latest content, attachments, history and replies.
     pub async fn letter(&self, g: &ChartGrant, id: &str) -> Result<LetterView> {
         let summary = self.letter_summary(g, id).await?;

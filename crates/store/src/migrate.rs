@@ -141,9 +141,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0018_fhir_lookups.sqlite.sql"),
         postgres: include_str!("../migrations/0018_fhir_lookups.postgres.sql"),
     },
+    Migration {
+        version: 19,
+        name: "fhir_lookups_letters",
+        common: include_str!("../migrations/0019_fhir_lookups_letters.sql"),
+        sqlite: include_str!("../migrations/0019_fhir_lookups_letters.sqlite.sql"),
+        postgres: include_str!("../migrations/0019_fhir_lookups_letters.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 18;
+pub const LATEST_VERSION: i64 = 19;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -18,6 +18,9 @@ pub enum Owned {
     Entry,
     Attachment,
     SymptomAssessment,
+    Letter,
+    /// A task of a hospital-to-home checklist.
+    TransitionTask,
 }
 
 impl Owned {
@@ -28,6 +31,8 @@ impl Owned {
             Owned::Entry => "SELECT patient_id FROM entries WHERE entry_id = $1 LIMIT 1",
             Owned::Attachment => "SELECT patient_id FROM attachments WHERE id = $1",
             Owned::SymptomAssessment => "SELECT patient_id FROM symptom_assessments WHERE id = $1",
+            Owned::Letter => "SELECT patient_id FROM letters WHERE id = $1",
+            Owned::TransitionTask => "SELECT patient_id FROM transition_tasks WHERE id = $1",
         }
     }
 }

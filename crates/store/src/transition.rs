@@ -716,19 +716,6 @@ impl Store {
         }))
     }
 
-    /// The patient whose transition case holds the checklist task `id`, if there is one:
-    /// what a read by id opens (through the policy) before reading the case.
-    pub async fn task_patient(&self, id: &str) -> Result<Option<PatientId>> {
-        let r = sqlx::query("SELECT patient_id FROM transition_tasks WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        match r {
-            Some(r) => Ok(Some(parse_uuid(&r.try_get::<String, _>("patient_id")?)?)),
-            None => Ok(None),
-        }
-    }
-
     async fn tasks_of(&self, pid: &str, case_id: &str) -> Result<Vec<TaskRow>> {
         let tasks = sqlx::query(
             "SELECT t.id, t.task_key, t.owner_user_id, t.due_date, u.display_name AS owner_name FROM transition_tasks t \

@@ -149,7 +149,7 @@ async fn read_letter(
     what: &str,
 ) -> FhirResult<(ChartGrant, LetterView)> {
     let missing = || FhirError::not_found(resource_type, raw);
-    let owner = state.store.letter_patient(raw).await?;
+    let owner = state.store.patient_owning(tsunagu_store::Owned::Letter, raw).await?;
     let g = super::open_owning_chart(state, ctx, &caller.principal, owner, what, missing).await?;
     let v = visible_letter(state, &g, raw, missing).await?;
     Ok((g, v))

@@ -69,7 +69,7 @@ pub async fn read(
     Path(raw): Path<String>,
 ) -> FhirResult<Response> {
     let missing = || FhirError::not_found("Task", &raw);
-    let owner = state.store.task_patient(&raw).await?;
+    let owner = state.store.patient_owning(tsunagu_store::Owned::TransitionTask, &raw).await?;
     let g = super::open_owning_chart(&state, &ctx, &caller.principal, owner, "fhir.task.read", missing).await?;
     // Only the latest case's tasks are on the transition page; an older case's answer
     // as missing too.
