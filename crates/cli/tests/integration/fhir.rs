@@ -312,7 +312,7 @@ async fn an_outsider_token_finds_a_hidden_patient_nowhere_read_search_include_or
         let exported: Vec<&str> =
             manifest["output"].as_array().unwrap().iter().map(|o| o["type"].as_str().unwrap()).collect();
         if expect {
-            for t in ["Patient", "Observation", "MedicationRequest", "Communication"] {
+            for t in ["Patient", "Observation", "MedicationRequest", "Communication", "ServiceRequest", "Composition"] {
                 assert!(exported.contains(&t), "the member's export lacks {t}: {exported:?}");
             }
         }

@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tsunagu_domain::chart::EntryKind;
+use tsunagu_domain::letter::{LetterKind, LetterState};
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_fhir::outcome::{Issue, IssueType, excerpt};
 use tsunagu_fhir::search::percent_decode;
@@ -25,8 +26,17 @@ use tsunagu_store::{ChartGrant, FhirExportRow};
 
 /// The resource types an export can hold: everything of a patient's chart the API
 /// serves per patient.
-pub const TYPES: &[&str] =
-    &["Patient", "Observation", "MedicationRequest", "DocumentReference", "QuestionnaireResponse", "Communication"];
+pub const TYPES: &[&str] = &[
+    "Patient",
+    "Observation",
+    "MedicationRequest",
+    "DocumentReference",
+    "QuestionnaireResponse",
+    "Communication",
+    "ServiceRequest",
+    "Composition",
+    "Task",
+];
 pub const NDJSON: &str = "application/fhir+ndjson";
 pub const DEFINITION: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export";
 
@@ -170,6 +180,27 @@ async fn chart_resources(state: &AppState, base: &str, g: &ChartGrant, resource_
         "QuestionnaireResponse" => {
             super::symptoms::assessed(state, g).await?.iter().map(super::symptoms::questionnaire_response).collect()
         }
+        "ServiceRequest" => super::letters::letters_of(state, std::slice::from_ref(g))
+            .await?
+            .iter()
+            .filter(|(_, v)| v.summary.kind == LetterKind::Referral && v.summary.state != LetterState::Discarded)
+            .filter_map(|(_, v)| super::letters::service_request(v))
+            .collect(),
+        "Composition" => {
+            // Letters reference the site's pages (the document Bundle's own addresses).
+            let site = base.strip_suffix(super::BASE_PATH).unwrap_or(base);
+            let mut out = Vec::new();
+            for (g, v) in super::letters::letters_of(state, std::slice::from_ref(g)).await? {
+                if v.summary.state != LetterState::Discarded {
+                    out.push(super::letters::composition(state, g, &v, site).await?);
+                }
+            }
+            out
+        }
+        "Task" => match state.store.case_for(g).await? {
+            Some(case) => case.tasks.iter().map(|t| super::task::task(g.patient(), &case, t)).collect(),
+            None => Vec::new(),
+        },
         _ => Vec::new(),
     })
 }

@@ -157,7 +157,10 @@ async fn read_letter(
 
 /// Every letter of each chart the search opened that the caller may see (as the
 /// chart's letter page lists them), newest first, with its chart.
-async fn letters_of<'g>(state: &AppState, grants: &'g [ChartGrant]) -> FhirResult<Vec<(&'g ChartGrant, LetterView)>> {
+pub async fn letters_of<'g>(
+    state: &AppState,
+    grants: &'g [ChartGrant],
+) -> FhirResult<Vec<(&'g ChartGrant, LetterView)>> {
     let mut out = Vec::new();
     for g in grants {
         for s in state.store.letters(g).await? {
