@@ -11,7 +11,7 @@
 //! (`contentAttachment`, `contentReference`) are refused: documents are added to the
 //! chart, where they are checked, not carried inside a message.
 
-use crate::outcome::{Issue, IssueType, Severity, excerpt};
+use crate::outcome::{Issue, IssueType, excerpt};
 use crate::patient_in::{Ctx, array, check_members, code, json_type, object, string};
 use crate::search::is_id;
 use serde_json::Value;
@@ -110,15 +110,8 @@ pub fn parse_communication_json(body: &[u8]) -> Result<CommunicationIn, Communic
 pub fn parse_communication(v: &Value) -> Result<CommunicationIn, CommunicationInError> {
     let mut c = Ctx::default();
     let read = read(&mut c, v);
-    let errors: Vec<Issue> =
-        c.issues.iter().filter(|i| matches!(i.severity, Severity::Error | Severity::Fatal)).cloned().collect();
-    match read {
-        Some(mut m) if errors.is_empty() => {
-            m.warnings = c.issues;
-            Ok(m)
-        }
-        _ => Err(CommunicationInError { issues: if errors.is_empty() { c.issues } else { errors } }),
-    }
+    let (message, warnings) = c.finish(read).map_err(|issues| CommunicationInError { issues })?;
+    Ok(CommunicationIn { warnings, ..message })
 }
 
 fn read(c: &mut Ctx, v: &Value) -> Option<CommunicationIn> {
@@ -247,6 +240,7 @@ fn payload(c: &mut Ctx, v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Severity;
     use serde_json::json;
 
     fn message(extra: Value) -> Value {

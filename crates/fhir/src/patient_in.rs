@@ -172,15 +172,8 @@ pub fn parse_patient_json(body: &[u8]) -> Result<PatientIn, PatientInError> {
 pub fn parse_patient(v: &Value) -> Result<PatientIn, PatientInError> {
     let mut c = Ctx::default();
     let patient = read(&mut c, v);
-    let errors: Vec<Issue> =
-        c.issues.iter().filter(|i| matches!(i.severity, Severity::Error | Severity::Fatal)).cloned().collect();
-    match patient {
-        Some(mut p) if errors.is_empty() => {
-            p.warnings = c.issues;
-            Ok(p)
-        }
-        _ => Err(PatientInError { issues: if errors.is_empty() { c.issues } else { errors } }),
-    }
+    let (patient, warnings) = c.finish(patient).map_err(|issues| PatientInError { issues })?;
+    Ok(PatientIn { warnings, ..patient })
 }
 
 /// The problems found while reading a resource (shared with the other readers of
@@ -191,6 +184,17 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// What was read, with the warnings, if no error was found; else the errors (or,
+    /// when nothing could be read and no error says why, every issue).
+    pub(crate) fn finish<T>(self, read: Option<T>) -> Result<(T, Vec<Issue>), Vec<Issue>> {
+        let errors: Vec<Issue> =
+            self.issues.iter().filter(|i| matches!(i.severity, Severity::Error | Severity::Fatal)).cloned().collect();
+        match read {
+            Some(value) if errors.is_empty() => Ok((value, self.issues)),
+            _ => Err(if errors.is_empty() { self.issues } else { errors }),
+        }
+    }
+
     pub(crate) fn push(&mut self, issue: Issue) {
         if self.issues.len() < MAX_ISSUES {
             self.issues.push(issue);

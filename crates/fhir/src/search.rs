@@ -339,6 +339,18 @@ pub enum TokenSystem {
     Is(String),
 }
 
+impl TokenSystem {
+    /// Whether a code stored under `system` can match. Everything this server stores
+    /// has a system, so `|code` (no system) matches nothing.
+    pub fn admits(&self, system: &str) -> bool {
+        match self {
+            TokenSystem::Any => true,
+            TokenSystem::Is(s) => s == system,
+            TokenSystem::NoSystem => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub system: TokenSystem,
