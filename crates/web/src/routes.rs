@@ -304,27 +304,42 @@ fn table() -> Table {
         .add("GET", "/fhir/r4/AuditEvent", Authenticated, get(fhir::team::search_audit_event))
         .add("GET", "/fhir/r4/Communication", Authenticated, get(fhir::chart::search_communication))
         .add("POST", "/fhir/r4/Communication", Authenticated, post(fhir::chart::create_communication))
-        .add("GET", "/fhir/r4/Communication/{communication}", Authenticated, get(fhir::chart::read_communication))
+        .add(
+            "GET",
+            "/fhir/r4/Communication/{communication}",
+            Authenticated,
+            get(fhir::entries::read_handler::<fhir::chart::Communication>),
+        )
         .add(
             "GET",
             "/fhir/r4/Communication/{communication}/_history",
             Authenticated,
-            get(fhir::chart::history_communication),
+            get(fhir::entries::history_handler::<fhir::chart::Communication>),
         )
         .add(
             "GET",
             "/fhir/r4/Communication/{communication}/_history/{version}",
             Authenticated,
-            get(fhir::chart::vread_communication),
+            get(fhir::entries::vread_handler::<fhir::chart::Communication>),
         )
         .add("GET", "/fhir/r4/DocumentReference", Authenticated, get(fhir::document::search))
-        .add("GET", "/fhir/r4/DocumentReference/{document}", Authenticated, get(fhir::document::read))
-        .add("GET", "/fhir/r4/DocumentReference/{document}/_history", Authenticated, get(fhir::document::history))
+        .add(
+            "GET",
+            "/fhir/r4/DocumentReference/{document}",
+            Authenticated,
+            get(fhir::entries::read_handler::<fhir::document::DocumentReference>),
+        )
+        .add(
+            "GET",
+            "/fhir/r4/DocumentReference/{document}/_history",
+            Authenticated,
+            get(fhir::entries::history_handler::<fhir::document::DocumentReference>),
+        )
         .add(
             "GET",
             "/fhir/r4/DocumentReference/{document}/_history/{version}",
             Authenticated,
-            get(fhir::document::vread),
+            get(fhir::entries::vread_handler::<fhir::document::DocumentReference>),
         )
         .add("GET", "/fhir/r4/Binary/{binary}", Authenticated, get(fhir::document::read_binary))
         .add("GET", "/fhir/r4/QuestionnaireResponse", Authenticated, get(fhir::symptoms::search))

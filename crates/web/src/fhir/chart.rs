@@ -7,7 +7,7 @@ use super::{FhirCaller, FhirError, FhirResult};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -23,11 +23,8 @@ use tsunagu_fhir::outcome::{Issue, IssueType, operation_outcome};
 use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchSpec, SearchValue};
 use tsunagu_store::{ChartGrant, EntryView, TimelineFilter};
 
-pub const COMMUNICATION_PARAMS: &[ParamDef] = &[
-    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("sent", T::Date).with_modifiers(&[]),
-];
+pub const COMMUNICATION_PARAMS: &[ParamDef] =
+    &[super::PATIENT_PARAM, super::SUBJECT_PARAM, ParamDef::new("sent", T::Date).with_modifiers(&[])];
 pub const COMMUNICATION_SPEC: SearchSpec<'static> =
     SearchSpec { resource_type: "Communication", params: COMMUNICATION_PARAMS, revinclude: &[] };
 
@@ -56,6 +53,13 @@ pub const COMMUNICATION: EntryType = EntryType {
     split_id: entries::whole_entry,
     render: communication,
 };
+
+/// The marker of Communication for the shared entry handlers.
+pub struct Communication;
+
+impl entries::Served for Communication {
+    const TYPE: EntryType = COMMUNICATION;
+}
 
 /// One version of a thread message as a Communication.
 pub fn communication(r: &Render<'_>, e: &EntryView, _part: &str) -> Option<Value> {
@@ -110,36 +114,6 @@ pub async fn search_communication(
         }
     }
     Ok(super::respond_matches(&state, &headers, &req, "Communication", found))
-}
-
-pub async fn read_communication(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    caller: FhirCaller,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-) -> FhirResult<Response> {
-    entries::read(&state, &ctx, &caller, &headers, &COMMUNICATION, &raw).await
-}
-
-pub async fn vread_communication(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    caller: FhirCaller,
-    headers: HeaderMap,
-    Path((raw, version)): Path<(String, String)>,
-) -> FhirResult<Response> {
-    entries::vread(&state, &ctx, &caller, &headers, &COMMUNICATION, &raw, &version).await
-}
-
-pub async fn history_communication(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    caller: FhirCaller,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-) -> FhirResult<Response> {
-    entries::history(&state, &ctx, &caller, &headers, &COMMUNICATION, &raw).await
 }
 
 /// `POST Communication`: a message to the patient's team, written on the chart's thread

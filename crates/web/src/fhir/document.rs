@@ -19,8 +19,8 @@ use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchSpec, Sear
 use tsunagu_store::{EntryView, Owned};
 
 pub const PARAMS: &[ParamDef] = &[
-    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+    super::PATIENT_PARAM,
+    super::SUBJECT_PARAM,
     ParamDef::new("type", T::Token).with_modifiers(&[]),
     ParamDef::new("date", T::Date).with_modifiers(&[]),
 ];
@@ -38,6 +38,13 @@ pub const DOCUMENT_REFERENCE: EntryType = EntryType {
     split_id: entries::whole_entry,
     render: document_reference,
 };
+
+/// The marker of DocumentReference for the shared entry handlers.
+pub struct DocumentReference;
+
+impl entries::Served for DocumentReference {
+    const TYPE: EntryType = DOCUMENT_REFERENCE;
+}
 
 /// The LOINC document code of a type, where one says the same thing.
 fn loinc(t: DocumentType) -> Option<(&'static str, &'static str)> {
@@ -102,36 +109,6 @@ pub fn document_reference(r: &Render<'_>, e: &EntryView, _part: &str) -> Option<
     // R4 requires at least one content; a document is never saved without a file, but
     // an entry without one must not make an invalid resource.
     if d.attachments.is_empty() { None } else { Some(v) }
-}
-
-pub async fn read(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    caller: FhirCaller,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-) -> FhirResult<Response> {
-    entries::read(&state, &ctx, &caller, &headers, &DOCUMENT_REFERENCE, &raw).await
-}
-
-pub async fn vread(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    caller: FhirCaller,
-    headers: HeaderMap,
-    Path((raw, version)): Path<(String, String)>,
-) -> FhirResult<Response> {
-    entries::vread(&state, &ctx, &caller, &headers, &DOCUMENT_REFERENCE, &raw, &version).await
-}
-
-pub async fn history(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    caller: FhirCaller,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-) -> FhirResult<Response> {
-    entries::history(&state, &ctx, &caller, &headers, &DOCUMENT_REFERENCE, &raw).await
 }
 
 pub async fn search(

@@ -12,6 +12,7 @@
 use super::{FhirCaller, FhirError, FhirResult, base, resource_response};
 use crate::middleware::RequestCtx;
 use crate::state::AppState;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
@@ -134,6 +135,43 @@ pub async fn history(
         return Err(FhirError::not_found(t.resource_type, raw));
     }
     Ok(super::history_response(state, &format!("{base}/{}/{raw}/_history", t.resource_type), &entries))
+}
+
+/// A resource type served from chart entries, named by a marker type so that one set
+/// of axum handlers ([`read_handler`], [`vread_handler`], [`history_handler`]) serves
+/// every such type.
+pub trait Served {
+    const TYPE: EntryType;
+}
+
+pub async fn read_handler<S: Served>(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> FhirResult<Response> {
+    read(&state, &ctx, &caller, &headers, &S::TYPE, &raw).await
+}
+
+pub async fn vread_handler<S: Served>(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    Path((raw, version)): Path<(String, String)>,
+) -> FhirResult<Response> {
+    vread(&state, &ctx, &caller, &headers, &S::TYPE, &raw, &version).await
+}
+
+pub async fn history_handler<S: Served>(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> FhirResult<Response> {
+    history(&state, &ctx, &caller, &headers, &S::TYPE, &raw).await
 }
 
 /// The status of a resource made from an entry version: entered in error when the

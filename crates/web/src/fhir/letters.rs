@@ -21,21 +21,18 @@ use time::format_description::well_known::Rfc3339;
 use tsunagu_domain::letter::{LetterBody, LetterKind, LetterState};
 use tsunagu_fhir::composition::{LetterStatus, rest_composition};
 use tsunagu_fhir::outcome::{Issue, IssueType};
-use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchParam, SearchSpec, SearchValue, TokenSystem};
+use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchParam, SearchSpec, SearchValue};
 use tsunagu_store::{ChartGrant, LetterView, StoreError};
 
 pub const SERVICE_REQUEST_PARAMS: &[ParamDef] = &[
-    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+    super::PATIENT_PARAM,
+    super::SUBJECT_PARAM,
     ParamDef::new("status", T::Token).with_modifiers(&[]),
     ParamDef::new("authored", T::Date).with_modifiers(&[]),
 ];
 pub const SERVICE_REQUEST_SPEC: SearchSpec<'static> =
     SearchSpec { resource_type: "ServiceRequest", params: SERVICE_REQUEST_PARAMS, revinclude: &[] };
-pub const COMPOSITION_PARAMS: &[ParamDef] = &[
-    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-];
+pub const COMPOSITION_PARAMS: &[ParamDef] = &[super::PATIENT_PARAM, super::SUBJECT_PARAM];
 pub const COMPOSITION_SPEC: SearchSpec<'static> =
     SearchSpec { resource_type: "Composition", params: COMPOSITION_PARAMS, revinclude: &[] };
 pub const DOCUMENT_DEFINITION: &str = "http://hl7.org/fhir/OperationDefinition/Composition-document";
@@ -205,11 +202,7 @@ pub async fn search_service_request(
 fn request_matches(p: &SearchParam, v: &LetterView) -> bool {
     p.values.iter().any(|value| match (p.name.as_str(), value) {
         ("status", SearchValue::Token(t)) => {
-            let system_ok = match &t.system {
-                TokenSystem::Any => true,
-                TokenSystem::Is(s) => s == REQUEST_STATUS_SYSTEM,
-                TokenSystem::NoSystem => false,
-            };
+            let system_ok = t.system.admits(REQUEST_STATUS_SYSTEM);
             system_ok && t.code.is_some() && t.code.as_deref() == request_status(v.summary.state)
         }
         // A draft was never authored (sent), so a date search does not find it.

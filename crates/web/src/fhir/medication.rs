@@ -17,8 +17,8 @@ use tsunagu_fhir::search::{DateRange, ParamDef, ParamType as T, SearchParam, Sea
 use tsunagu_store::{ChartGrant, PrescriptionRow};
 
 pub const PARAMS: &[ParamDef] = &[
-    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+    super::PATIENT_PARAM,
+    super::SUBJECT_PARAM,
     ParamDef::new("code", T::Token).with_modifiers(&[]),
     ParamDef::new("status", T::Token).with_modifiers(&[]),
     ParamDef::new("authoredon", T::Date).with_modifiers(&[]),
@@ -115,11 +115,8 @@ fn matches_param(p: &SearchParam, v: &Value) -> bool {
         ("code", SearchValue::Token(t)) => {
             v.pointer("/medicationCodeableConcept/coding").and_then(Value::as_array).is_some_and(|codings| {
                 codings.iter().any(|c| {
-                    let system_ok = match &t.system {
-                        TokenSystem::Any => true,
-                        TokenSystem::Is(s) => c["system"].as_str() == Some(s.as_str()),
-                        TokenSystem::NoSystem => false,
-                    };
+                    let system_ok =
+                        t.system == TokenSystem::Any || c["system"].as_str().is_some_and(|s| t.system.admits(s));
                     system_ok && t.code.as_deref().is_none_or(|code| c["code"].as_str() == Some(code))
                 })
             })

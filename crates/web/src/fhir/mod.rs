@@ -41,9 +41,16 @@ use tsunagu_domain::policy::Principal;
 use tsunagu_fhir::outcome::{Issue, IssueType, operation_outcome};
 use tsunagu_fhir::rest::{Entry, EntryResponse, JSON_MIME, Link, searchset};
 use tsunagu_fhir::search::{
-    Handling, Reference, SearchOptions, SearchRequest, SearchValue, Summary, parse_prefer_handling,
+    Handling, ParamDef, ParamType, Reference, SearchOptions, SearchRequest, SearchValue, Summary, parse_prefer_handling,
 };
 use tsunagu_store::{ChartGrant, StoreError};
+
+/// `patient=`: names the patient whose chart a search reads (see [`named_charts`]).
+pub const PATIENT_PARAM: ParamDef =
+    ParamDef::new("patient", ParamType::Reference).with_modifiers(&[]).with_targets(&["Patient"]);
+/// `subject=`: the same, by the resource's subject.
+pub const SUBJECT_PARAM: ParamDef =
+    ParamDef::new("subject", ParamType::Reference).with_modifiers(&[]).with_targets(&["Patient"]);
 
 /// The path every FHIR route starts with.
 pub const BASE_PATH: &str = "/fhir/r4";

@@ -23,13 +23,12 @@ use tsunagu_domain::chart::EntryKind;
 use tsunagu_fhir::rest::{Entry, LabObservation, OBSERVATION_CATEGORY, lab_code_system, lab_observation};
 use tsunagu_fhir::search::{
     DateRange, Modifier as M, ParamDef, ParamType as T, SearchParam, SearchRequest, SearchSpec, SearchValue,
-    TokenSystem,
 };
 use tsunagu_store::{ChartGrant, LabResultRow, Owned};
 
 pub const PARAMS: &[ParamDef] = &[
-    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+    super::PATIENT_PARAM,
+    super::SUBJECT_PARAM,
     ParamDef::new("category", T::Token).with_modifiers(&[]),
     ParamDef::new("code", T::Token).with_modifiers(&[]),
     ParamDef::new("date", T::Date).with_modifiers(&[]),
@@ -155,19 +154,11 @@ impl Found {
     fn matches(&self, p: &SearchParam) -> bool {
         p.values.iter().any(|v| match (p.name.as_str(), v) {
             ("category", SearchValue::Token(t)) => {
-                let system_ok = match &t.system {
-                    TokenSystem::Any => true,
-                    TokenSystem::Is(s) => s == OBSERVATION_CATEGORY,
-                    TokenSystem::NoSystem => false,
-                };
+                let system_ok = t.system.admits(OBSERVATION_CATEGORY);
                 system_ok && t.code.as_deref().is_none_or(|c| c == self.category)
             }
             ("code", SearchValue::Token(t)) => self.codes.iter().any(|(system, code)| {
-                let system_ok = match &t.system {
-                    TokenSystem::Any => true,
-                    TokenSystem::Is(s) => s == system,
-                    TokenSystem::NoSystem => false,
-                };
+                let system_ok = t.system.admits(system);
                 system_ok && t.code.as_deref().is_none_or(|c| c == code)
             }),
             ("date", SearchValue::Date(d)) => self.at.and_then(DateRange::second).is_some_and(|at| d.matches(&at)),

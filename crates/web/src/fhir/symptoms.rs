@@ -24,8 +24,8 @@ use tsunagu_store::{AssessmentRow, ChartGrant, Owned};
 pub const INSTRUMENT_SYSTEM: &str = "urn:tsunagu:instrument";
 
 pub const PARAMS: &[ParamDef] = &[
-    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+    super::PATIENT_PARAM,
+    super::SUBJECT_PARAM,
     ParamDef::new("authored", T::Date).with_modifiers(&[]),
     ParamDef::new("status", T::Token).with_modifiers(&[]),
 ];

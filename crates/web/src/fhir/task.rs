@@ -13,12 +13,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 use tsunagu_domain::PatientId;
-use tsunagu_fhir::search::{ParamDef, ParamType as T, Reference, SearchParam, SearchSpec, SearchValue, TokenSystem};
+use tsunagu_fhir::search::{ParamDef, ParamType as T, Reference, SearchParam, SearchSpec, SearchValue};
 use tsunagu_store::{CaseView, TaskRow};
 
 pub const PARAMS: &[ParamDef] = &[
-    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
+    super::PATIENT_PARAM,
+    super::SUBJECT_PARAM,
     ParamDef::new("status", T::Token).with_modifiers(&[]),
     ParamDef::new("owner", T::Reference).with_modifiers(&[]).with_targets(&["Practitioner"]),
 ];
@@ -105,11 +105,7 @@ pub async fn search(
 fn matches(p: &SearchParam, t: &TaskRow) -> bool {
     p.values.iter().any(|v| match (p.name.as_str(), v) {
         ("status", SearchValue::Token(tok)) => {
-            let system_ok = match &tok.system {
-                TokenSystem::Any => true,
-                TokenSystem::Is(s) => s == TASK_STATUS_SYSTEM,
-                TokenSystem::NoSystem => false,
-            };
+            let system_ok = tok.system.admits(TASK_STATUS_SYSTEM);
             system_ok && tok.code.as_deref() == Some(status(t))
         }
         ("owner", SearchValue::Reference(Reference::Local { resource_type, id, .. })) => {

@@ -15,21 +15,16 @@ use serde_json::{Value, json};
 use tsunagu_domain::PatientId;
 use tsunagu_domain::patient::ConsentStatus;
 use tsunagu_domain::policy::ChartAction;
-use tsunagu_fhir::search::{ParamDef, ParamType as T, SearchSpec, SearchValue, TokenSystem};
+use tsunagu_fhir::search::{ParamDef, ParamType as T, SearchSpec, SearchValue};
 use tsunagu_store::{AccessLogRow, ChartGrant, ConsentRow, OrgRow, TeamMemberRow};
 
-pub const PATIENT_PARAMS: &[ParamDef] = &[
-    ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-    ParamDef::new("subject", T::Reference).with_modifiers(&[]).with_targets(&["Patient"]),
-];
+pub const PATIENT_PARAMS: &[ParamDef] = &[super::PATIENT_PARAM, super::SUBJECT_PARAM];
 pub const CARE_TEAM_SPEC: SearchSpec<'static> =
     SearchSpec { resource_type: "CareTeam", params: PATIENT_PARAMS, revinclude: &[] };
-pub const CONSENT_PARAMS: &[ParamDef] =
-    &[ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"])];
+pub const CONSENT_PARAMS: &[ParamDef] = &[super::PATIENT_PARAM];
 pub const CONSENT_SPEC: SearchSpec<'static> =
     SearchSpec { resource_type: "Consent", params: CONSENT_PARAMS, revinclude: &[] };
-pub const AUDIT_PARAMS: &[ParamDef] =
-    &[ParamDef::new("patient", T::Reference).with_modifiers(&[]).with_targets(&["Patient"])];
+pub const AUDIT_PARAMS: &[ParamDef] = &[super::PATIENT_PARAM];
 pub const AUDIT_SPEC: SearchSpec<'static> =
     SearchSpec { resource_type: "AuditEvent", params: AUDIT_PARAMS, revinclude: &[] };
 /// The newest access-log records a search returns at most.
@@ -199,11 +194,7 @@ pub async fn search_organization(
                 p.values.iter().any(|v| match (p.name.as_str(), v) {
                     ("_id", SearchValue::Token(t)) => t.code.as_deref() == Some(o.id.to_string().as_str()),
                     ("identifier", SearchValue::Token(t)) => {
-                        let system_ok = match &t.system {
-                            TokenSystem::Any => true,
-                            TokenSystem::Is(s) => s == INSTITUTION_SYSTEM,
-                            TokenSystem::NoSystem => false,
-                        };
+                        let system_ok = t.system.admits(INSTITUTION_SYSTEM);
                         system_ok && o.code.is_some() && t.code.as_deref().is_none_or(|c| o.code.as_deref() == Some(c))
                     }
                     ("name", SearchValue::String(s)) => {
