@@ -148,9 +148,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0019_fhir_lookups_letters.sqlite.sql"),
         postgres: include_str!("../migrations/0019_fhir_lookups_letters.postgres.sql"),
     },
+    Migration {
+        version: 20,
+        name: "inbox",
+        common: include_str!("../migrations/0020_inbox.sql"),
+        sqlite: include_str!("../migrations/0020_inbox.sqlite.sql"),
+        postgres: include_str!("../migrations/0020_inbox.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 19;
+pub const LATEST_VERSION: i64 = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {
