@@ -12,7 +12,7 @@
 //! chart, where they are checked, not carried inside a message.
 
 use crate::outcome::{Issue, IssueType, excerpt};
-use crate::patient_in::{Ctx, array, check_members, code, json_type, object, string};
+use crate::patient_in::{Ctx, array, check_members, code, json_body, json_type, object, string};
 use crate::search::is_id;
 use serde_json::Value;
 
@@ -95,15 +95,8 @@ const PAYLOAD_ELEMENTS: &[&str] = &["contentString", "contentAttachment", "conte
 
 /// Read a Communication from the request body.
 pub fn parse_communication_json(body: &[u8]) -> Result<CommunicationIn, CommunicationInError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v) => parse_communication(&v),
-        Err(e) => Err(CommunicationInError {
-            issues: vec![Issue::error(
-                IssueType::Structure,
-                format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()),
-            )],
-        }),
-    }
+    let v = json_body(body).map_err(|issues| CommunicationInError { issues })?;
+    parse_communication(&v)
 }
 
 /// Read a Communication resource.

@@ -157,15 +157,19 @@ impl PatientInError {
 
 /// Read a Patient from the request body.
 pub fn parse_patient_json(body: &[u8]) -> Result<PatientIn, PatientInError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v) => parse_patient(&v),
-        Err(e) => Err(PatientInError {
-            issues: vec![Issue::error(
-                IssueType::Structure,
-                format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()),
-            )],
-        }),
-    }
+    let v = json_body(body).map_err(|issues| PatientInError { issues })?;
+    parse_patient(&v)
+}
+
+/// A request body as JSON, or the one issue saying where it stops being JSON (shared
+/// by the readers of incoming resources).
+pub(crate) fn json_body(body: &[u8]) -> Result<Value, Vec<Issue>> {
+    serde_json::from_slice::<Value>(body).map_err(|e| {
+        vec![Issue::error(
+            IssueType::Structure,
+            format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()),
+        )]
+    })
 }
 
 /// Read a Patient resource.
