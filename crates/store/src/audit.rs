@@ -130,55 +130,17 @@ impl Store {
     /// it records. The head row serializes appenders (its UPDATE takes a row lock on
     /// PostgreSQL; SQLite has one writer).
     pub(crate) async fn append_audit(&self, conn: &mut AnyConnection, ev: &AuditEvent, ctx: &AuditCtx) -> Result<i64> {
-        let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut *conn)
-            .await?;
-        let seq: i64 = head.try_get("seq")?;
-        let prev_hash: String = head.try_get("hash")?;
-        let mut row = AuditRow {
-            seq,
-            at: ts(self.now()),
-            actor_user: ev.actor_user.map(|u| u.to_string()),
-            actor_org: ev.actor_org.map(|o| o.to_string()),
-            action: ev.action.clone(),
-            outcome: ev.outcome.as_str().to_string(),
-            patient_id: ev.patient.map(|p| p.to_string()),
-            target: ev.target.clone(),
-            detail: ev.detail.clone(),
-            ip: ctx.ip.clone(),
-            request_id: ctx.request_id.clone(),
-            prev_hash,
-            hash: String::new(),
-        };
-        row.hash = row.compute_hash();
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        )))
-        .bind(row.seq)
-        .bind(&row.at)
-        .bind(&row.actor_user)
-        .bind(&row.actor_org)
-        .bind(&row.action)
-        .bind(&row.outcome)
-        .bind(&row.patient_id)
-        .bind(&row.target)
-        .bind(&row.detail)
-        .bind(&row.ip)
-        .bind(&row.request_id)
-        .bind(&row.prev_hash)
-        .bind(&row.hash)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&row.hash).execute(&mut *conn).await?;
-        Ok(seq)
+        append_row(conn, ev, ctx, ts(self.now())).await
     }
 
-    /// Append one event in its own transaction (reads, refusals, sign-ins).
+    /// Append one event on its own. The record commits before this returns; records
+    /// arriving together share one commit (`group_commit`).
     pub async fn audit(&self, ev: &AuditEvent, ctx: &AuditCtx) -> Result<i64> {
-        let mut tx = self.write.begin().await?;
-        let seq = self.append_audit(&mut tx, ev, ctx).await?;
-        tx.commit().await?;
-        Ok(seq)
+        let (ev, ctx, at) = (ev.clone(), ctx.clone(), ts(self.now()));
+        self.grouped(crate::group_commit::unit(move |conn| {
+            Box::pin(async move { append_row(conn, &ev, &ctx, at).await })
+        }))
+        .await
     }
 
     /// One record for a list of patients shown to someone (search results, the inbox):
@@ -303,4 +265,51 @@ impl Store {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM audit").fetch_one(&self.read).await?;
         r.try_get::<i64, _>("n").map_err(StoreError::from)
     }
+}
+
+/// Append one event inside the transaction of `conn`, at `at`: the next link of the
+/// chain. The head row serializes appenders (its UPDATE takes a row lock on
+/// PostgreSQL; SQLite has one writer).
+pub(crate) async fn append_row(conn: &mut AnyConnection, ev: &AuditEvent, ctx: &AuditCtx, at: String) -> Result<i64> {
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+        .fetch_one(&mut *conn)
+        .await?;
+    let seq: i64 = head.try_get("seq")?;
+    let prev_hash: String = head.try_get("hash")?;
+    let mut row = AuditRow {
+        seq,
+        at,
+        actor_user: ev.actor_user.map(|u| u.to_string()),
+        actor_org: ev.actor_org.map(|o| o.to_string()),
+        action: ev.action.clone(),
+        outcome: ev.outcome.as_str().to_string(),
+        patient_id: ev.patient.map(|p| p.to_string()),
+        target: ev.target.clone(),
+        detail: ev.detail.clone(),
+        ip: ctx.ip.clone(),
+        request_id: ctx.request_id.clone(),
+        prev_hash,
+        hash: String::new(),
+    };
+    row.hash = row.compute_hash();
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    )))
+    .bind(row.seq)
+    .bind(&row.at)
+    .bind(&row.actor_user)
+    .bind(&row.actor_org)
+    .bind(&row.action)
+    .bind(&row.outcome)
+    .bind(&row.patient_id)
+    .bind(&row.target)
+    .bind(&row.detail)
+    .bind(&row.ip)
+    .bind(&row.request_id)
+    .bind(&row.prev_hash)
+    .bind(&row.hash)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&row.hash).execute(&mut *conn).await?;
+    Ok(seq)
 }

@@ -45,6 +45,10 @@ pub struct Store {
     /// How a bulk load connects: like the writer, without statement logging (a
     /// statement of thousands of rows would fill the log with its placeholders).
     pub(crate) bulk_opts: AnyConnectOptions,
+    /// Group commit of writes (None outside a tokio runtime): see `group_commit`.
+    pub(crate) writes: Option<crate::group_commit::WriteQueue>,
+    /// The readable patients of organizations, kept for full-text search's narrowing.
+    pub(crate) reach: Arc<crate::reach_cache::ReachCache>,
     url_display: String,
 }
 
@@ -118,7 +122,22 @@ impl Store {
                 (pool.clone(), pool, quiet(AnyConnectOptions::from_str(url)?))
             }
         };
-        Ok(Self { backend, write, read, clock, ids, bulk_opts, url_display: redact_url(url) })
+        let writes = crate::group_commit::WriteQueue::start(write.clone());
+        let reach = Arc::default();
+        Ok(Self { backend, write, read, clock, ids, bulk_opts, writes, reach, url_display: redact_url(url) })
+    }
+
+    /// Run one write in the next group commit (see `group_commit`): answered after the
+    /// commit that holds it, with its number or its own error.
+    pub(crate) async fn grouped(&self, unit: crate::group_commit::Unit) -> Result<i64> {
+        let unit = match &self.writes {
+            Some(q) => match q.run(unit).await {
+                Ok(r) => return r,
+                Err(unit) => unit,
+            },
+            None => unit,
+        };
+        crate::group_commit::run_alone(&self.write, unit).await
     }
 
     pub fn backend(&self) -> Backend {

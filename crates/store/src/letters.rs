@@ -518,6 +518,9 @@ impl Store {
         );
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
+        if joined_team {
+            self.reach.changed();
+        }
         Ok(Sent { joined_team })
     }
 

@@ -155,9 +155,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0020_inbox.sqlite.sql"),
         postgres: include_str!("../migrations/0020_inbox.postgres.sql"),
     },
+    Migration {
+        version: 21,
+        name: "reach",
+        common: include_str!("../migrations/0021_reach.sql"),
+        sqlite: include_str!("../migrations/0021_reach.sqlite.sql"),
+        postgres: include_str!("../migrations/0021_reach.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 20;
+pub const LATEST_VERSION: i64 = 21;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -298,6 +298,8 @@ impl Store {
             let list: Vec<String> = ids.iter().map(|i| next(&mut binds, i.clone())).collect();
             sql.push_str(&format!(" AND p.id IN ({})", list.join(", ")));
         }
+        // Identifiers are looked up by their indexes (the local id, with the
+        // institution's code when given): one subquery per group, its choices joined.
         for group in &f.identifiers {
             let mut ors = Vec::new();
             for m in group {
@@ -306,23 +308,30 @@ impl Store {
                     Some(code) => {
                         let code = next(&mut binds, code.clone());
                         ors.push(format!(
-                            "EXISTS (SELECT 1 FROM patient_identifiers i JOIN organizations o ON o.id = i.org_id \
-                             WHERE i.patient_id = p.id AND i.local_id = {local} AND o.code = {code})"
+                            "SELECT i.patient_id FROM patient_identifiers i JOIN organizations o ON o.id = i.org_id \
+                             WHERE i.local_id = {local} AND o.code = {code}"
                         ));
                     }
-                    None => ors.push(format!(
-                        "EXISTS (SELECT 1 FROM patient_identifiers i WHERE i.patient_id = p.id AND i.local_id = {local})"
-                    )),
+                    None => {
+                        ors.push(format!("SELECT i.patient_id FROM patient_identifiers i WHERE i.local_id = {local}"))
+                    }
                 }
             }
             if ors.is_empty() {
                 return Ok(Vec::new());
             }
-            sql.push_str(&format!(" AND ({})", ors.join(" OR ")));
+            sql.push_str(&format!(" AND p.id IN ({})", ors.join(" UNION ALL ")));
         }
+        let mut like = Vec::new();
         for key in &f.name_keys {
             let k = next(&mut binds, format!("%{}%", escape_like(key)));
             sql.push_str(&format!(" AND (p.kana_key LIKE {k} ESCAPE '\\' OR p.name_key LIKE {k} ESCAPE '\\')"));
+            like.push(k);
+        }
+        // Without ids or identifiers to start from, start from what the organization
+        // may reach rather than from the whole registry.
+        if f.ids.is_none() && f.identifiers.is_empty() {
+            sql.push_str(&format!(" AND {}", crate::patients::reach_ids(&like)));
         }
         if let Some(sexes) = &f.sexes {
             if sexes.is_empty() {
@@ -451,6 +460,7 @@ impl Store {
             }
         }
         tx.commit().await.map_err(|e| fail(writes.len(), e.into()))?;
+        self.reach.changed();
         Ok(done)
     }
 
@@ -460,6 +470,7 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let id = self.register_patient_in(&mut tx, who, p, "fhir", "", ctx).await?;
         tx.commit().await?;
+        self.reach.changed();
         Ok(id)
     }
 }

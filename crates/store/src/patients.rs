@@ -12,6 +12,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::HashSet;
+use std::sync::Arc;
 use time::Date;
 use tsunagu_domain::org::OrgKind;
 use tsunagu_domain::patient::{ConsentStatus, KeyPerson, NewPatient, Sex, TeamRole, parse_iso_date};
@@ -186,6 +187,24 @@ const SUMMARY_SELECT: &str = "SELECT p.id, p.family_name, p.given_name, p.family
 const SUMMARY_REACH: &str = "(p.owner_org_id = $1 OR (p.consent_status = 'given' AND EXISTS \
      (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.org_id = $1 AND t.ended_at IS NULL)))";
 
+/// The patients an organization owns or shares in (an active team membership other
+/// than owner), as a subquery that drives a search from the indexes
+/// `patients_owner_keys` and `care_team_shared_in` (migration 0021) instead of a scan
+/// of the whole registry, which `SUMMARY_REACH` alone (an OR) makes both databases do:
+/// at a million patients, seconds per search. `name_like` are bound LIKE patterns the
+/// owned patients must match, tested inside the index. A narrowing only: the caller
+/// keeps `SUMMARY_REACH` and the policy for the exact rule. `$1` is the organization.
+pub(crate) fn reach_ids(name_like: &[String]) -> String {
+    let names: String = name_like
+        .iter()
+        .map(|k| format!(" AND (a.kana_key LIKE {k} ESCAPE '\\' OR a.name_key LIKE {k} ESCAPE '\\')"))
+        .collect();
+    format!(
+        "p.id IN (SELECT a.id FROM patients a WHERE a.owner_org_id = $1{names} \
+         UNION ALL SELECT t.patient_id FROM care_team t WHERE t.org_id = $1 AND t.role <> 'owner' AND t.ended_at IS NULL)"
+    )
+}
+
 pub(crate) fn row_allowed(r: &AnyRow, who: &Principal) -> Result<bool> {
     let owner: OrgId = parse_uuid(&r.try_get::<String, _>("owner_org_id")?)?;
     let consent: String = r.try_get("consent_status")?;
@@ -342,6 +361,7 @@ impl Store {
         let detail = if confirm_new { "confirmed_not_duplicate" } else { "" };
         let pid = self.register_patient_in(&mut tx, who, p, "register", detail, ctx).await?;
         tx.commit().await?;
+        self.reach.changed();
         Ok(Registered::Created(pid))
     }
 
@@ -454,21 +474,72 @@ impl Store {
     /// [`Store::search_patients`], then each decided by the policy. Writes no audit record:
     /// the caller records what it shows (full-text search writes `fulltext.search`).
     pub async fn readable_patient_ids(&self, who: &Principal) -> Result<HashSet<PatientId>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT p.id, p.owner_org_id, p.consent_status, \
-             CASE WHEN EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.org_id = $1 AND t.ended_at IS NULL) THEN 1 ELSE 0 END AS is_member \
-             FROM patients p WHERE {SUMMARY_REACH}"
-        )))
-        .bind(who.org.to_string())
+        let org = who.org.to_string();
+        // The owner reads its own patients whatever the consent (the policy's first
+        // rule): the owned ids come from the index alone.
+        let owned = sqlx::query("SELECT a.id FROM patients a WHERE a.owner_org_id = $1")
+            .bind(&org)
+            .fetch_all(&self.read)
+            .await?;
+        // The charts shared with the organization, each decided by the policy.
+        let shared = sqlx::query(
+            "SELECT p.id, p.owner_org_id, p.consent_status, 1 AS is_member FROM care_team t \
+             JOIN patients p ON p.id = t.patient_id \
+             WHERE t.org_id = $1 AND t.role <> 'owner' AND t.ended_at IS NULL",
+        )
+        .bind(&org)
         .fetch_all(&self.read)
         .await?;
-        let mut out = HashSet::with_capacity(rows.len());
-        for r in &rows {
+        let mut out = HashSet::with_capacity(owned.len() + shared.len());
+        for r in &owned {
+            out.insert(parse_uuid(&r.try_get::<String, _>("id")?)?);
+        }
+        for r in &shared {
             if row_allowed(r, who)? {
                 out.insert(parse_uuid(&r.try_get::<String, _>("id")?)?);
             }
         }
         Ok(out)
+    }
+
+    /// Which of `patients` the principal may read, each decided by the policy (the check
+    /// behind anything a list shows; a handful of patients, one query per 500).
+    pub(crate) async fn readable_among(&self, who: &Principal, patients: &[PatientId]) -> Result<HashSet<PatientId>> {
+        let mut out = HashSet::new();
+        for chunk in patients.chunks(500) {
+            let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "SELECT p.id, p.owner_org_id, p.consent_status, \
+                 CASE WHEN EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.org_id = $1 AND t.ended_at IS NULL) THEN 1 ELSE 0 END AS is_member \
+                 FROM patients p WHERE p.id IN ({})",
+                list.join(", ")
+            )))
+            .bind(who.org.to_string());
+            for p in chunk {
+                q = q.bind(p.to_string());
+            }
+            for r in q.fetch_all(&self.read).await? {
+                if row_allowed(&r, who)? {
+                    out.insert(parse_uuid(&r.try_get::<String, _>("id")?)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The patients the principal's organization may read, for narrowing a full-text
+    /// search: [`Store::readable_patient_ids`], kept a moment (`reach_cache`). Not a
+    /// decision: whoever shows a patient checks the policy on it.
+    pub async fn readable_patients_for_search(&self, who: &Principal) -> Result<Arc<Vec<String>>> {
+        let now = self.now();
+        if let Some(ids) = self.reach.get(who.org, now) {
+            return Ok(ids);
+        }
+        let generation = self.reach.generation();
+        let ids: Arc<Vec<String>> =
+            Arc::new(self.readable_patient_ids(who).await?.iter().map(ToString::to_string).collect());
+        self.reach.keep(who.org, generation, now, ids.clone());
+        Ok(ids)
     }
 
     /// Search the registry within the principal's reach. One audit record lists the
@@ -493,8 +564,14 @@ impl Store {
         if q.local_id.is_some() {
             n += 1;
             sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM patient_identifiers i WHERE i.patient_id = p.id AND i.org_id = $1 AND i.local_id = ${n})"
+                " AND p.id IN (SELECT i.patient_id FROM patient_identifiers i WHERE i.org_id = $1 AND i.local_id = ${n})"
             ));
+        }
+        // Without a birth date or a local id to start from (their indexes are the
+        // narrowest), start from what the organization may reach.
+        if q.birth_date.is_none() && q.local_id.is_none() {
+            let like: Vec<String> = text.iter().map(|_| "$2".to_string()).collect();
+            sql.push_str(&format!(" AND {}", reach_ids(&like)));
         }
         n += 1;
         sql.push_str(&format!(" ORDER BY p.kana_key, p.birth_date, p.id LIMIT ${n}"));
@@ -712,6 +789,7 @@ impl Store {
         let ev = self.write_event(g, "team.add", org.to_string(), role.as_str().to_string());
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
+        self.reach.changed();
         Ok(id)
     }
 
@@ -756,6 +834,7 @@ impl Store {
         let ev = self.write_event(g, action, org, String::new());
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
+        self.reach.changed();
         Ok(())
     }
 
@@ -794,6 +873,7 @@ impl Store {
         let ev = self.write_event(g, "consent.record", pid.clone(), status.as_str().to_string());
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
+        self.reach.changed();
         Ok(())
     }
 

@@ -224,6 +224,60 @@ async fn audit_refuses_changes_and_detects_tampering() {
     db.finish().await;
 }
 
+/// Records written at the same moment share commits (group commit), and still each
+/// one is in the chain, once, in the order of its sequence number, committed before its
+/// caller is answered, and the chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_records_written_at_once_share_commits_and_each_is_in_the_chain() {
+    let db = fresh().await;
+    let s = &db.store;
+    let a = org(s, "A", "061011111").await;
+    let pa = person(s, a, "a@x.jp").await;
+    let before = s.audit_count().await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let s = s.clone();
+        let who = pa.clone();
+        let url = db.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let ev = tsunagu_store::AuditEvent {
+                actor_user: Some(who.user),
+                actor_org: Some(who.org),
+                action: "bench.read".into(),
+                outcome: tsunagu_store::Outcome::Allowed,
+                patient: None,
+                target: format!("t{i}"),
+                detail: String::new(),
+            };
+            let ctx = AuditCtx { ip: None, request_id: Some(format!("req-{i}")) };
+            let seq = s.audit(&ev, &ctx).await.unwrap();
+            // Answered only after its commit: a fresh connection sees the record.
+            let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+            let n: i64 = sqlx::Row::get(
+                &sqlx::query("SELECT COUNT(*) FROM audit WHERE seq = $1 AND target = $2")
+                    .bind(seq)
+                    .bind(format!("t{i}"))
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap(),
+                0,
+            );
+            assert_eq!(n, 1, "record {i} (seq {seq}) is committed when its caller is answered");
+            seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 200, "every record got a sequence number of its own");
+    assert_eq!(s.audit_count().await.unwrap(), before + 200);
+    assert_eq!(s.verify_audit().await.unwrap().first_break, None);
+    db.finish().await;
+}
+
 #[tokio::test]
 async fn missing_database_is_not_created_and_newer_schema_is_refused() {
     let d = tempfile::tempdir().unwrap();
