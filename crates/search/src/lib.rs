@@ -13,12 +13,14 @@
 //! nothing about who may read what; callers filter by patient (see
 //! [`SearchIndex::search_patients`]) and check the policy again on what they show.
 //!
-//! Writes are rare next to reads: each [`SearchIndex::index_entry`] commits and reloads
-//! the reader at once (a few milliseconds; tantivy merges the small segments in the
-//! background), so that a note is findable as soon as its write returned.
+//! Each [`SearchIndex::index_entry`] returns after a commit and a reload of the reader
+//! (a few milliseconds; tantivy merges the small segments in the background), so that a
+//! note is findable as soon as its write returned; entries written at the same time
+//! share one commit (group commit), so a busy ward does not pay a commit per note.
 
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, TermQuery, TermSetQuery};
@@ -63,6 +65,9 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("search index directory: {0}")]
     Io(#[from] std::io::Error),
+    /// The commit that would have held this entry failed (in another writer's call).
+    #[error("search index: the commit of a group of entries failed: {0}")]
+    GroupCommit(String),
 }
 
 impl SearchError {
@@ -73,6 +78,21 @@ impl SearchError {
 }
 
 pub type Result<T, E = SearchError> = std::result::Result<T, E>;
+
+/// The patients with a term in the index's patient field, across its segments.
+fn patients_in(reader: &IndexReader, field: Field) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    for segment in reader.searcher().segment_readers() {
+        let inverted = segment.inverted_index(field)?;
+        let mut terms = inverted.terms().stream()?;
+        while terms.advance() {
+            if let Ok(p) = std::str::from_utf8(terms.key()) {
+                out.insert(p.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// What the index keeps of one entry: its current version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +154,29 @@ fn schema() -> (Schema, Fields) {
 pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
+    /// Entries waiting for the next commit (see [`SearchIndex::index_entry`]).
+    pending: Mutex<Pending>,
+    /// Every patient with an entry in the index (a superset: a patient whose entries
+    /// were all removed may stay). A search's patient filter keeps only these: an
+    /// organization may reach tens of thousands of registered patients, most without a
+    /// note, and a term set of tens of thousands built on every search cost more than
+    /// the search itself (bench/results/scale.md).
+    indexed: RwLock<HashSet<String>>,
     fields: Fields,
+}
+
+/// Group commit of single entries: each caller adds its entry here with a ticket; the
+/// first to get the writer commits everything waiting, the others find their ticket
+/// settled. Tickets are settled in order.
+#[derive(Default)]
+struct Pending {
+    entries: Vec<IndexedEntry>,
+    /// The last ticket given.
+    issued: u64,
+    /// Every ticket up to this one is committed, or failed.
+    settled: u64,
+    /// Tickets (first, last) whose commit failed, with the error; rare and short.
+    failed: Vec<(u64, u64, String)>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -194,7 +236,8 @@ impl SearchIndex {
         index.tokenizers().register(TOKENIZER, TextAnalyzer::from(JaBigram));
         let writer = index.writer_with_num_threads(1, heap).map_err(writer_error)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(SearchIndex { reader, writer: Mutex::new(writer), fields })
+        let indexed = RwLock::new(patients_in(&reader, fields.patient_id)?);
+        Ok(SearchIndex { reader, writer: Mutex::new(writer), pending: Mutex::new(Pending::default()), indexed, fields })
     }
 
     fn writer(&self) -> MutexGuard<'_, IndexWriter> {
@@ -218,14 +261,67 @@ impl SearchIndex {
     /// Index the current version of an entry, replacing any earlier version of the same
     /// entry (a correction), and commit. An entry marked "entered in error" stays in the
     /// index: it is still part of the chart, shown struck through.
+    ///
+    /// Entries written at the same time share one commit: while one caller commits,
+    /// the others' entries wait, and the next caller to get the writer commits them all
+    /// together. Each call returns only after the commit that holds its entry and the
+    /// reload, so a note is findable as soon as its write has returned.
     pub fn index_entry(&self, e: &IndexedEntry) -> Result<()> {
+        let ticket = {
+            let mut p = self.pending();
+            p.entries.push(e.clone());
+            p.issued += 1;
+            p.issued
+        };
         let mut w = self.writer();
-        w.delete_term(Term::from_field_text(self.fields.entry_id, &e.entry_id));
-        w.add_document(self.document(e))?;
-        w.commit()?;
-        drop(w);
-        self.reader.reload()?;
-        Ok(())
+        let (entries, first, last) = {
+            let mut p = self.pending();
+            if p.settled >= ticket {
+                // Another caller's commit held this entry.
+                return match p.failed.iter().find(|(a, b, _)| (*a..=*b).contains(&ticket)) {
+                    Some((_, _, err)) => Err(SearchError::GroupCommit(err.clone())),
+                    None => Ok(()),
+                };
+            }
+            (std::mem::take(&mut p.entries), p.settled + 1, p.issued)
+        };
+        self.note_patients(entries.iter().map(|e| e.patient_id.as_str()));
+        let result: Result<()> = (|| {
+            for e in &entries {
+                w.delete_term(Term::from_field_text(self.fields.entry_id, &e.entry_id));
+                w.add_document(self.document(e))?;
+            }
+            w.commit()?;
+            self.reader.reload()?;
+            Ok(())
+        })();
+        let mut p = self.pending();
+        p.settled = last;
+        if let Err(err) = &result {
+            // Nothing half-added stays for the next commit to publish.
+            let _ = w.rollback();
+            p.failed.push((first, last, format!("{err}")));
+            // Keep the list short: tickets far behind can no longer be asked about.
+            if p.failed.len() > 64 {
+                p.failed.remove(0);
+            }
+        }
+        result
+    }
+
+    /// Remember that these patients have entries in the index (before the commit that
+    /// holds them, so that the set is never short of what a search can find).
+    fn note_patients<'a>(&self, patients: impl Iterator<Item = &'a str>) {
+        let mut set = self.indexed.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for p in patients {
+            if !set.contains(p) {
+                set.insert(p.to_string());
+            }
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Remove an entry from the index (all its versions) and commit. The chart never
@@ -282,10 +378,15 @@ impl SearchIndex {
     /// message for a one-character word as anyone.
     pub fn search_patients(&self, query: &str, patients: &[String], limit: usize) -> Result<Vec<Hit>> {
         let words = query_words(query)?;
-        if patients.is_empty() {
+        // Only patients with entries can match; the others would only swell the filter.
+        let with_entries: Vec<String> = {
+            let set = self.indexed.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            patients.iter().filter(|p| set.contains(*p)).cloned().collect()
+        };
+        if with_entries.is_empty() {
             return Ok(Vec::new());
         }
-        self.run(&words, Some(patients), limit)
+        self.run(&words, Some(&with_entries), limit)
     }
 
     fn run(&self, words: &[Vec<char>], patients: Option<&[String]>, limit: usize) -> Result<Vec<Hit>> {
@@ -345,6 +446,7 @@ impl Rebuild<'_> {
     /// same entry, so that an entry a concurrent write indexed meanwhile is not doubled.
     pub fn add(&mut self, batch: &[IndexedEntry]) -> Result<()> {
         let w = self.index.writer();
+        self.index.note_patients(batch.iter().map(|e| e.patient_id.as_str()));
         for e in batch {
             w.delete_term(Term::from_field_text(self.index.fields.entry_id, &e.entry_id));
             w.add_document(self.index.document(e))?;
@@ -596,6 +698,54 @@ mod tests {
         ix.index_entry(&entry("p1", "e2", "v2", "腰部の疼痛はNRS 3/10、レスキュー1回使用。")).unwrap();
         ix.index_entry(&entry("p2", "e3", "v3", "ふらつきあり、転倒リスク高い。家族に説明した。")).unwrap();
         ix
+    }
+
+    /// Entries written from many threads at once share commits, and each call returns
+    /// only when its entry is findable.
+    #[test]
+    fn entries_written_at_once_are_each_findable_when_their_call_returns() {
+        let ix = std::sync::Arc::new(SearchIndex::in_memory().unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let ix = ix.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        let id = format!("e{t}x{i:02}y");
+                        ix.index_entry(&entry(
+                            &format!("p{t}"),
+                            &id,
+                            &format!("v{t}x{i:02}"),
+                            &format!("褥瘡の処置 {id}"),
+                        ))
+                        .unwrap();
+                        let hits = ix.search_patients(&id, &[format!("p{t}")], 10).unwrap();
+                        assert_eq!(ids(&hits), [id.as_str()], "{id} is findable when index_entry returns");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(ix.num_docs(), 200);
+        assert_eq!(ix.search("褥瘡", 500).unwrap().len(), 200);
+    }
+
+    /// A reopened index knows which patients have entries (the search filter keeps only
+    /// those): a patient indexed before the restart is found after it, and a patient
+    /// never indexed is not asked about.
+    #[test]
+    fn a_reopened_index_finds_the_patients_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let ix = SearchIndex::open(dir.path()).unwrap();
+            ix.index_entry(&entry("p1", "e1", "v1", "仙骨部に褥瘡あり。")).unwrap();
+        }
+        let ix = SearchIndex::open(dir.path()).unwrap();
+        assert_eq!(ids(&ix.search_patients("褥瘡", &["p1".into(), "p2".into()], 10).unwrap()), ["e1"]);
+        assert!(ix.search_patients("褥瘡", &["p2".into()], 10).unwrap().is_empty());
+        ix.index_entry(&entry("p2", "e2", "v2", "踵に褥瘡。")).unwrap();
+        assert_eq!(ids(&ix.search_patients("踵に", &["p2".into()], 10).unwrap()), ["e2"]);
     }
 
     #[test]
