@@ -166,7 +166,9 @@ PY
     # counted after trimming, kana names, widths folded in patient numbers, birth dates
     # not in the future, "at least one of" and paired fields (SOAP parts, vital signs,
     # blood pressure), mentions of the care team, file types told from the bytes, a
-    # letter complete for its kind with a recipient that exists. For these operations
+    # letter complete for its kind with a recipient that exists, search words of two
+    # characters or more counted after folding (a half-width kana and its voicing
+    # mark are one character). For these operations
     # (and only these) a 422 is accepted besides schemathesis' default statuses; its
     # body is still checked against the Problem schema, and every other check,
     # negative_data_rejection included, runs in full everywhere.
@@ -175,6 +177,7 @@ PY
 [[operations]]
 include-name = [
     "GET /api/v1/patients",
+    "GET /api/v1/search",
     "POST /api/v1/patients",
     "POST /api/v1/patients/{patient}/entries",
     "POST /api/v1/patients/{patient}/messages",

@@ -106,6 +106,46 @@ pub async fn timeline(
     Ok(Json(json!({ "entries": entries, "next": next })))
 }
 
+/// `GET /api/v1/search?q=...`: the notes of the caller's patients that contain every
+/// word (the full-text search of the page `/search`, same policy and one audit record
+/// of what was shown). Words that cannot be searched answer 422 naming `q`; a failing
+/// index answers 503.
+pub async fn search_notes(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: ApiCaller,
+    Query(p): Query<crate::pages::search::SearchParams>,
+) -> AppResult<Response> {
+    use crate::pages::search::{Found, find_notes};
+    let q = p.q.trim();
+    if q.is_empty() {
+        return Err(Invalid::one("q", "fulltext-too-short").into());
+    }
+    match find_notes(&state, &caller.principal, q, &ctx.audit()).await? {
+        Found::Refused(key) => Err(Invalid::one("q", key).into()),
+        Found::Unavailable(key) => {
+            let mut r = StatusCode::SERVICE_UNAVAILABLE.into_response();
+            r.extensions_mut().insert(crate::error::ErrorInfo { key, fields: Vec::new() });
+            Ok(r)
+        }
+        Found::Notes { rows, mut snippets } => {
+            let hits: Vec<Value> = rows
+                .into_iter()
+                .map(|r| {
+                    let snippet = snippets.remove(&r.entry.version_id).unwrap_or_default();
+                    json!({
+                        "patient": { "id": r.patient_id, "family_name": r.family_name, "given_name": r.given_name,
+                                     "family_kana": r.family_kana, "given_kana": r.given_kana },
+                        "entry": r.entry,
+                        "snippet": snippet,
+                    })
+                })
+                .collect();
+            Ok(Json(json!({ "hits": hits })).into_response())
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MentionRef {
@@ -468,6 +508,17 @@ pub fn openapi_paths() -> Value {
                 "patient_id": uuid(), "family_name": text(), "given_name": text(), "family_kana": text(), "given_kana": text(),
                 "unread": { "type": "integer", "minimum": 0 }, "mentions": { "type": "integer", "minimum": 0 },
                 "last_activity": nullable("string") }))) }))) } } },
+        "/api/v1/search": { "get": { "summary": "Full-text search of the notes of the caller's patients (at most 50 notes); every word of 2 characters or more must appear",
+            "parameters": [json!({ "name": "q", "in": "query", "required": true,
+                                   "schema": { "type": "string", "minLength": 2, "maxLength": 200,
+                                               "description": "words separated by spaces, each of 2 characters or more; at most 200 characters and 10 words; hiragana and katakana match each other" } })],
+            "responses": {
+                "200": ok("the notes found, newest version of each", object(json!({ "hits": array_of(object(json!({
+                    "patient": object(json!({ "id": uuid(), "family_name": text(), "given_name": text(), "family_kana": text(), "given_kana": text() })),
+                    "entry": schema("Entry"),
+                    "snippet": { "type": "string", "description": "HTML-escaped text around the words, matches in <mark>" } }))) }))),
+                "422": problem("the words cannot be searched (blank, a single character, too long); `errors` names q"),
+                "503": problem("the search index is unavailable (or the server overloaded); try again after Retry-After seconds") } } },
         "/api/v1/patients/{patient}/entries": {
             "get": { "summary": "The timeline: current versions, newest first, keyset paged",
                      "parameters": [pid,

@@ -241,6 +241,7 @@ fn table() -> Table {
         .add("GET", "/api/v1/patients/{patient}/team", Patient, get(api::team))
         .add("GET", "/api/v1/patients/{patient}/access-log", Patient, get(api::access_log))
         .add("GET", "/api/v1/inbox", Authenticated, get(api_chart::inbox))
+        .add("GET", "/api/v1/search", Authenticated, get(api_chart::search_notes))
         .add("GET", "/api/v1/patients/{patient}/entries", Patient, get(api_chart::timeline))
         .add("POST", "/api/v1/patients/{patient}/entries", Patient, post(api_chart::add_entry))
         .add("POST", "/api/v1/patients/{patient}/messages", Patient, post(api_chart::post_message))

@@ -190,6 +190,104 @@ async fn a_note_is_found_by_the_team_and_never_by_outsiders() {
     app.finish().await;
 }
 
+/// `GET /api/v1/search` as `token` with `q`, in `lang`.
+async fn api_search(app: &TestApp, token: &str, q: &str, lang: &str) -> Resp {
+    Resp::of(
+        app.bare_client()
+            .get(app.at(&format!("/api/v1/search?q={}", urlencode(q))))
+            .bearer_auth(token)
+            .header("accept-language", lang)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_api_searches_notes_behind_the_same_door() {
+    let app = TestApp::start().await;
+    let yamada = app.patient_id("ヤマダ").await;
+    let yamada_s = yamada.to_string();
+    let suzuki = app.token_for(SUZUKI).await;
+    let r = Resp::of(
+        app.bare_client()
+            .post(app.at(&format!("/api/v1/patients/{yamada}/entries")))
+            .bearer_auth(&suzuki)
+            .json(&serde_json::json!({"body": {"kind": "nursing_record", "text": "仙骨部に褥瘡、体圧分散を継続。"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let entry = r.json()["id"].as_str().or(r.json()["entry_id"].as_str()).unwrap().to_string();
+
+    // A team member finds the note, with the patient, the entry and the word marked,
+    // and the search is one audit record listing the patient shown.
+    let sato = app.token_for(SATO).await;
+    let r = api_search(&app, &sato, "褥瘡", "ja").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let hits = r.json()["hits"].as_array().unwrap().clone();
+    assert_eq!(hits.len(), 1, "{}", r.body);
+    assert_eq!(hits[0]["patient"]["id"], yamada_s.as_str());
+    assert_eq!(hits[0]["patient"]["family_name"], "山田");
+    assert_eq!(hits[0]["entry"]["entry_id"], entry.as_str(), "{}", r.body);
+    assert!(hits[0]["snippet"].as_str().unwrap().contains("<mark>褥瘡</mark>"), "{}", r.body);
+    assert_eq!(search_audit(&app, &r).await, vec![yamada_s.clone()]);
+    // Hiragana finds katakana, every word must appear.
+    let r = api_search(&app, &sato, "たいあつ 褥瘡", "ja").await;
+    assert_eq!(r.json()["hits"].as_array().map(Vec::len), Some(0), "体圧 is kanji, not kana: {}", r.body);
+    let r = api_search(&app, &sato, "体圧 褥瘡", "ja").await;
+    assert_eq!(r.json()["hits"].as_array().map(Vec::len), Some(1), "{}", r.body);
+
+    // An organization outside the team finds nothing and sees no trace of the patient.
+    let kobayashi = app.token_for(KOBAYASHI).await;
+    let r = api_search(&app, &kobayashi, "褥瘡", "ja").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["hits"], serde_json::json!([]));
+    for trace in [yamada_s.as_str(), "山田", "仙骨部", entry.as_str()] {
+        assert!(!r.body.contains(trace), "the outsider's answer shows {trace:?}: {}", r.body);
+    }
+    assert!(search_audit(&app, &r).await.is_empty());
+
+    // The owner brings that organization onto the team: its very next search finds the
+    // note (what it may read is not served from before the change).
+    let umibe = app.org_of(KOBAYASHI).await;
+    let sato_page = app.signin(SATO).await;
+    let r = sato_page
+        .post(
+            &format!("/patients/{yamada}/team"),
+            &[("org", umibe.id.to_string().as_str()), ("role", "home_physician")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = api_search(&app, &kobayashi, "褥瘡", "ja").await;
+    assert_eq!(r.json()["hits"].as_array().map(Vec::len), Some(1), "found right after joining the team: {}", r.body);
+    assert_eq!(search_audit(&app, &r).await, vec![yamada_s.clone()]);
+
+    // Words that cannot be searched: a problem naming q, in the caller's language, and
+    // nothing searched or recorded.
+    for (q, key) in
+        [("痛", "fulltext-too-short"), ("   ", "fulltext-too-short"), (&"褥瘡 ".repeat(11), "fulltext-too-long")]
+    {
+        for lang in ["ja", "en"] {
+            let r = api_search(&app, &sato, q, lang).await;
+            assert_eq!(r.status, 422, "{q:?}: {}", r.body);
+            assert_eq!(r.header("content-type"), "application/problem+json", "{}", r.body);
+            assert_eq!(r.json()["errors"][0]["field"], "q", "{}", r.body);
+            assert_eq!(r.json()["errors"][0]["message"], msg(lang, key), "{}", r.body);
+            assert!(app.audit_of_request(&r.request_id()).await.iter().all(|a| a.action != "fulltext.search"));
+        }
+    }
+    // Without a token: 401, nothing searched.
+    let r = Resp::of(app.bare_client().get(app.at("/api/v1/search?q=%E8%A4%A5%E7%98%A1")).send().await.unwrap()).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(!r.body.contains("山田"));
+
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reindex_rebuilds_the_index_from_the_database() {
     let app = TestApp::start().await;

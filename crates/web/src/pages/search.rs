@@ -17,8 +17,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use std::collections::HashMap;
 use tsunagu_domain::PatientId;
+use tsunagu_domain::policy::Principal;
 use tsunagu_search::{IndexedEntry, SearchError};
-use tsunagu_store::EntryView;
+use tsunagu_store::{AuditCtx, EntryView, FulltextRow};
 
 /// Hits shown at most.
 pub const SHOW: usize = 50;
@@ -92,6 +93,52 @@ pub struct SearchPage {
     pub groups: Vec<PatientGroup>,
 }
 
+/// What a full-text search gave: the notes found, or why there are none to show.
+pub enum Found {
+    /// The words cannot be searched (too short, too long): the catalogue key saying so.
+    Refused(&'static str),
+    /// The index failed (logged here): the catalogue key saying so.
+    Unavailable(&'static str),
+    /// The notes found, policy checked and audited, with the index's snippet of each
+    /// version (escaped, matches in `<mark>`), keyed by version id.
+    Notes { rows: Vec<FulltextRow>, snippets: HashMap<String, String> },
+}
+
+/// The search the page and the JSON API share: ask the index about the patients
+/// `who` may read only (hits of others never reach this process beyond the index and
+/// do not crowd out the person's own), then let the store check the policy on every
+/// hit again and record what is shown in one audit record.
+pub async fn find_notes(state: &AppState, who: &Principal, q: &str, audit: &AuditCtx) -> AppResult<Found> {
+    let readable = state.store.readable_patients_for_search(who).await?;
+    let index = state.search.clone();
+    let query = q.to_string();
+    let found = tokio::task::spawn_blocking(move || index.search_patients(&query, &readable, ASK))
+        .await
+        .map_err(|e| AppError::Internal(format!("search task: {e}")))?;
+    let hits = match found {
+        Ok(h) => h,
+        Err(SearchError::QueryTooLong) => return Ok(Found::Refused("fulltext-too-long")),
+        Err(e) if e.is_query_error() => return Ok(Found::Refused("fulltext-too-short")),
+        Err(e) => {
+            tracing::error!(error = %e, "full-text search failed");
+            return Ok(Found::Unavailable("fulltext-unavailable"));
+        }
+    };
+    let mut snippets: HashMap<String, String> = HashMap::new();
+    let mut pairs: Vec<(PatientId, String)> = Vec::new();
+    for h in hits {
+        if snippets.contains_key(&h.version_id) {
+            continue;
+        }
+        if let Ok(pid) = h.patient_id.parse::<PatientId>() {
+            pairs.push((pid, h.version_id.clone()));
+            snippets.insert(h.version_id, h.snippet);
+        }
+    }
+    let rows = state.store.fulltext_results(who, &pairs, SHOW, audit).await?;
+    Ok(Found::Notes { rows, snippets })
+}
+
 /// `GET /search?q=...`: notes of the person's patients that contain every word.
 pub async fn search(
     State(state): State<AppState>,
@@ -112,42 +159,13 @@ pub async fn search(
     if q.is_empty() {
         return page(&out);
     }
-    // Ask the index about readable patients only: hits of others never reach this
-    // process's memory beyond the index, and do not crowd out the person's own.
-    let readable: Vec<String> =
-        state.store.readable_patient_ids(&me.principal).await?.iter().map(ToString::to_string).collect();
-    let index = state.search.clone();
-    let query = q.clone();
-    let found = tokio::task::spawn_blocking(move || index.search_patients(&query, &readable, ASK))
-        .await
-        .map_err(|e| AppError::Internal(format!("search task: {e}")))?;
-    let hits = match found {
-        Ok(h) => h,
-        Err(e) if e.is_query_error() => {
-            out.message = Some(tr.t(match e {
-                SearchError::QueryTooLong => "fulltext-too-long",
-                _ => "fulltext-too-short",
-            }));
+    let (rows, mut snippets) = match find_notes(&state, &me.principal, &q, &ctx.audit()).await? {
+        Found::Refused(key) | Found::Unavailable(key) => {
+            out.message = Some(tr.t(key));
             return page(&out);
         }
-        Err(e) => {
-            tracing::error!(error = %e, "full-text search failed");
-            out.message = Some(tr.t("fulltext-unavailable"));
-            return page(&out);
-        }
+        Found::Notes { rows, snippets } => (rows, snippets),
     };
-    let mut snippets: HashMap<String, String> = HashMap::new();
-    let mut pairs: Vec<(PatientId, String)> = Vec::new();
-    for h in hits {
-        if snippets.contains_key(&h.version_id) {
-            continue;
-        }
-        if let Ok(pid) = h.patient_id.parse::<PatientId>() {
-            pairs.push((pid, h.version_id.clone()));
-            snippets.insert(h.version_id, h.snippet);
-        }
-    }
-    let rows = state.store.fulltext_results(&me.principal, &pairs, SHOW, &ctx.audit()).await?;
     out.searched = true;
     out.count = rows.len();
     for r in rows {
