@@ -126,3 +126,61 @@ fn random_suffix() -> String {
 pub fn time_text(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
+
+/// What [`register_tree_patients`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TreeRegistration {
+    pub registered: usize,
+    /// Patients the store refused (e.g. a local id already taken).
+    pub refused: usize,
+}
+
+/// Register, as `who`'s organization, every patient of an SS-MIX2 tree from its ADT-00
+/// messages (names, sex, birth date, the local id), the way a hospital's staff would
+/// before its lab results can be imported onto their charts. Possible duplicates are
+/// registered anyway (`confirm_new`): the tree's patients are distinct people.
+pub async fn register_tree_patients(
+    store: &tsunagu_store::Store,
+    who: &tsunagu_domain::policy::Principal,
+    tree: &Path,
+    today: time::Date,
+) -> Result<TreeRegistration> {
+    use tsunagu_domain::patient::{NewPatient, PatientForm};
+    use tsunagu_hl7::decode::{Charset, decode};
+    use tsunagu_hl7::model::Sex;
+    use tsunagu_hl7::parse::parse;
+    use tsunagu_hl7::storage::{StorageItem, walk};
+    let ctx = tsunagu_store::AuditCtx::default();
+    let mut out = TreeRegistration::default();
+    for item in walk(tree)? {
+        let StorageItem::File(f) = item else { continue };
+        if f.data_type != "ADT-00" {
+            continue;
+        }
+        let Ok(text) = decode(&f.bytes, Charset::Iso2022Jp) else { continue };
+        let Ok(msg) = parse(&text) else { continue };
+        let Ok(p) = msg.patient() else { continue };
+        let (Some(kanji), Some(kana), Some(birth)) = (p.kanji_name, p.kana_name, p.birth_date) else { continue };
+        let form = PatientForm {
+            family_name: kanji.family,
+            given_name: kanji.given.unwrap_or_default(),
+            family_kana: kana.family,
+            given_kana: kana.given.unwrap_or_default(),
+            sex: match p.sex {
+                Some(Sex::Male) => "male",
+                Some(Sex::Female) => "female",
+                _ => "unknown",
+            }
+            .into(),
+            birth_date: birth.to_string(),
+            local_id: p.id,
+            ..PatientForm::default()
+        };
+        let new = NewPatient::parse(&form, today).map_err(|e| anyhow::anyhow!("{e}"))?;
+        match store.register_patient(who, &new, true, &ctx).await {
+            Ok(tsunagu_store::Registered::Created(_)) => out.registered += 1,
+            Ok(tsunagu_store::Registered::PossibleDuplicates(_)) | Err(_) => out.refused += 1,
+        }
+    }
+    Ok(out)
+}

@@ -15,12 +15,8 @@ use std::time::Instant;
 use tsunagu_bench::{create_postgres, drop_postgres, git_commit, machine, time_text, workspace_root};
 use tsunagu_domain::Clock;
 use tsunagu_domain::clock::{RandomIdGen, SystemClock};
-use tsunagu_domain::patient::{NewPatient, PatientForm};
-use tsunagu_hl7::decode::{Charset, decode};
-use tsunagu_hl7::model::Sex;
-use tsunagu_hl7::parse::parse;
-use tsunagu_hl7::storage::{StorageItem, walk};
-use tsunagu_store::{AuditCtx, OpenMode, Registered, Store};
+use tsunagu_hl7::decode::Charset;
+use tsunagu_store::{AuditCtx, OpenMode, Store};
 
 #[derive(Parser)]
 struct Args {
@@ -98,35 +94,9 @@ async fn one(backend: &str, url: &str, tree: &std::path::Path) -> Result<Run> {
     let membership = store.memberships(sato.id).await?.into_iter().next().context("the hospital")?;
     let who = store.principal(sato.id, membership.org.id).await?;
     let today = SystemClock.today_jst();
-    for item in walk(tree)? {
-        let StorageItem::File(f) = item else { continue };
-        if f.data_type != "ADT-00" {
-            continue;
-        }
-        let Ok(text) = decode(&f.bytes, Charset::Iso2022Jp) else { continue };
-        let Ok(msg) = parse(&text) else { continue };
-        let Ok(p) = msg.patient() else { continue };
-        let (Some(kanji), Some(kana), Some(birth)) = (p.kanji_name, p.kana_name, p.birth_date) else { continue };
-        let form = PatientForm {
-            family_name: kanji.family,
-            given_name: kanji.given.unwrap_or_default(),
-            family_kana: kana.family,
-            given_kana: kana.given.unwrap_or_default(),
-            sex: match p.sex {
-                Some(Sex::Male) => "male",
-                Some(Sex::Female) => "female",
-                _ => "unknown",
-            }
-            .into(),
-            birth_date: birth.to_string(),
-            local_id: p.id,
-            ..PatientForm::default()
-        };
-        let new = NewPatient::parse(&form, today).map_err(|e| anyhow::anyhow!("{e}"))?;
-        match store.register_patient(&who, &new, true, &ctx).await? {
-            Registered::Created(_) => {}
-            Registered::PossibleDuplicates(_) => bail!("a fixture patient was taken for a duplicate"),
-        }
+    let registered = tsunagu_bench::register_tree_patients(&store, &who, tree, today).await?;
+    if registered.refused > 0 {
+        bail!("{} fixture patients could not be registered", registered.refused);
     }
     let quiet = |_: usize, _: usize| {};
     let started = Instant::now();
