@@ -675,7 +675,7 @@ async fn run_generate(
         r.finish_seconds,
         match store.backend() {
             tsunagu_store::Backend::Sqlite => "checkpoint",
-            tsunagu_store::Backend::Postgres => "ANALYZE",
+            tsunagu_store::Backend::Postgres => "VACUUM (ANALYZE)",
         },
         total as f64 / secs,
         r.patients as f64 / secs,

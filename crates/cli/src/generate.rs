@@ -130,7 +130,7 @@ pub struct Report {
     pub lab_panels: u64,
     /// Seconds making and writing rows.
     pub load_seconds: f64,
-    /// Seconds after the load: SQLite's checkpoint, PostgreSQL's ANALYZE.
+    /// Seconds after the load: SQLite's checkpoint, PostgreSQL's VACUUM (ANALYZE).
     pub finish_seconds: f64,
     /// A chart to look at: its patient, a person on its team, a person outside it.
     pub sample: Option<Sample>,
