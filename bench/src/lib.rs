@@ -7,6 +7,30 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Connection};
 use std::path::{Path, PathBuf};
 
+/// The assigning authority of an organization's local patient numbers (JP Core): this
+/// prefix followed by the 10-digit institution code. The benchmarks speak plain FHIR
+/// to any server, so they spell it out rather than borrow the server's.
+pub const PATIENT_ID_OID: &str = "urn:oid:1.2.392.100495.20.3.51.1";
+
+/// Digits in katakana and in kanji, for [`spell`].
+pub const KANA_DIGITS: [char; 10] = ['ゼ', 'イ', 'ニ', 'サ', 'ヨ', 'ゴ', 'ロ', 'ナ', 'ハ', 'キ'];
+pub const KANJI_DIGITS: [char; 10] = ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
+
+/// `n` written with `digits`: the names of patients a benchmark creates are kana and
+/// kanji, and each must differ (the registry refuses possible duplicates: same birth
+/// date and name).
+pub fn spell(mut n: u64, digits: [char; 10]) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(digits.get((n % 10) as usize).copied().unwrap_or('〇'));
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.iter().rev().collect()
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Latency {

@@ -20,14 +20,16 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tsunagu_bench::{Latency, Machine, create_postgres, drop_postgres, git_commit, machine, time_text, workspace_root};
+use tsunagu_bench::{
+    KANA_DIGITS, Latency, Machine, PATIENT_ID_OID, create_postgres, drop_postgres, git_commit, machine, spell,
+    time_text, workspace_root,
+};
 use tsunagu_cli::server;
 use tsunagu_domain::Clock;
 use tsunagu_domain::clock::{RandomIdGen, SystemClock};
 use tsunagu_domain::patient::{NewPatient, PatientForm};
 use tsunagu_store::{AuditCtx, LabFile, LabResultIn, OpenMode, Registered, Store};
 
-const PATIENT_ID_OID: &str = "urn:oid:1.2.392.100495.20.3.51.1";
 const KANA: &[(&str, &str)] = &[
     ("山田", "ヤマダ"),
     ("佐藤", "サトウ"),
@@ -227,7 +229,7 @@ async fn call(client: &reqwest::Client, f: &Fixture, workload: &str, n: usize) -
                     { "extension": [{ "url": "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation", "valueCode": "IDE" }],
                       "family": "負荷", "given": [format!("試験{n}")] },
                     { "extension": [{ "url": "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation", "valueCode": "SYL" }],
-                      "family": "フカ", "given": [format!("シケン{}", kana_number(n))] }
+                      "family": "フカ", "given": [format!("シケン{}", spell(n as u64, KANA_DIGITS))] }
                 ],
                 "gender": "unknown",
                 "birthDate": format!("19{:02}-{:02}-{:02}", 30 + n % 60, 1 + n % 12, 1 + n % 28),
@@ -247,13 +249,6 @@ async fn call(client: &reqwest::Client, f: &Fixture, workload: &str, n: usize) -
         bail!("{workload}: {status}: {}", String::from_utf8_lossy(&body).chars().take(300).collect::<String>());
     }
     Ok(())
-}
-
-/// A number in katakana digits, so every created patient has a distinct kana name (a
-/// same-name-and-birth-date create would be refused as a possible duplicate).
-fn kana_number(n: usize) -> String {
-    const DIGITS: [&str; 10] = ["ゼ", "イ", "ニ", "サ", "ヨ", "ゴ", "ロ", "ナ", "ハ", "キ"];
-    n.to_string().chars().filter_map(|c| c.to_digit(10)).filter_map(|d| DIGITS.get(d as usize).copied()).collect()
 }
 
 async fn measure(backend: &str, workload: &str, concurrency: usize, f: Arc<Fixture>, args: &Args) -> Result<Case> {

@@ -631,13 +631,7 @@ impl Store {
         limit: usize,
         ctx: &AuditCtx,
     ) -> Result<Vec<FulltextRow>> {
-        let mut hit_patients: Vec<PatientId> = Vec::new();
-        for (pid, _) in hits {
-            if !hit_patients.contains(pid) {
-                hit_patients.push(*pid);
-            }
-        }
-        let readable = self.readable_among(who, &hit_patients).await?;
+        let readable = self.readable_among(who, &Self::distinct_patients(hits.iter().map(|(p, _)| *p))).await?;
         let mut names: std::collections::HashMap<PatientId, (String, String, String, String)> =
             std::collections::HashMap::new();
         let mut out: Vec<FulltextRow> = Vec::new();

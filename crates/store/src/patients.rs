@@ -502,21 +502,17 @@ impl Store {
         Ok(out)
     }
 
-    /// Which of `patients` the principal may read, each decided by the policy (the check
-    /// behind anything a list shows; a handful of patients, one query per 500).
-    pub(crate) async fn readable_among(&self, who: &Principal, patients: &[PatientId]) -> Result<HashSet<PatientId>> {
+    /// Which of `patients` (ids, as [`Store::distinct_patients`] gives them) the
+    /// principal may read, each decided by the policy: the check behind anything a list
+    /// shows, on the registry summary's columns; one query per 500.
+    pub(crate) async fn readable_among(&self, who: &Principal, patients: &[String]) -> Result<HashSet<PatientId>> {
         let mut out = HashSet::new();
         for chunk in patients.chunks(500) {
             let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-            let mut q = sqlx::query(AssertSqlSafe(format!(
-                "SELECT p.id, p.owner_org_id, p.consent_status, \
-                 CASE WHEN EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.org_id = $1 AND t.ended_at IS NULL) THEN 1 ELSE 0 END AS is_member \
-                 FROM patients p WHERE p.id IN ({})",
-                list.join(", ")
-            )))
-            .bind(who.org.to_string());
+            let mut q = sqlx::query(AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE p.id IN ({})", list.join(", "))))
+                .bind(who.org.to_string());
             for p in chunk {
-                q = q.bind(p.to_string());
+                q = q.bind(p);
             }
             for r in q.fetch_all(&self.read).await? {
                 if row_allowed(&r, who)? {
@@ -553,9 +549,11 @@ impl Store {
         let mut sql = format!("{SUMMARY_SELECT} WHERE {SUMMARY_REACH}");
         let mut n = 1;
         let text = q.text.as_deref().map(tsunagu_domain::kana::search_key).filter(|t| !t.is_empty());
+        let mut like = Vec::new();
         if text.is_some() {
             n += 1;
             sql.push_str(&format!(" AND (p.kana_key LIKE ${n} ESCAPE '\\' OR p.name_key LIKE ${n} ESCAPE '\\')"));
+            like.push(format!("${n}"));
         }
         if q.birth_date.is_some() {
             n += 1;
@@ -570,7 +568,6 @@ impl Store {
         // Without a birth date or a local id to start from (their indexes are the
         // narrowest), start from what the organization may reach.
         if q.birth_date.is_none() && q.local_id.is_none() {
-            let like: Vec<String> = text.iter().map(|_| "$2".to_string()).collect();
             sql.push_str(&format!(" AND {}", reach_ids(&like)));
         }
         n += 1;

@@ -11,10 +11,6 @@ use sqlx::{AnyPool, Row};
 pub const TERMS: [&str; 12] =
     ["疼痛", "褥瘡", "排便", "浮腫", "呼吸", "酸素", "内服", "家族", "訪問", "嘔気", "不眠", "発熱"];
 
-/// The assigning authority of an organization's local patient numbers (JP Core): this
-/// prefix followed by the 10-digit institution code.
-pub const PATIENT_ID_OID: &str = "urn:oid:1.2.392.100495.20.3.51.1";
-
 #[derive(Debug, Clone)]
 pub struct Known {
     pub id: String,

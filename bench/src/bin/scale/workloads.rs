@@ -4,7 +4,7 @@
 //! ticks of the server (and of PostgreSQL) read from `/proc` at the edges of the
 //! measured window.
 
-use crate::fixture::{Fixture, PATIENT_ID_OID, TERMS};
+use crate::fixture::{Fixture, TERMS};
 use crate::proc;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tsunagu_bench::Latency;
+use tsunagu_bench::{KANA_DIGITS, KANJI_DIGITS, PATIENT_ID_OID, spell};
+use tsunagu_web::view::urlencode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Workload {
@@ -89,23 +91,6 @@ fn pick<T>(v: &[T], n: u64) -> Option<&T> {
     v.get((n.wrapping_mul(7919) % v.len().max(1) as u64) as usize)
 }
 
-/// Digits written with `digits`: created patients' names are kana and kanji, and each
-/// must differ (the registry refuses possible duplicates: same birth date and name).
-fn spell(mut n: u64, digits: [char; 10]) -> String {
-    let mut s = Vec::new();
-    loop {
-        s.push(digits.get((n % 10) as usize).copied().unwrap_or('〇'));
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.iter().rev().collect()
-}
-
-const KANA_DIGITS: [char; 10] = ['ゼ', 'イ', 'ニ', 'サ', 'ヨ', 'ゴ', 'ロ', 'ナ', 'ハ', 'キ'];
-const KANJI_DIGITS: [char; 10] = ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
-
 fn new_patient(ctx: &Ctx, n: u64) -> serde_json::Value {
     let repr = |code: &str| json!([{ "url": "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation", "valueCode": code }]);
     json!({
@@ -117,15 +102,6 @@ fn new_patient(ctx: &Ctx, n: u64) -> serde_json::Value {
         "gender": if n.is_multiple_of(2) { "female" } else { "male" },
         "birthDate": format!("19{:02}-{:02}-{:02}", 30 + n % 60, 1 + n % 12, 1 + n % 28),
     })
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Send one request of `w` and check its answer.
