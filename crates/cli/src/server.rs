@@ -38,6 +38,11 @@ pub fn state(store: Store, web: WebConfig) -> AppState {
 /// State of a real server: attachments in the configured store, the search index in
 /// the data directory.
 pub fn state_with(store: Store, web: WebConfig, blobs: Blobs, search: Arc<SearchIndex>) -> AppState {
+    // Writes only queue their entries for the index; this commits them when no search
+    // has done so within a second.
+    if let Err(e) = tsunagu_search::flush_periodically(&search, tsunagu_search::FLUSH_EVERY) {
+        tracing::error!(error = %e, "cannot start the search index's flush thread; searches still commit what they need");
+    }
     AppState {
         admission: Arc::new(tokio::sync::Semaphore::new(web.max_in_flight.max(1))),
         store,
@@ -109,8 +114,16 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
     spawn_housekeeping(&state);
     spawn_mail_sender(&state);
     tracing::info!(%addr, "tsunagu is serving");
+    let search = state.search.clone();
     let app = tsunagu_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+    // Notes written in the last second are queued for the index; commit them now
+    // rather than leave them to the next start's catch-up.
+    match tokio::task::spawn_blocking(move || search.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "committing the search index at shutdown failed"),
+        Err(e) => tracing::warn!(error = %e, "committing the search index at shutdown failed"),
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -206,7 +206,7 @@ pub async fn add_entry(
         if matches!(body, EntryBody::Message(_)) { checked_mentions(&state, &g, &b.mentions).await? } else { vec![] };
     let e = state.store.add_entry(&g, body, &mentions, &ctx.audit()).await?;
     crate::mail::notify_mentions(&state, g.patient(), &mentions, caller.principal.user).await;
-    crate::pages::search::index_version(&state, pid, &e).await;
+    crate::pages::search::index_version(&state, pid, &e);
     Ok(reply(StatusCode::CREATED, json!(e)))
 }
 
@@ -231,7 +231,7 @@ pub async fn post_message(
     let body = EntryBody::Message(tsunagu_domain::chart::Message { text: b.text, attachments: vec![] });
     let e = state.store.add_entry(&g, body, &mentions, &ctx.audit()).await?;
     crate::mail::notify_mentions(&state, g.patient(), &mentions, caller.principal.user).await;
-    crate::pages::search::index_version(&state, pid, &e).await;
+    crate::pages::search::index_version(&state, pid, &e);
     Ok(reply(StatusCode::CREATED, json!(e)))
 }
 
@@ -278,7 +278,7 @@ pub async fn correct(
         return Err(AppError::Conflict(tsunagu_domain::FieldError::new("version", "err-entry-stale")));
     }
     let e = state.store.correct_entry(&g, &b.version_id, body, &b.reason, &ctx.audit()).await?;
-    crate::pages::search::index_version(&state, pid, &e).await;
+    crate::pages::search::index_version(&state, pid, &e);
     Ok(reply(StatusCode::CREATED, json!(e)))
 }
 

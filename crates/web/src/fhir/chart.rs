@@ -150,7 +150,7 @@ pub async fn create_communication(
         .add_entry(&g, message, &[], &ctx.audit())
         .await
         .map_err(|e| FhirError::from_store(&ctx, e, "Communication", "new"))?;
-    crate::pages::search::index_version(&state, pid, &e).await;
+    crate::pages::search::index_version(&state, pid, &e);
     let base = super::base(&state, &headers);
     let v = communication(&Render { grant: &g, base: &base }, &e, "")
         .ok_or_else(|| FhirError::internal("a message entry made no Communication"))?;

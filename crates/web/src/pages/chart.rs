@@ -362,7 +362,7 @@ pub async fn add_entry(
         let mentions = if kind == EntryKind::Message { mentions_from(&pairs, &c) } else { vec![] };
         let e = state.store.add_entry(&g, b, &mentions, &ctx.audit()).await?;
         crate::mail::notify_mentions(&state, pid, &mentions, me.principal.user).await;
-        super::search::index_version(&state, pid, &e).await;
+        super::search::index_version(&state, pid, &e);
         Ok(())
     }
     .await;
@@ -471,7 +471,7 @@ pub async fn store_document(
         .store
         .add_entry(g, EntryBody::Document(Document { attachments: vec![att], ..probe }), &[], &ctx.audit())
         .await?;
-    super::search::index_version(state, g.patient(), &e).await;
+    super::search::index_version(state, g.patient(), &e);
     Ok(e)
 }
 
@@ -639,7 +639,7 @@ pub async fn correct(
         let b = body_from_form(current.kind, &pairs, existing_doc)?;
         let version_id = get(&pairs, "version_id");
         let e = state.store.correct_entry(&g, version_id, b, get(&pairs, "reason"), &ctx.audit()).await?;
-        super::search::index_version(&state, pid, &e).await;
+        super::search::index_version(&state, pid, &e);
         Ok(())
     }
     .await;

@@ -39,18 +39,13 @@ pub fn indexed(patient: PatientId, e: &EntryView) -> IndexedEntry {
     }
 }
 
-/// Index a version just written (a new entry or a correction, which replaces the
-/// entry's earlier version in the index). Failures are logged, never returned: the
-/// chart is the record, the index can be rebuilt (`tsunagu reindex`).
-pub async fn index_version(state: &AppState, patient: PatientId, e: &EntryView) {
-    let doc = indexed(patient, e);
-    let index = state.search.clone();
-    let entry_id = doc.entry_id.clone();
-    match tokio::task::spawn_blocking(move || index.index_entry(&doc)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::error!(error = %err, entry = %entry_id, "indexing an entry for search failed"),
-        Err(err) => tracing::error!(error = %err, entry = %entry_id, "indexing an entry for search failed"),
-    }
+/// Queue a version just written for the index (a new entry or a correction, which
+/// replaces the entry's earlier version in the index). Cheap: the index commits before
+/// the next search, so the note is findable by any search that starts after this.
+/// Nothing here can fail the write: the chart is the record, and the index catches up
+/// at the next start (or with `tsunagu reindex`) if a commit fails.
+pub fn index_version(state: &AppState, patient: PatientId, e: &EntryView) {
+    state.search.index_entry(&indexed(patient, e));
 }
 
 #[derive(Debug, Default, Deserialize)]
