@@ -126,36 +126,125 @@ const ENTRY_SELECT: &str = "SELECT e.id, e.entry_id, e.version, e.supersedes, e.
      LEFT JOIN entry_marks m ON m.patient_id = e.patient_id AND m.entry_id = e.entry_id \
      LEFT JOIN users mu ON mu.id = m.by_user";
 
-fn entry_from_row(r: &AnyRow) -> Result<EntryView> {
-    let kind: String = r.try_get("kind")?;
-    let body: String = r.try_get("body")?;
-    let prof: String = r.try_get("author_profession")?;
-    let mark_reason: Option<String> = r.try_get("mark_reason")?;
-    Ok(EntryView {
-        version_id: r.try_get("id")?,
-        entry_id: r.try_get("entry_id")?,
-        version: r.try_get("version")?,
-        supersedes: r.try_get("supersedes")?,
-        kind: EntryKind::parse(&kind).map_err(|_| StoreError::Corrupt(format!("entry kind {kind}")))?,
-        body: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("entry body: {e}")))?,
-        author_id: parse_uuid(&r.try_get::<String, _>("author_id")?)?,
-        author_name: r.try_get("author_name")?,
-        author_profession: Profession::parse(&prof).map_err(|_| StoreError::Corrupt(format!("profession {prof}")))?,
-        author_org_id: parse_uuid(&r.try_get::<String, _>("author_org_id")?)?,
-        author_org_name: r.try_get("author_org_name")?,
-        recorded_at: r.try_get("recorded_at")?,
-        entry_recorded_at: r.try_get("entry_recorded_at")?,
-        correction_reason: r.try_get("correction_reason")?,
-        content_hash: r.try_get("content_hash")?,
-        in_error: match mark_reason {
-            Some(reason) => Some(ErrorMark {
+/// The columns of [`ENTRY_SELECT`], in its order. A row gives them by name
+/// ([`entry_from_row`]); a timeline page aggregated to JSON in SQL gives each entry as
+/// an array of them in this order ([`Store::timeline`]). Both end in
+/// [`EntryColumns::into_view`].
+#[derive(serde::Deserialize)]
+struct EntryColumns {
+    id: String,
+    entry_id: String,
+    version: i64,
+    supersedes: Option<String>,
+    kind: String,
+    body: String,
+    author_id: String,
+    author_name: String,
+    author_profession: String,
+    author_org_id: String,
+    author_org_name: String,
+    recorded_at: String,
+    entry_recorded_at: String,
+    correction_reason: Option<String>,
+    content_hash: String,
+    mark_reason: Option<String>,
+    mark_by: Option<String>,
+    mark_at: Option<String>,
+}
+
+/// The names of [`EntryColumns`]' fields, in order (the JSON array of a timeline page).
+const ENTRY_COLUMNS: [&str; 18] = [
+    "id",
+    "entry_id",
+    "version",
+    "supersedes",
+    "kind",
+    "body",
+    "author_id",
+    "author_name",
+    "author_profession",
+    "author_org_id",
+    "author_org_name",
+    "recorded_at",
+    "entry_recorded_at",
+    "correction_reason",
+    "content_hash",
+    "mark_reason",
+    "mark_by",
+    "mark_at",
+];
+
+impl EntryColumns {
+    fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(EntryColumns {
+            id: r.try_get("id")?,
+            entry_id: r.try_get("entry_id")?,
+            version: r.try_get("version")?,
+            supersedes: r.try_get("supersedes")?,
+            kind: r.try_get("kind")?,
+            body: r.try_get("body")?,
+            author_id: r.try_get("author_id")?,
+            author_name: r.try_get("author_name")?,
+            author_profession: r.try_get("author_profession")?,
+            author_org_id: r.try_get("author_org_id")?,
+            author_org_name: r.try_get("author_org_name")?,
+            recorded_at: r.try_get("recorded_at")?,
+            entry_recorded_at: r.try_get("entry_recorded_at")?,
+            correction_reason: r.try_get("correction_reason")?,
+            content_hash: r.try_get("content_hash")?,
+            mark_reason: r.try_get("mark_reason")?,
+            mark_by: r.try_get("mark_by")?,
+            mark_at: r.try_get("mark_at")?,
+        })
+    }
+
+    fn into_view(self) -> Result<EntryView> {
+        let EntryColumns { kind, body, author_profession: prof, .. } = &self;
+        Ok(EntryView {
+            kind: EntryKind::parse(kind).map_err(|_| StoreError::Corrupt(format!("entry kind {kind}")))?,
+            body: serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("entry body: {e}")))?,
+            author_profession: Profession::parse(prof)
+                .map_err(|_| StoreError::Corrupt(format!("profession {prof}")))?,
+            author_id: parse_uuid(&self.author_id)?,
+            author_org_id: parse_uuid(&self.author_org_id)?,
+            in_error: self.mark_reason.map(|reason| ErrorMark {
                 reason,
-                by_name: r.try_get::<Option<String>, _>("mark_by")?.unwrap_or_default(),
-                at: r.try_get::<Option<String>, _>("mark_at")?.unwrap_or_default(),
+                by_name: self.mark_by.unwrap_or_default(),
+                at: self.mark_at.unwrap_or_default(),
             }),
-            None => None,
-        },
-    })
+            version_id: self.id,
+            entry_id: self.entry_id,
+            version: self.version,
+            supersedes: self.supersedes,
+            author_name: self.author_name,
+            author_org_name: self.author_org_name,
+            recorded_at: self.recorded_at,
+            entry_recorded_at: self.entry_recorded_at,
+            correction_reason: self.correction_reason,
+            content_hash: self.content_hash,
+        })
+    }
+}
+
+fn entry_from_row(r: &AnyRow) -> Result<EntryView> {
+    EntryColumns::from_row(r)?.into_view()
+}
+
+/// A page of entries as one row: the rows of `inner` (an [`ENTRY_SELECT`] with its
+/// order and limit) aggregated in SQL into one JSON array of [`ENTRY_COLUMNS`] arrays,
+/// in the same order. A page of 200 entries is then one row through the driver instead
+/// of 200, each with its column map and its hand-off between threads, which cost more
+/// than the query (bench/results/scale.md, W1).
+fn page_as_json(backend: crate::db::Backend, inner: &str, order: &str) -> String {
+    let cols = ENTRY_COLUMNS.iter().map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
+    match backend {
+        crate::db::Backend::Sqlite => {
+            format!("SELECT json_group_array(json_array({cols}) ORDER BY {order}) AS page FROM ({inner}) t")
+        }
+        crate::db::Backend::Postgres => format!(
+            "SELECT COALESCE(json_agg(json_build_array({cols}) ORDER BY {order}), '[]'::json)::text AS page FROM ({inner}) t"
+        ),
+    }
 }
 
 /// The content hash of a version: what it says, who wrote it, when, and what it
@@ -479,12 +568,15 @@ impl Store {
         }
         let limit = if f.limit <= 0 { 50 } else { f.limit.min(500) };
         sql.push_str(&format!(" ORDER BY e.entry_recorded_at DESC, e.entry_id DESC LIMIT {limit}"));
+        let sql = page_as_json(self.backend(), &sql, "t.entry_recorded_at DESC, t.entry_id DESC");
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(g.patient().to_string());
         for b in binds {
             q = q.bind(b);
         }
-        let rows = q.fetch_all(&self.read).await?;
-        rows.iter().map(entry_from_row).collect()
+        let page: String = q.fetch_one(&self.read).await?.try_get("page")?;
+        let entries: Vec<EntryColumns> =
+            serde_json::from_str(&page).map_err(|e| StoreError::Corrupt(format!("timeline page: {e}")))?;
+        entries.into_iter().map(EntryColumns::into_view).collect()
     }
 
     /// The entries written after `since` (for live update of an open chart).

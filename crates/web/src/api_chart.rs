@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tsunagu_domain::chart::{Document, DocumentType, EntryBody, EntryKind};
 use tsunagu_domain::person::Profession;
@@ -91,7 +91,7 @@ pub async fn timeline(
     caller: ApiCaller,
     Path(raw): Path<String>,
     Query(q): Query<EntriesQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<TimelinePage>> {
     let pid = patient_id(&raw)?;
     let mut f = timeline_filter(&q)?;
     let g = state.store.open_chart(&caller.principal, pid, ChartAction::Read, "chart.read", &ctx.audit()).await?;
@@ -101,9 +101,26 @@ pub async fn timeline(
     }
     let entries = state.store.timeline(&g, &f).await?;
     let next = (entries.len() as i64 == limit)
-        .then(|| entries.last().map(|l| json!({ "before_at": l.entry_recorded_at, "before_id": l.entry_id })))
+        .then(|| {
+            entries.last().map(|l| Cursor { before_at: l.entry_recorded_at.clone(), before_id: l.entry_id.clone() })
+        })
         .flatten();
-    Ok(Json(json!({ "entries": entries, "next": next })))
+    Ok(Json(TimelinePage { entries, next }))
+}
+
+/// A timeline page as answered. Serialized straight from the entries: going through a
+/// `serde_json::Value` first built a map per entry and per body (bench/results/scale.md).
+#[derive(Serialize)]
+pub struct TimelinePage {
+    entries: Vec<tsunagu_store::EntryView>,
+    /// The next page's cursor; null on the last page.
+    next: Option<Cursor>,
+}
+
+#[derive(Serialize)]
+pub struct Cursor {
+    before_at: String,
+    before_id: String,
 }
 
 /// `GET /api/v1/search?q=...`: the notes of the caller's patients that contain every
