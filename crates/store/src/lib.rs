@@ -78,6 +78,6 @@ pub use transition::{
     CandidateFilter, CandidateInput, CandidateRow, CaseEventRow, CaseInput, CaseView, CommunityRole, ConferenceRow,
     ConferenceSheet, OverdueTask, TaskEventKind, TaskEventRow, TaskRow, TransitionStats,
 };
-pub use users::{ColleagueRow, Membership, NewSession, NewUser, SessionRow, TokenInfo, UserRow};
+pub use users::{ColleagueRow, Membership, NewSession, NewUser, SessionRow, UserRow};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

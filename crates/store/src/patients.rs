@@ -224,34 +224,35 @@ pub(crate) fn row_allowed(r: &AnyRow, who: &Principal) -> Result<bool> {
 }
 
 impl Store {
+    /// What the policy decides on, in one round trip (it runs on every chart opened and
+    /// every FHIR read): the patient's row, the current team, and unexpired emergency
+    /// access, as rows tagged `p`, `t` and `e`.
     async fn chart_facts(&self, patient: PatientId) -> Result<Option<ChartFacts>> {
-        let Some(r) = sqlx::query("SELECT owner_org_id, consent_status FROM patients WHERE id = $1")
-            .bind(patient.to_string())
-            .fetch_optional(&self.read)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let owner: OrgId = parse_uuid(&r.try_get::<String, _>("owner_org_id")?)?;
-        let consent: String = r.try_get("consent_status")?;
-        let team_rows = sqlx::query("SELECT org_id FROM care_team WHERE patient_id = $1 AND ended_at IS NULL")
-            .bind(patient.to_string())
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT 'p' AS k, owner_org_id AS a, consent_status AS b FROM patients WHERE id = $1 \
+             UNION ALL SELECT 't', org_id, '' FROM care_team WHERE patient_id = $1 AND ended_at IS NULL \
+             UNION ALL SELECT 'e', user_id, '' FROM emergency_access WHERE patient_id = $1 AND expires_at > $2",
+        )
+        .bind(patient.to_string())
+        .bind(ts(self.now()))
+        .fetch_all(&self.read)
+        .await?;
+        let mut chart: Option<(OrgId, String)> = None;
         let mut team = HashSet::new();
-        for t in team_rows {
-            team.insert(parse_uuid::<OrgId>(&t.try_get::<String, _>("org_id")?)?);
-        }
-        let emergency_rows =
-            sqlx::query("SELECT user_id FROM emergency_access WHERE patient_id = $1 AND expires_at > $2")
-                .bind(patient.to_string())
-                .bind(ts(self.now()))
-                .fetch_all(&self.read)
-                .await?;
         let mut emergency = HashSet::new();
-        for e in emergency_rows {
-            emergency.insert(parse_uuid::<UserId>(&e.try_get::<String, _>("user_id")?)?);
+        for r in &rows {
+            let a: String = r.try_get("a")?;
+            match r.try_get::<String, _>("k")?.as_str() {
+                "p" => chart = Some((parse_uuid(&a)?, r.try_get("b")?)),
+                "t" => {
+                    team.insert(parse_uuid::<OrgId>(&a)?);
+                }
+                _ => {
+                    emergency.insert(parse_uuid::<UserId>(&a)?);
+                }
+            }
         }
+        let Some((owner, consent)) = chart else { return Ok(None) };
         Ok(Some(ChartFacts {
             owner,
             team,

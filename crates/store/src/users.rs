@@ -103,14 +103,10 @@ pub struct NewSession<'a> {
     pub stage: SessionStage,
 }
 
-#[derive(Debug, Clone)]
-pub struct TokenInfo {
-    pub id: String,
-    pub user_id: UserId,
-    pub org_id: OrgId,
-    pub expires_at: Option<OffsetDateTime>,
-    pub revoked: bool,
-}
+/// An active person's membership of an approved organization: what makes a principal.
+const PRINCIPAL_FROM: &str =
+    "FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id";
+const PRINCIPAL_WHERE: &str = "u.status = 'active' AND o.status = 'approved'";
 
 impl Store {
     /// Create a person as a member of `org` (admin or not). Audited.
@@ -220,19 +216,48 @@ impl Store {
     }
 
     /// The principal for `user` acting for `org`, if the person is an active member of
-    /// that approved organization.
+    /// that approved organization. One query: it runs on every signed-in request.
     pub async fn principal(&self, user: UserId, org: OrgId) -> Result<Principal> {
-        let u = self.user_by_id(user).await?;
-        if !u.is_active() {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT m.org_admin, u.operator {PRINCIPAL_FROM} WHERE {PRINCIPAL_WHERE} AND u.id = $1 AND m.org_id = $2"
+        )))
+        .bind(user.to_string())
+        .bind(org.to_string())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(Principal {
+            user,
+            org,
+            org_admin: r.try_get::<i64, _>("org_admin")? != 0,
+            operator: r.try_get::<i64, _>("operator")? != 0,
+        })
+    }
+
+    /// The principal an API token acts as, in one query (it runs on every API and FHIR
+    /// request): the token must be neither revoked nor expired, and its person an active
+    /// member of its approved organization, as [`Store::principal`] requires. Any
+    /// failure is [`StoreError::NotFound`], so that a caller cannot tell why.
+    pub async fn token_principal(&self, token_hash: &str) -> Result<Principal> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT t.user_id, t.org_id, t.expires_at, m.org_admin, u.operator {PRINCIPAL_FROM} \
+             JOIN api_tokens t ON t.user_id = u.id AND t.org_id = m.org_id \
+             WHERE {PRINCIPAL_WHERE} AND t.token_hash = $1 AND t.revoked_at IS NULL"
+        )))
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let expires: Option<String> = r.try_get("expires_at")?;
+        if expires.as_deref().map(parse_ts).transpose()?.is_some_and(|e| e <= self.now()) {
             return Err(StoreError::NotFound);
         }
-        let m = self
-            .memberships(user)
-            .await?
-            .into_iter()
-            .find(|m| m.org.id == org && m.org.is_approved())
-            .ok_or(StoreError::NotFound)?;
-        Ok(Principal { user, org, org_admin: m.org_admin, operator: u.operator })
+        Ok(Principal {
+            user: parse_uuid(&r.try_get::<String, _>("user_id")?)?,
+            org: parse_uuid(&r.try_get::<String, _>("org_id")?)?,
+            org_admin: r.try_get::<i64, _>("org_admin")? != 0,
+            operator: r.try_get::<i64, _>("operator")? != 0,
+        })
     }
 
     /// Active staff of an organization who have not signed in for `days` days (or never,
@@ -404,22 +429,6 @@ impl Store {
         self.append_audit(&mut tx, &ev, ctx).await?;
         tx.commit().await?;
         Ok(id)
-    }
-
-    pub async fn token_by_hash(&self, token_hash: &str) -> Result<TokenInfo> {
-        let r = sqlx::query("SELECT id, user_id, org_id, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let expires: Option<String> = r.try_get("expires_at")?;
-        Ok(TokenInfo {
-            id: r.try_get("id")?,
-            user_id: parse_uuid(&r.try_get::<String, _>("user_id")?)?,
-            org_id: parse_uuid(&r.try_get::<String, _>("org_id")?)?,
-            expires_at: expires.as_deref().map(parse_ts).transpose()?,
-            revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
-        })
     }
 
     pub async fn revoke_token(&self, id: &str, ctx: &AuditCtx) -> Result<()> {

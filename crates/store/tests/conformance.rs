@@ -165,6 +165,37 @@ async fn sharing_follows_team_and_consent() {
     db.finish().await;
 }
 
+/// An API token acts as its person for its organization, and stops at once when it
+/// expires, is revoked, or its person is suspended; every refusal looks the same.
+#[tokio::test]
+async fn an_api_token_acts_only_while_it_is_valid() {
+    let db = fresh().await;
+    let s = &db.store;
+    let ctx = AuditCtx::default();
+    let a = org(s, "A", "061011111").await;
+    let (admin, nurse) = (person(s, a, "admin@x.jp").await, person(s, a, "nurse@x.jp").await);
+    let in_an_hour = Some(datetime!(2026-11-24 02:00 UTC));
+    s.create_token(admin.user, a, "hash-admin", "t", None, &ctx).await.unwrap();
+    let expiring = s.create_token(nurse.user, a, "hash-expiring", "t", in_an_hour, &ctx).await.unwrap();
+    s.create_token(nurse.user, a, "hash-nurse", "t", None, &ctx).await.unwrap();
+    let revoked = s.create_token(admin.user, a, "hash-revoked", "t", None, &ctx).await.unwrap();
+
+    assert_eq!(s.token_principal("hash-admin").await.unwrap(), admin);
+    assert_eq!(s.token_principal("hash-expiring").await.unwrap(), nurse);
+    assert!(matches!(s.token_principal("hash-unknown").await, Err(StoreError::NotFound)));
+
+    s.revoke_token(&revoked, &ctx).await.unwrap();
+    assert!(matches!(s.token_principal("hash-revoked").await, Err(StoreError::NotFound)));
+    db.clock.advance(time::Duration::hours(1));
+    assert!(matches!(s.token_principal("hash-expiring").await, Err(StoreError::NotFound)), "expired at {expiring}");
+    assert_eq!(s.token_principal("hash-nurse").await.unwrap(), nurse);
+    s.set_user_status(&admin, nurse.user, false, &ctx).await.unwrap();
+    assert!(matches!(s.token_principal("hash-nurse").await, Err(StoreError::NotFound)));
+    assert!(matches!(s.principal(nurse.user, a).await, Err(StoreError::NotFound)));
+    assert_eq!(s.token_principal("hash-admin").await.unwrap(), admin);
+    db.finish().await;
+}
+
 #[tokio::test]
 async fn duplicates_and_local_ids() {
     let db = fresh().await;

@@ -359,12 +359,7 @@ impl FromRequestParts<AppState> for ApiCaller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AppError::Unauthenticated)?;
-        let info = state.store.token_by_hash(&sha256_hex(token)).await.map_err(|_| AppError::Unauthenticated)?;
-        if info.revoked || info.expires_at.is_some_and(|e| e <= state.store.now()) {
-            return Err(AppError::Unauthenticated);
-        }
-        let principal =
-            state.store.principal(info.user_id, info.org_id).await.map_err(|_| AppError::Unauthenticated)?;
+        let principal = state.store.token_principal(&sha256_hex(token)).await.map_err(|_| AppError::Unauthenticated)?;
         Ok(ApiCaller { principal })
     }
 }
