@@ -107,6 +107,17 @@ pub struct NewSession<'a> {
 const PRINCIPAL_FROM: &str =
     "FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id";
 const PRINCIPAL_WHERE: &str = "u.status = 'active' AND o.status = 'approved'";
+/// What a principal is read from, with [`PRINCIPAL_FROM`] (see [`principal_from_row`]).
+const PRINCIPAL_COLUMNS: &str = "u.id AS user_id, m.org_id, m.org_admin, u.operator";
+
+fn principal_from_row(r: &AnyRow) -> Result<Principal> {
+    Ok(Principal {
+        user: parse_uuid(&r.try_get::<String, _>("user_id")?)?,
+        org: parse_uuid(&r.try_get::<String, _>("org_id")?)?,
+        org_admin: r.try_get::<i64, _>("org_admin")? != 0,
+        operator: r.try_get::<i64, _>("operator")? != 0,
+    })
+}
 
 impl Store {
     /// Create a person as a member of `org` (admin or not). Audited.
@@ -219,19 +230,14 @@ impl Store {
     /// that approved organization. One query: it runs on every signed-in request.
     pub async fn principal(&self, user: UserId, org: OrgId) -> Result<Principal> {
         let r = sqlx::query(AssertSqlSafe(format!(
-            "SELECT m.org_admin, u.operator {PRINCIPAL_FROM} WHERE {PRINCIPAL_WHERE} AND u.id = $1 AND m.org_id = $2"
+            "SELECT {PRINCIPAL_COLUMNS} {PRINCIPAL_FROM} WHERE {PRINCIPAL_WHERE} AND u.id = $1 AND m.org_id = $2"
         )))
         .bind(user.to_string())
         .bind(org.to_string())
         .fetch_optional(&self.read)
         .await?
         .ok_or(StoreError::NotFound)?;
-        Ok(Principal {
-            user,
-            org,
-            org_admin: r.try_get::<i64, _>("org_admin")? != 0,
-            operator: r.try_get::<i64, _>("operator")? != 0,
-        })
+        principal_from_row(&r)
     }
 
     /// The principal an API token acts as, in one query (it runs on every API and FHIR
@@ -240,7 +246,7 @@ impl Store {
     /// failure is [`StoreError::NotFound`], so that a caller cannot tell why.
     pub async fn token_principal(&self, token_hash: &str) -> Result<Principal> {
         let r = sqlx::query(AssertSqlSafe(format!(
-            "SELECT t.user_id, t.org_id, t.expires_at, m.org_admin, u.operator {PRINCIPAL_FROM} \
+            "SELECT {PRINCIPAL_COLUMNS}, t.expires_at {PRINCIPAL_FROM} \
              JOIN api_tokens t ON t.user_id = u.id AND t.org_id = m.org_id \
              WHERE {PRINCIPAL_WHERE} AND t.token_hash = $1 AND t.revoked_at IS NULL"
         )))
@@ -252,12 +258,7 @@ impl Store {
         if expires.as_deref().map(parse_ts).transpose()?.is_some_and(|e| e <= self.now()) {
             return Err(StoreError::NotFound);
         }
-        Ok(Principal {
-            user: parse_uuid(&r.try_get::<String, _>("user_id")?)?,
-            org: parse_uuid(&r.try_get::<String, _>("org_id")?)?,
-            org_admin: r.try_get::<i64, _>("org_admin")? != 0,
-            operator: r.try_get::<i64, _>("operator")? != 0,
-        })
+        principal_from_row(&r)
     }
 
     /// Active staff of an organization who have not signed in for `days` days (or never,
