@@ -485,12 +485,14 @@ impl BulkLoader {
         Ok(())
     }
 
-    /// End the load. On SQLite, fold the write-ahead log back into the database file
+    /// End the load: derive the name search's grams of every loaded patient
+    /// ([`crate::name_grams`]). Then, on SQLite, fold the write-ahead log back into the database file
     /// (with a full sync: from here on the data is as durable as any); on PostgreSQL,
     /// vacuum and update the planner's statistics (what autovacuum would do soon after a
     /// load this size). The connection closes; the store's own connections never saw the relaxed
     /// settings.
     pub async fn finish(mut self) -> Result<()> {
+        crate::name_grams::fill_all(&mut self.conn).await?;
         match self.store.backend {
             Backend::Sqlite => {
                 self.conn.execute("PRAGMA synchronous = FULL").await?;

@@ -167,10 +167,15 @@ impl Store {
         Ok(())
     }
 
-    /// Integrity of the stored data: SQLite's integrity and foreign-key checks; on
-    /// PostgreSQL, which enforces keys itself, a check that the audit head matches.
+    /// Integrity of the stored data: SQLite's integrity and foreign-key checks (on
+    /// PostgreSQL, which enforces keys itself, none), and on both that the name search's
+    /// grams are those of the patients' names.
     pub async fn integrity_problems(&self) -> Result<Vec<String>> {
         let mut problems = Vec::new();
+        let stale = crate::name_grams::mismatches(&mut *self.read.acquire().await?).await?;
+        if stale != 0 {
+            problems.push(format!("patient_name_grams: {stale} row(s) differ from the patients' names"));
+        }
         if self.backend == Backend::Sqlite {
             use sqlx::Row;
             let rows = sqlx::query("PRAGMA integrity_check").fetch_all(&self.write).await?;

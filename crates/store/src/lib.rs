@@ -20,6 +20,7 @@ mod imports;
 mod labs;
 mod letters;
 mod migrate;
+mod name_grams;
 mod notify;
 mod orgs;
 mod owners;

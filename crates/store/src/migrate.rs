@@ -162,9 +162,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0021_reach.sqlite.sql"),
         postgres: include_str!("../migrations/0021_reach.postgres.sql"),
     },
+    Migration {
+        version: 22,
+        name: "name_grams",
+        common: include_str!("../migrations/0022_name_grams.sql"),
+        sqlite: include_str!("../migrations/0022_name_grams.sqlite.sql"),
+        postgres: include_str!("../migrations/0022_name_grams.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 21;
+pub const LATEST_VERSION: i64 = 22;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -9,7 +9,7 @@
 
 use crate::db::{Store, ts};
 use crate::orgs::parse_uuid;
-use crate::patients::{ChartGrant, row_allowed};
+use crate::patients::{ChartGrant, OwnedNarrowing, row_allowed};
 use crate::{AuditCtx, AuditEvent, Outcome, Result, StoreError};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -234,6 +234,9 @@ impl Store {
             return Ok(PatientUpdate::Stale { current });
         }
         let next = current + 1;
+        // The name search's grams of the names being replaced (a stale version below
+        // leaves this transaction uncommitted, grams and all).
+        crate::name_grams::remove(conn, &id).await?;
         let moved = sqlx::query(
             "UPDATE patients SET family_name = $1, given_name = $2, family_kana = $3, given_kana = $4, kana_key = $5, \
              name_key = $6, sex = $7, birth_date = $8, postal_code = $9, address = $10, phone = $11, version = $12 \
@@ -259,6 +262,7 @@ impl Store {
         if moved != 1 {
             return Ok(PatientUpdate::Stale { current });
         }
+        crate::name_grams::add(conn, &id).await?;
         let now = ts(self.now());
         let who = g.principal();
         self.insert_patient_version(conn, &id, next, p, &VersionSource { who, via: "fhir", at: &now }).await?;
@@ -331,7 +335,12 @@ impl Store {
         // Without ids or identifiers to start from, start from what the organization
         // may reach rather than from the whole registry.
         if f.ids.is_none() && f.identifiers.is_empty() {
-            sql.push_str(&format!(" AND {}", crate::patients::reach_ids(&like)));
+            // The owned patients from the first gram any name key holds (each key must
+            // occur, so any one of them narrows).
+            let gram = f.name_keys.iter().find_map(|k| crate::name_grams::first_gram(k));
+            let gram_at = gram.map(|g| next(&mut binds, g));
+            let owned = OwnedNarrowing::new(gram_at.as_deref(), &like);
+            sql.push_str(&format!(" AND {}", crate::patients::reach_ids(owned)));
         }
         if let Some(sexes) = &f.sexes {
             if sexes.is_empty() {

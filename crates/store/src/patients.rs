@@ -191,18 +191,52 @@ const SUMMARY_REACH: &str = "(p.owner_org_id = $1 OR (p.consent_status = 'given'
 /// than owner), as a subquery that drives a search from the indexes
 /// `patients_owner_keys` and `care_team_shared_in` (migration 0021) instead of a scan
 /// of the whole registry, which `SUMMARY_REACH` alone (an OR) makes both databases do:
-/// at a million patients, seconds per search. `name_like` are bound LIKE patterns the
-/// owned patients must match, tested inside the index. A narrowing only: the caller
-/// keeps `SUMMARY_REACH` and the policy for the exact rule. `$1` is the organization.
-pub(crate) fn reach_ids(name_like: &[String]) -> String {
-    let names: String = name_like
-        .iter()
-        .map(|k| format!(" AND (a.kana_key LIKE {k} ESCAPE '\\' OR a.name_key LIKE {k} ESCAPE '\\')"))
-        .collect();
+/// at a million patients, seconds per search. A narrowing only: the caller keeps
+/// `SUMMARY_REACH`, its name LIKEs and the policy for the exact rule. `$1` is the
+/// organization.
+pub(crate) fn reach_ids(owned: OwnedNarrowing<'_>) -> String {
+    let owned = match owned {
+        OwnedNarrowing::All => "SELECT a.id FROM patients a WHERE a.owner_org_id = $1".to_string(),
+        OwnedNarrowing::Like(name_like) => {
+            let names: String = name_like
+                .iter()
+                .map(|k| format!(" AND (a.kana_key LIKE {k} ESCAPE '\\' OR a.name_key LIKE {k} ESCAPE '\\')"))
+                .collect();
+            format!("SELECT a.id FROM patients a WHERE a.owner_org_id = $1{names}")
+        }
+        OwnedNarrowing::Gram(gram) => {
+            format!("SELECT g.patient_id FROM patient_name_grams g WHERE g.owner_org_id = $1 AND g.gram = {gram}")
+        }
+    };
     format!(
-        "p.id IN (SELECT a.id FROM patients a WHERE a.owner_org_id = $1{names} \
+        "p.id IN ({owned} \
          UNION ALL SELECT t.patient_id FROM care_team t WHERE t.org_id = $1 AND t.role <> 'owner' AND t.ended_at IS NULL)"
     )
+}
+
+/// How [`reach_ids`] narrows the organization's own patients (tens of thousands for a
+/// hospital) before the caller's name filter decides.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OwnedNarrowing<'a> {
+    /// No name filter.
+    All,
+    /// Bound LIKE patterns, tested inside `patients_owner_keys` (a name key of one
+    /// character, which no gram holds).
+    Like(&'a [String]),
+    /// A bound gram ([`crate::name_grams::first_gram`] of a name key): the owned
+    /// patients whose names hold it, a key range of `patient_name_grams` (migration 0022).
+    Gram(&'a str),
+}
+
+impl<'a> OwnedNarrowing<'a> {
+    /// From a bound gram if the names give one, else their bound LIKE patterns.
+    pub(crate) fn new(gram: Option<&'a str>, name_like: &'a [String]) -> Self {
+        match gram {
+            Some(g) => OwnedNarrowing::Gram(g),
+            None if name_like.is_empty() => OwnedNarrowing::All,
+            None => OwnedNarrowing::Like(name_like),
+        }
+    }
 }
 
 pub(crate) fn row_allowed(r: &AnyRow, who: &Principal) -> Result<bool> {
@@ -402,6 +436,7 @@ impl Store {
         .execute(&mut *conn)
         .await
         .map_err(StoreError::from_write)?;
+        crate::name_grams::add(conn, &id).await?;
         self.insert_patient_version(conn, &id, 1, p, &crate::patient_versions::VersionSource { who, via, at: &now })
             .await?;
         self.insert_team_row(conn, &id, who.org, TeamRole::Owner, who.user, &now).await?;
@@ -547,15 +582,26 @@ impl Store {
         q: &SearchQuery,
         ctx: &AuditCtx,
     ) -> Result<Vec<PatientSummary>> {
-        let mut sql = format!("{SUMMARY_SELECT} WHERE {SUMMARY_REACH}");
+        // The page's ids first (a common name prefix has thousands of candidates), then
+        // the summary's columns and subqueries for those only.
+        let mut sql = format!("SELECT p.id FROM patients p WHERE {SUMMARY_REACH}");
         let mut n = 1;
         let text = q.text.as_deref().map(tsunagu_domain::kana::search_key).filter(|t| !t.is_empty());
+        // Without a birth date or a local id to start from (their indexes are the
+        // narrowest), the search starts from what the organization may reach, and its
+        // own patients from the text's first gram.
+        let from_reach = q.birth_date.is_none() && q.local_id.is_none();
+        let gram = text.as_deref().and_then(crate::name_grams::first_gram).filter(|_| from_reach);
         let mut like = Vec::new();
         if text.is_some() {
             n += 1;
             sql.push_str(&format!(" AND (p.kana_key LIKE ${n} ESCAPE '\\' OR p.name_key LIKE ${n} ESCAPE '\\')"));
             like.push(format!("${n}"));
         }
+        let gram_at = gram.as_ref().map(|_| {
+            n += 1;
+            format!("${n}")
+        });
         if q.birth_date.is_some() {
             n += 1;
             sql.push_str(&format!(" AND p.birth_date = ${n}"));
@@ -566,16 +612,20 @@ impl Store {
                 " AND p.id IN (SELECT i.patient_id FROM patient_identifiers i WHERE i.org_id = $1 AND i.local_id = ${n})"
             ));
         }
-        // Without a birth date or a local id to start from (their indexes are the
-        // narrowest), start from what the organization may reach.
-        if q.birth_date.is_none() && q.local_id.is_none() {
-            sql.push_str(&format!(" AND {}", reach_ids(&like)));
+        if from_reach {
+            sql.push_str(&format!(" AND {}", reach_ids(OwnedNarrowing::new(gram_at.as_deref(), &like))));
         }
         n += 1;
-        sql.push_str(&format!(" ORDER BY p.kana_key, p.birth_date, p.id LIMIT ${n}"));
+        let sql = format!(
+            "{SUMMARY_SELECT} WHERE p.id IN ({sql} ORDER BY p.kana_key, p.birth_date, p.id LIMIT ${n}) \
+             ORDER BY p.kana_key, p.birth_date, p.id"
+        );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(who.org.to_string());
         if let Some(t) = &text {
             query = query.bind(like_pattern(t));
+        }
+        if let Some(g) = gram {
+            query = query.bind(g);
         }
         if let Some(d) = q.birth_date {
             query = query.bind(d.to_string());

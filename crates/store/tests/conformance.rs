@@ -628,3 +628,105 @@ async fn schema_keys_every_patient_table_by_patient() {
     }
     db.finish().await;
 }
+
+fn patient(family: &str, given: &str, family_kana: &str, given_kana: &str, local_id: &str) -> NewPatient {
+    let f = PatientForm {
+        family_name: family.into(),
+        given_name: given.into(),
+        family_kana: family_kana.into(),
+        given_kana: given_kana.into(),
+        sex: "male".into(),
+        birth_date: "1938-07-15".into(),
+        local_id: local_id.into(),
+        ..Default::default()
+    };
+    NewPatient::parse(&f, date!(2026 - 11 - 24)).unwrap()
+}
+
+async fn found(s: &Store, who: &Principal, text: &str) -> Vec<String> {
+    let q = SearchQuery { text: Some(text.into()), ..Default::default() };
+    s.search_patients(who, &q, &AuditCtx::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.family_name + &p.given_name)
+        .collect()
+}
+
+/// The name search matches any part of the kana or kanji name, in any kana width, among
+/// the patients an organization reaches (its own from the name index of migration
+/// 0022), and follows a change of name at once.
+#[tokio::test]
+async fn name_search_finds_any_part_of_a_name_and_follows_changes() {
+    let db = fresh().await;
+    let s = &db.store;
+    let ctx = AuditCtx::default();
+    let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
+    let (pa, pb) = (person(s, a, "a@x.jp").await, person(s, b, "b@x.jp").await);
+    let hanako = register(s, &pa).await;
+    s.register_patient(&pa, &patient("佐藤", "太郎", "サトウ", "タロウ", "A-2"), false, &ctx).await.unwrap();
+    let Registered::Created(b_hanako) =
+        s.register_patient(&pb, &patient("花田", "次郎", "ハナダ", "ジロウ", "B-1"), false, &ctx).await.unwrap()
+    else {
+        panic!("unexpected duplicate")
+    };
+
+    assert_eq!(found(s, &pa, "ﾊﾅｺ").await, ["山田花子"], "the given name, typed in half-width kana");
+    assert_eq!(found(s, &pa, "だはな").await, ["山田花子"], "across family and given name, in hiragana");
+    assert_eq!(found(s, &pa, "田花").await, ["山田花子"], "inside the kanji name");
+    assert_eq!(found(s, &pa, "花").await, ["山田花子"], "one character, which no gram holds");
+    assert_eq!(found(s, &pa, "ウタ").await, ["佐藤太郎"]);
+    assert_eq!(found(s, &pa, "ハナ").await, ["山田花子"], "B's patient is not A's to find");
+    assert!(found(s, &pa, "ハナコサ").await.is_empty(), "the whole text must occur, not only its first gram");
+
+    // A change of name: the old one no longer finds the patient, the new one does.
+    let g = s.open_chart(&pa, hanako, ChartAction::Write, "patient.update", &ctx).await.unwrap();
+    let renamed = patient("山田", "春子", "ヤマダ", "ハルコ", "A-1");
+    assert!(matches!(
+        s.update_patient(&g, Some(1), &renamed, &ctx).await.unwrap(),
+        tsunagu_store::PatientUpdate::Updated { version: 2 }
+    ));
+    assert!(found(s, &pa, "ハナコ").await.is_empty());
+    assert_eq!(found(s, &pa, "ハルコ").await, ["山田春子"]);
+
+    // Shared with A (team and consent), B's patient is found through the team.
+    let gb = s.open_chart(&pb, b_hanako, ChartAction::Govern, "team.add", &ctx).await.unwrap();
+    s.add_team_member(&gb, a, TeamRole::HomePhysician, &ctx).await.unwrap();
+    s.record_consent(&gb, ConsentStatus::Given, Some("本人"), None, &ctx).await.unwrap();
+    assert_eq!(found(s, &pa, "ハナ").await, ["花田次郎"]);
+
+    // The FHIR search's filter narrows the same way: every name key must occur.
+    let f = tsunagu_store::PatientFilter { name_keys: vec!["ヤマ".into(), "ハル".into()], ..Default::default() };
+    let records = s.patient_candidates(&pa, &f).await.unwrap();
+    assert_eq!(records.iter().map(|r| r.given_name.as_str()).collect::<Vec<_>>(), ["春子"]);
+    let f = tsunagu_store::PatientFilter { name_keys: vec!["ヤマ".into(), "ハナ".into()], ..Default::default() };
+    assert!(s.patient_candidates(&pa, &f).await.unwrap().is_empty());
+    db.finish().await;
+}
+
+/// The name index is derived data that the integrity check compares with the names,
+/// and migration 0022 builds it for the patients already registered.
+#[tokio::test]
+async fn name_index_is_checked_and_built_by_its_migration() {
+    let db = fresh().await;
+    let s = &db.store;
+    let a = org(s, "A", "061011111").await;
+    let pa = person(s, a, "a@x.jp").await;
+    register(s, &pa).await;
+    assert!(s.integrity_problems().await.unwrap().is_empty());
+
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE patient_name_grams SET gram = 'ヤメ' WHERE gram = 'ヤマ'").execute(&mut conn).await.unwrap();
+    let problems = s.integrity_problems().await.unwrap();
+    assert!(problems.iter().any(|p| p.starts_with("patient_name_grams: 2 row(s)")), "{problems:?}");
+
+    // As a database at schema 21 with patients: the migration fills the index.
+    sqlx::query("DROP TABLE patient_name_grams").execute(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM schema_migrations WHERE version = 22").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let status = s.migrate().await.unwrap();
+    assert_eq!(status.applied, ["0022_name_grams"]);
+    assert!(s.integrity_problems().await.unwrap().is_empty());
+    assert_eq!(found(s, &pa, "ダハ").await, ["山田花子"]);
+    db.finish().await;
+}

@@ -1,0 +1,2 @@
+-- Nothing common: the table is declared per dialect (WITHOUT ROWID on SQLite), and the
+-- backfill must follow it.
