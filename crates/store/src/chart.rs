@@ -81,6 +81,36 @@ pub struct InboxRow {
     pub last_activity: Option<String>,
 }
 
+/// The inbox's charts: current memberships of the organization (`org`, a placeholder)
+/// that the policy could allow (owner, or consent to share), so that a page is full; the
+/// policy still decides each row.
+fn my_charts(org: &str) -> String {
+    format!("t.org_id = {org} AND t.ended_at IS NULL AND (p.owner_org_id = {org} OR p.consent_status = 'given')")
+}
+
+/// Which page of the inbox: rows `offset..offset + limit` of its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxPaging {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl InboxPaging {
+    pub const DEFAULT_LIMIT: i64 = 50;
+    pub const MAX_LIMIT: i64 = 500;
+
+    pub fn first() -> Self {
+        InboxPaging { offset: 0, limit: Self::DEFAULT_LIMIT }
+    }
+}
+
+/// A page of the inbox, and how many charts it has in all.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxList {
+    pub rows: Vec<InboxRow>,
+    pub total: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AttachmentRow {
     pub id: String,
@@ -604,22 +634,37 @@ impl Store {
         Ok(())
     }
 
-    /// "What is new on my patients since I last looked": every chart the person's
+    /// "What is new on my patients since I last looked": the charts the person's
     /// organization is on the team of (and may read), with counts of entries by others
-    /// and mentions since the last look. One audit record lists the patients shown.
-    pub async fn inbox(&self, who: &Principal, ctx: &AuditCtx) -> Result<Vec<InboxRow>> {
-        let rows = sqlx::query(
+    /// and mentions since the last look, most pressing first (mentions, then new
+    /// entries, then the latest activity), one page at a time: a hospital is on tens of
+    /// thousands of teams (bench/results/scale.md), more than a page can show or an audit
+    /// record should list. One audit record lists the patients of the page.
+    pub async fn inbox(&self, who: &Principal, paging: InboxPaging, ctx: &AuditCtx) -> Result<InboxList> {
+        let total: i64 = sqlx::query(AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n FROM care_team t JOIN patients p ON p.id = t.patient_id WHERE {}",
+            my_charts("$1")
+        )))
+        .bind(who.org.to_string())
+        .fetch_one(&self.read)
+        .await?
+        .try_get("n")?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT p.id, p.family_name, p.given_name, p.family_kana, p.given_kana, p.owner_org_id, p.consent_status, \
-             1 AS is_member, COALESCE(v.last_seen_at, t.since) AS seen, \
+             1 AS is_member, \
              (SELECT COUNT(*) FROM entries e WHERE e.patient_id = p.id AND e.author_id <> $1 AND e.recorded_at > COALESCE(v.last_seen_at, t.since)) AS unread, \
              (SELECT COUNT(*) FROM mentions m WHERE m.patient_id = p.id AND (m.user_id = $1 OR m.org_id = $2) AND m.at > COALESCE(v.last_seen_at, t.since) AND NOT EXISTS (SELECT 1 FROM entries me WHERE me.patient_id = m.patient_id AND me.id = m.entry_version_id AND me.author_id = $1)) AS mentioned, \
              (SELECT MAX(e.recorded_at) FROM entries e WHERE e.patient_id = p.id) AS last_activity \
              FROM care_team t JOIN patients p ON p.id = t.patient_id \
              LEFT JOIN chart_views v ON v.user_id = $1 AND v.patient_id = p.id \
-             WHERE t.org_id = $2 AND t.ended_at IS NULL",
-        )
+             WHERE {} \
+             ORDER BY mentioned DESC, unread DESC, last_activity DESC NULLS LAST, p.id LIMIT $3 OFFSET $4",
+            my_charts("$2")
+        )))
         .bind(who.user.to_string())
         .bind(who.org.to_string())
+        .bind(paging.limit.clamp(1, InboxPaging::MAX_LIMIT))
+        .bind(paging.offset.max(0))
         .fetch_all(&self.read)
         .await?;
         let mut out = Vec::new();
@@ -639,12 +684,10 @@ impl Store {
                 last_activity: r.try_get("last_activity")?,
             });
         }
-        out.sort_by(|a, b| {
-            (b.mentions, b.unread, b.last_activity.clone()).cmp(&(a.mentions, a.unread, a.last_activity.clone()))
-        });
         let shown = out.iter().map(|r| r.patient_id.to_string()).collect();
-        self.audit_shown(who, "inbox.read", format!("{} patient(s)", out.len()), shown, ctx).await?;
-        Ok(out)
+        let target = format!("{} of {total} patient(s) from row {}", out.len(), paging.offset.max(0) + 1);
+        self.audit_shown(who, "inbox.read", target, shown, ctx).await?;
+        Ok(InboxList { rows: out, total })
     }
 
     /// A page of the current version of every entry of every patient, ordered by

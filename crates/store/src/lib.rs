@@ -40,7 +40,10 @@ mod users;
 pub use acp::{AcpView, Recorded};
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
 pub use bulk::{BulkBatch, BulkLoader, BulkTable, BulkValue, DataCounts, entry_content_hash, letter_content_hash};
-pub use chart::{AttachmentRow, EntryForIndex, EntryView, ErrorMark, FulltextRow, InboxRow, Mention, TimelineFilter};
+pub use chart::{
+    AttachmentRow, EntryForIndex, EntryView, ErrorMark, FulltextRow, InboxList, InboxPaging, InboxRow, Mention,
+    TimelineFilter,
+};
 pub use dashboard::{ContactFigure, OutcomeFigures, PillarFigure, SurveyResult, SymptomChange};
 pub use db::{Backend, OpenMode, Store, redact_url, ts};
 pub use emergency::{EMERGENCY_MINUTES, EmergencyAlert, EmergencyRow};

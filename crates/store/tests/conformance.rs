@@ -352,7 +352,7 @@ async fn a_database_migrated_by_another_build_is_refused_before_anything_is_appl
 mod chart {
     use super::*;
     use tsunagu_domain::chart::{EntryBody, EntryKind, ProgressNote, VitalSigns};
-    use tsunagu_store::{Mention, TimelineFilter};
+    use tsunagu_store::{InboxPaging, Mention, TimelineFilter};
 
     fn note(text: &str) -> EntryBody {
         EntryBody::ProgressNote(ProgressNote { text: Some(text.into()), ..Default::default() })
@@ -477,16 +477,111 @@ mod chart {
         });
         s.add_entry(&wa, msg, &[Mention::User(pb.user)], &ctx).await.unwrap();
         s.add_entry(&wa, note("疼痛 NRS 6"), &[], &ctx).await.unwrap();
-        let inbox = s.inbox(&pb, &ctx).await.unwrap();
+        let inbox = s.inbox(&pb, InboxPaging::first(), &ctx).await.unwrap().rows;
         let row = inbox.iter().find(|r| r.patient_id == pid).unwrap();
         assert_eq!((row.unread, row.mentions), (2, 1));
         // The author's own entries are not unread for the author.
-        assert_eq!(s.inbox(&pa, &ctx).await.unwrap().iter().find(|r| r.patient_id == pid).unwrap().unread, 0);
+        assert_eq!(
+            s.inbox(&pa, InboxPaging::first(), &ctx)
+                .await
+                .unwrap()
+                .rows
+                .iter()
+                .find(|r| r.patient_id == pid)
+                .unwrap()
+                .unread,
+            0
+        );
         let rb = s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await.unwrap();
         db.clock.advance(time::Duration::minutes(1));
         s.mark_chart_seen(&rb).await.unwrap();
-        let row = s.inbox(&pb, &ctx).await.unwrap().into_iter().find(|r| r.patient_id == pid).unwrap();
+        let row = s
+            .inbox(&pb, InboxPaging::first(), &ctx)
+            .await
+            .unwrap()
+            .rows
+            .into_iter()
+            .find(|r| r.patient_id == pid)
+            .unwrap();
         assert_eq!((row.unread, row.mentions), (0, 0));
+        db.finish().await;
+    }
+
+    /// The inbox comes a page at a time, most pressing first (mentions, then new
+    /// entries, then the latest activity), and counts only the charts it may show; each
+    /// page's audit record names that page's patients.
+    #[tokio::test]
+    async fn inbox_pages_are_ordered_complete_and_audited_by_page() {
+        let db = fresh().await;
+        let s = &db.store;
+        let ctx = AuditCtx::default();
+        let (pa, pb, _pc, shared_pid) = shared(s).await;
+        // Four more of A's patients; one of them is on B's team without consent.
+        let mut own = Vec::new();
+        for (i, kana) in ["イチ", "ニ", "サン", "ヨン"].iter().enumerate() {
+            let f = PatientForm {
+                family_name: "患者".into(),
+                given_name: format!("{i}"),
+                family_kana: "カンジャ".into(),
+                given_kana: (*kana).into(),
+                sex: "female".into(),
+                birth_date: format!("195{i}-01-01"),
+                local_id: format!("P-{i}"),
+                ..Default::default()
+            };
+            let p = NewPatient::parse(&f, date!(2026 - 11 - 24)).unwrap();
+            match s.register_patient(&pa, &p, true, &ctx).await.unwrap() {
+                Registered::Created(id) => own.push(id),
+                Registered::PossibleDuplicates(_) => panic!("unexpected duplicate"),
+            }
+        }
+        let g = s.open_chart(&pa, own[3], ChartAction::Govern, "team.add", &ctx).await.unwrap();
+        s.add_team_member(&g, pb.org, TeamRole::HomePhysician, &ctx).await.unwrap();
+        db.clock.advance(time::Duration::minutes(1));
+        // B writes on three of A's charts: one note on own[0], two on own[1], a message
+        // naming A's person on own[2]; the shared chart and own[3] stay quiet.
+        let write = |pid| s.open_chart(&pb, pid, ChartAction::Write, "entry.create", &ctx);
+        let wb = s.open_chart(&pa, own[0], ChartAction::Govern, "team.add", &ctx).await.unwrap();
+        s.add_team_member(&wb, pb.org, TeamRole::HomePhysician, &ctx).await.unwrap();
+        s.record_consent(&wb, ConsentStatus::Given, None, None, &ctx).await.unwrap();
+        for pid in [own[1], own[2]] {
+            let gg = s.open_chart(&pa, pid, ChartAction::Govern, "team.add", &ctx).await.unwrap();
+            s.add_team_member(&gg, pb.org, TeamRole::HomePhysician, &ctx).await.unwrap();
+            s.record_consent(&gg, ConsentStatus::Given, None, None, &ctx).await.unwrap();
+        }
+        db.clock.advance(time::Duration::minutes(1));
+        s.add_entry(&write(own[0]).await.unwrap(), note("訪問しました"), &[], &ctx).await.unwrap();
+        for _ in 0..2 {
+            s.add_entry(&write(own[1]).await.unwrap(), note("疼痛 NRS 4"), &[], &ctx).await.unwrap();
+        }
+        let msg =
+            EntryBody::Message(tsunagu_domain::chart::Message { text: "ご相談です".into(), attachments: vec![] });
+        s.add_entry(&write(own[2]).await.unwrap(), msg, &[Mention::User(pa.user)], &ctx).await.unwrap();
+
+        // A's inbox, two at a time: the mention, then two new entries, then one, then
+        // the quiet charts; together every chart once.
+        let mut seen = Vec::new();
+        for offset in [0, 2, 4] {
+            let page = s.inbox(&pa, InboxPaging { offset, limit: 2 }, &ctx).await.unwrap();
+            assert_eq!(page.total, 5);
+            let shown: Vec<String> = page.rows.iter().map(|r| r.patient_id.to_string()).collect();
+            let audit = s.audit_recent(Some("inbox.read"), 1).await.unwrap();
+            assert!(shown.iter().all(|p| audit[0].detail.contains(p.as_str())), "{audit:?}");
+            assert!(seen.iter().all(|p: &PatientId| !audit[0].detail.contains(&p.to_string())), "{audit:?}");
+            seen.extend(page.rows.iter().map(|r| r.patient_id));
+        }
+        assert_eq!(&seen[..3], &[own[2], own[1], own[0]]);
+        let mut all = seen.clone();
+        all.sort();
+        let mut expected = vec![shared_pid, own[0], own[1], own[2], own[3]];
+        expected.sort();
+        assert_eq!(all, expected);
+        assert!(s.inbox(&pa, InboxPaging { offset: 5, limit: 2 }, &ctx).await.unwrap().rows.is_empty());
+
+        // B's inbox: the charts shared with consent, not own[3] (no consent).
+        let b = s.inbox(&pb, InboxPaging::first(), &ctx).await.unwrap();
+        assert_eq!(b.total, 4);
+        assert!(b.rows.iter().all(|r| r.patient_id != own[3]));
         db.finish().await;
     }
 }

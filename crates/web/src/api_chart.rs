@@ -20,7 +20,7 @@ use tsunagu_domain::chart::{Document, DocumentType, EntryBody, EntryKind};
 use tsunagu_domain::person::Profession;
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_domain::{Invalid, OrgId, UserId};
-use tsunagu_store::Mention;
+use tsunagu_store::{InboxPaging, Mention};
 
 #[derive(Debug, Deserialize)]
 pub struct EntriesQuery {
@@ -30,19 +30,25 @@ pub struct EntriesQuery {
     pub limit: Option<i64>,
 }
 
+/// A page size asked for as `limit`: `default` when not given; outside 1..=`max`, an
+/// error naming `limit` (and `default`, so that the other parameters are still checked).
+fn page_limit(inv: &mut Invalid, limit: Option<i64>, default: i64, max: i64) -> i64 {
+    match limit {
+        None => default,
+        Some(l) if (1..=max).contains(&l) => l,
+        Some(_) => {
+            inv.push("limit", "err-out-of-range");
+            default
+        }
+    }
+}
+
 /// The filters of a timeline page. An empty filter is no filter (as the page's form
 /// sends it); any other value must name an organization, profession or kind, and the
 /// page size must be within 1..=500: a client's typo is refused, not ignored.
 fn timeline_filter(q: &EntriesQuery) -> AppResult<tsunagu_store::TimelineFilter> {
     let mut inv = Invalid::default();
-    let limit = match q.limit {
-        None => 50,
-        Some(l) if (1..=MAX_PAGE).contains(&l) => l,
-        Some(_) => {
-            inv.push("limit", "err-out-of-range");
-            50
-        }
-    };
+    let limit = page_limit(&mut inv, q.limit, 50, MAX_PAGE);
     let t = &q.filter;
     let org = match t.org.as_str() {
         "" => None,
@@ -380,9 +386,37 @@ pub async fn download(
     Ok((headers, bytes).into_response())
 }
 
-/// `GET /api/v1/inbox`: the caller's patients with new entries and mentions.
-pub async fn inbox(State(state): State<AppState>, ctx: RequestCtx, caller: ApiCaller) -> AppResult<Json<Value>> {
-    Ok(Json(json!({ "patients": state.store.inbox(&caller.principal, &ctx.audit()).await? })))
+#[derive(Debug, Deserialize)]
+pub struct InboxQuery {
+    #[serde(default)]
+    pub offset: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/inbox`: the caller's patients with new entries and mentions, most
+/// pressing first, `limit` (1..=500, 50 by default) from `offset`, with the total and
+/// the next page's offset (null on the last page).
+pub async fn inbox(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    caller: ApiCaller,
+    Query(q): Query<InboxQuery>,
+) -> AppResult<Json<Value>> {
+    let mut inv = Invalid::default();
+    let offset = match q.offset {
+        None => 0,
+        Some(o) if o >= 0 => o,
+        Some(_) => {
+            inv.push("offset", "err-out-of-range");
+            0
+        }
+    };
+    let limit = page_limit(&mut inv, q.limit, InboxPaging::DEFAULT_LIMIT, InboxPaging::MAX_LIMIT);
+    inv.into_result()?;
+    let list = state.store.inbox(&caller.principal, InboxPaging { offset, limit }, &ctx.audit()).await?;
+    let next_offset = offset.checked_add(limit).filter(|n| *n < list.total);
+    Ok(Json(json!({ "patients": list.rows, "total": list.total, "next_offset": next_offset })))
 }
 
 fn obj(required: &[&str], properties: Value, description: &str) -> Value {
@@ -520,11 +554,16 @@ pub fn openapi_paths() -> Value {
     let or_empty = |s: Value| json!({ "anyOf": [s, { "const": "" }] });
     let one_entry = || ok("the new version", schema("Entry"));
     json!({
-        "/api/v1/inbox": { "get": { "summary": "The caller's patients with new entries and mentions since last viewed",
-            "responses": { "200": ok("patients with unread and mention counts", object(json!({ "patients": array_of(object(json!({
+        "/api/v1/inbox": { "get": { "summary": "The caller's patients with new entries and mentions since last viewed, most mentions first, then most new entries, then latest activity; offset paged",
+            "parameters": [
+                query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 })),
+                query("limit", json!({ "type": "integer", "minimum": 1, "maximum": InboxPaging::MAX_LIMIT, "default": InboxPaging::DEFAULT_LIMIT }))],
+            "responses": { "200": ok("a page of patients with unread and mention counts", object(json!({ "patients": array_of(object(json!({
                 "patient_id": uuid(), "family_name": text(), "given_name": text(), "family_kana": text(), "given_kana": text(),
                 "unread": { "type": "integer", "minimum": 0 }, "mentions": { "type": "integer", "minimum": 0 },
-                "last_activity": nullable("string") }))) }))) } } },
+                "last_activity": nullable("string") }))),
+                "total": { "type": "integer", "minimum": 0, "description": "patients in the whole inbox" },
+                "next_offset": { "type": ["integer", "null"], "description": "the next page's offset; null on the last page" } }))) } } },
         "/api/v1/search": { "get": { "summary": "Full-text search of the notes of the caller's patients (at most 50 notes); every word of 2 characters or more must appear",
             "parameters": [json!({ "name": "q", "in": "query", "required": true,
                                    "schema": { "type": "string", "minLength": 2, "maxLength": 200,

@@ -76,8 +76,15 @@ impl Tr {
 
     /// The message for `key` with one named argument.
     pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
+        self.tn(key, &[(name, value)])
+    }
+
+    /// The message for `key` with named arguments.
+    pub fn tn(&self, key: &str, named: &[(&str, &str)]) -> String {
         let mut args: HashMap<Cow<'static, str>, FluentValue<'_>> = HashMap::new();
-        args.insert(Cow::Owned(name.to_string()), FluentValue::from(value.to_string()));
+        for (name, value) in named {
+            args.insert(Cow::Owned((*name).to_string()), FluentValue::from((*value).to_string()));
+        }
         LOCALES.try_lookup_with_args(self.locale.id(), key, &args).unwrap_or_else(|| key.to_string())
     }
 

@@ -253,3 +253,75 @@ async fn an_open_chart_hears_when_another_organization_writes() {
     assert_eq!(r.body.trim(), "", "nothing new since the reload");
     app.finish().await;
 }
+
+/// The inbox comes a page at a time, in the API (offset and limit, with the total and
+/// the next offset) and on the page (`?page=`); a bad offset or limit is a problem that
+/// names it; each page's audit record names only that page's patients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_is_paged_in_the_api_and_on_the_page() {
+    let app = TestApp::start().await;
+    let sato_api = Api::new(&app, SATO).await;
+    let whole = sato_api.get("/api/v1/inbox").await;
+    assert_eq!(whole.status, 200, "{}", whole.body);
+    let whole = whole.json();
+    let total = whole["total"].as_i64().unwrap();
+    let all: Vec<String> =
+        whole["patients"].as_array().unwrap().iter().map(|p| p["patient_id"].as_str().unwrap().to_string()).collect();
+    assert!(total >= 2, "the demo hospital is on at least two teams: {whole}");
+    assert_eq!(all.len() as i64, total.min(50));
+    assert_eq!(whole["next_offset"].as_i64(), (total > 50).then_some(50));
+
+    // One at a time: the same patients in the same order, then the end.
+    let mut paged = Vec::new();
+    let mut offset = Some(0);
+    while let Some(o) = offset {
+        let r = sato_api.get(&format!("/api/v1/inbox?offset={o}&limit=1")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["total"].as_i64(), Some(total));
+        let rows = v["patients"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{v}");
+        let pid = rows[0]["patient_id"].as_str().unwrap().to_string();
+        let audit = app.audit_of_request(&r.request_id()).await;
+        let read = audit.iter().find(|a| a.action == "inbox.read").expect("the page read is audited");
+        assert!(read.detail.contains(&pid), "{read:?}");
+        assert!(
+            paged.iter().all(|p: &String| !read.detail.contains(p.as_str())),
+            "earlier pages are not in it: {read:?}"
+        );
+        paged.push(pid);
+        offset = v["next_offset"].as_i64();
+    }
+    assert_eq!(paged[..all.len()], all[..]);
+    assert_eq!(paged.len() as i64, total);
+    let past = sato_api.get(&format!("/api/v1/inbox?offset={total}")).await.json();
+    assert_eq!(past["patients"].as_array().map(Vec::len), Some(0));
+    assert!(past["next_offset"].is_null());
+
+    for (query, field) in [("limit=0", "limit"), ("limit=501", "limit"), ("offset=-1", "offset")] {
+        let r = sato_api.get(&format!("/api/v1/inbox?{query}")).await;
+        assert_eq!(r.status, 422, "{query}: {}", r.body);
+        assert!(r.header("content-type").starts_with("application/problem+json"), "{query}");
+        assert!(r.body.contains(field), "{query}: {}", r.body);
+    }
+    let r = sato_api.get("/api/v1/inbox?limit=many").await;
+    assert!(r.status == 400 || r.status == 422, "{}", r.body);
+    assert!(r.header("content-type").starts_with("application/problem+json"));
+
+    // The page: its range, and a link back from a page past the end.
+    let sato = app.signin(SATO).await;
+    let first = sato.get("/inbox").await;
+    assert_eq!(first.status, 200);
+    assert!(first.body.contains(&format!("全 {total} 人中 1～{} 人目", total.min(50))), "{}", first.body);
+    for pid in &all {
+        assert!(first.body.contains(&format!("href=\"/patients/{pid}\"")), "{pid} is on the first page");
+    }
+    let beyond = sato.get("/inbox?page=9").await;
+    assert_eq!(beyond.status, 200);
+    assert!(beyond.body.contains("href=\"/inbox?page=8\""), "a way back");
+    assert!(all.iter().all(|pid| !beyond.body.contains(&format!("href=\"/patients/{pid}\""))));
+    assert!(!beyond.body.contains("担当している患者はまだいません"), "the inbox is not empty, the page is");
+    let odd = sato.get("/inbox?page=abc").await;
+    assert_eq!(odd.status, 200);
+    assert!(odd.body.contains(&format!("全 {total} 人中 1～")), "a mistyped page shows the first");
+}

@@ -251,11 +251,15 @@ err-owner-stays = The registering organization cannot leave the care team.
 err-org-unknown = The organization does not exist or has not been approved.
 
 inbox-title = Inbox (new on my patients)
-inbox-help = Entries others wrote since you last opened each chart, and messages to you or your organization.
+inbox-help = Entries others wrote since you last opened each chart, and messages to you or your organization. Charts with messages to you and new entries come first.
 inbox-none = You are not on any patient's care team yet.
 inbox-unread = New
 inbox-mentions = To you
 inbox-last = Last activity
+inbox-pages = Inbox pages
+inbox-range = { $from }–{ $to } of { $total } patients
+inbox-previous = ← Previous page
+inbox-next = Next page →
 nav-inbox = Inbox
 chart-write = Write
 chart-timeline = Chart (all organizations)

@@ -251,11 +251,15 @@ err-owner-stays = 登録組織はケアチームから外せません。
 err-org-unknown = 組織が見つからないか、まだ承認されていません。
 
 inbox-title = 受信箱（担当患者の新着）
-inbox-help = 前回カルテを開いた後に、他の人が書いた記録と、あなた・あなたの組織あての連絡の数です。
+inbox-help = 前回カルテを開いた後に、他の人が書いた記録と、あなた・あなたの組織あての連絡の数です。あなたへの連絡と新着の多いカルテから順に並びます。
 inbox-none = 担当している患者はまだいません。
 inbox-unread = 新着
 inbox-mentions = あなたへ
 inbox-last = 最終更新
+inbox-pages = 受信箱のページ
+inbox-range = 全 { $total } 人中 { $from }～{ $to } 人目
+inbox-previous = ← 前のページ
+inbox-next = 次のページ →
 nav-inbox = 受信箱
 chart-write = 記録する
 chart-timeline = 経過記録（全施設）

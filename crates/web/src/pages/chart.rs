@@ -25,7 +25,7 @@ use tsunagu_domain::patient::parse_iso_date;
 use tsunagu_domain::person::Profession;
 use tsunagu_domain::policy::{ChartAction, may_amend};
 use tsunagu_domain::{Invalid, OrgId, UserId};
-use tsunagu_store::{ChartGrant, EntryView, Mention, PatientRow, TimelineFilter};
+use tsunagu_store::{ChartGrant, EntryView, InboxList, InboxPaging, Mention, PatientRow, TimelineFilter};
 
 /// Largest document or photo accepted (a scanned discharge summary fits easily).
 pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
@@ -694,6 +694,9 @@ pub struct InboxPage {
     pub diary_alerts: Vec<tsunagu_store::DiaryAlertRow>,
     /// Family messages since I last looked, per patient.
     pub family_unread: Vec<(tsunagu_domain::PatientId, i64)>,
+    /// Which page this is (from 1), and how many charts there are in all.
+    pub page_no: i64,
+    pub total: i64,
 }
 
 impl InboxPage {
@@ -701,10 +704,43 @@ impl InboxPage {
     pub fn family_unread_of(&self, p: &tsunagu_domain::PatientId) -> i64 {
         self.family_unread.iter().find(|(id, _)| id == p).map(|(_, n)| *n).unwrap_or(0)
     }
+
+    /// The charts this page shows, as "from–to of total" for the pager.
+    pub fn range(&self, tr: &Tr) -> String {
+        let from = (self.page_no - 1) * InboxPaging::DEFAULT_LIMIT + 1;
+        let to = from + self.rows.len() as i64 - 1;
+        tr.tn(
+            "inbox-range",
+            &[("from", &from.to_string()), ("to", &to.to_string()), ("total", &self.total.to_string())],
+        )
+    }
+
+    pub fn prev_page(&self) -> Option<i64> {
+        (self.page_no > 1).then_some(self.page_no - 1)
+    }
+
+    pub fn next_page(&self) -> Option<i64> {
+        (self.page_no * InboxPaging::DEFAULT_LIMIT < self.total).then_some(self.page_no + 1)
+    }
 }
 
-/// `GET /inbox`: new letters first, then what is new on my patients since I last looked.
-pub async fn inbox(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -> AppResult<Response> {
+#[derive(Debug, Deserialize)]
+pub struct InboxQuery {
+    /// The page, from 1; anything else shows the first (a stale or mistyped link).
+    #[serde(default)]
+    pub page: String,
+}
+
+/// `GET /inbox`: new letters first, then what is new on my patients since I last looked,
+/// a page of charts at a time.
+pub async fn inbox(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    me: Signed,
+    Query(q): Query<InboxQuery>,
+) -> AppResult<Response> {
+    let page_no =
+        q.page.parse::<i64>().ok().filter(|p| (1..=i64::MAX / InboxPaging::MAX_LIMIT).contains(p)).unwrap_or(1);
     let new_letters = if state.store.new_letter_count(&me.principal).await? > 0 {
         let (incoming, _) = state.store.letter_box(&me.principal, &ctx.audit()).await?;
         incoming.into_iter().filter(|r| r.letter.state == tsunagu_domain::letter::LetterState::Sent).collect()
@@ -715,7 +751,8 @@ pub async fn inbox(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -
     let today = state.store.clock().today_jst();
     let overdue = state.store.overdue_tasks(&me.principal, today, &ctx.audit()).await?;
     let diary_alerts = state.store.diary_alerts(&me.principal, &ctx.audit()).await?;
-    let rows = state.store.inbox(&me.principal, &ctx.audit()).await?;
+    let paging = InboxPaging { offset: (page_no - 1) * InboxPaging::DEFAULT_LIMIT, limit: InboxPaging::DEFAULT_LIMIT };
+    let InboxList { rows, total } = state.store.inbox(&me.principal, paging, &ctx.audit()).await?;
     // Counts only, for patients the inbox already shows (and audited): no new reach.
     let family_unread = state
         .store
@@ -732,5 +769,7 @@ pub async fn inbox(State(state): State<AppState>, ctx: RequestCtx, me: Signed) -
         overdue,
         diary_alerts,
         family_unread,
+        page_no,
+        total,
     })
 }
