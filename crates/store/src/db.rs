@@ -117,6 +117,17 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            // No JIT compilation: it pays off for long analytic queries,
+                            // and tsunagu's are short. PostgreSQL compiles any query whose
+                            // estimate is over jit_above_cost, and a large organization's
+                            // inbox (correlated counts over 20,000 team rows) spent 1.2 s
+                            // compiling a 0.4 s query (bench/results/scale.md).
+                            conn.execute("SET jit = off").await?;
+                            Ok(())
+                        })
+                    })
                     .connect(url)
                     .await?;
                 (pool.clone(), pool, quiet(AnyConnectOptions::from_str(url)?))
