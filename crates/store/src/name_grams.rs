@@ -4,11 +4,11 @@
 //! organization's patients holding the query's first gram instead of testing LIKE
 //! against all of them. The LIKE still decides; the grams only narrow.
 //!
-//! Derived data: the rows of a patient are removed and added from its `patients` row, in
-//! the same transaction, whenever its names are written ([`remove`], [`add`]). The derivation is SQL, so
-//! the write path, the bulk load ([`fill_all`]) and the migration's backfill are one
-//! rule, with the same character counting (`length`/`substr` count characters on both
-//! databases, as [`first_gram`] does).
+//! Derived data: a patient's rows are removed and added from its `patients` row, in the
+//! same transaction, whenever its names are written ([`remove`], [`add`]). The
+//! derivation is SQL, so the write paths, the bulk load ([`fill_all`]) and the
+//! migration's backfill follow one rule, with the same character counting
+//! (`length`/`substr` count characters on both databases, as [`first_gram`] does).
 
 use crate::Result;
 use sqlx::{AnyConnection, Row};
