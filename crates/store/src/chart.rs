@@ -100,7 +100,12 @@ impl InboxPaging {
     pub const MAX_LIMIT: i64 = 500;
 
     pub fn first() -> Self {
-        InboxPaging { offset: 0, limit: Self::DEFAULT_LIMIT }
+        Self::page(1)
+    }
+
+    /// Page `n` (from 1) of [`Self::DEFAULT_LIMIT`] charts.
+    pub fn page(n: i64) -> Self {
+        InboxPaging { offset: (n - 1) * Self::DEFAULT_LIMIT, limit: Self::DEFAULT_LIMIT }
     }
 }
 
@@ -641,6 +646,7 @@ impl Store {
     /// thousands of teams (bench/results/scale.md), more than a page can show or an audit
     /// record should list. One audit record lists the patients of the page.
     pub async fn inbox(&self, who: &Principal, paging: InboxPaging, ctx: &AuditCtx) -> Result<InboxList> {
+        let (offset, limit) = (paging.offset.max(0), paging.limit.clamp(1, InboxPaging::MAX_LIMIT));
         let total: i64 = sqlx::query(AssertSqlSafe(format!(
             "SELECT COUNT(*) AS n FROM care_team t JOIN patients p ON p.id = t.patient_id WHERE {}",
             my_charts("$1")
@@ -663,8 +669,8 @@ impl Store {
         )))
         .bind(who.user.to_string())
         .bind(who.org.to_string())
-        .bind(paging.limit.clamp(1, InboxPaging::MAX_LIMIT))
-        .bind(paging.offset.max(0))
+        .bind(limit)
+        .bind(offset)
         .fetch_all(&self.read)
         .await?;
         let mut out = Vec::new();
@@ -685,7 +691,7 @@ impl Store {
             });
         }
         let shown = out.iter().map(|r| r.patient_id.to_string()).collect();
-        let target = format!("{} of {total} patient(s) from row {}", out.len(), paging.offset.max(0) + 1);
+        let target = format!("{} of {total} patient(s) from row {}", out.len(), offset + 1);
         self.audit_shown(who, "inbox.read", target, shown, ctx).await?;
         Ok(InboxList { rows: out, total })
     }

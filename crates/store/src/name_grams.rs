@@ -51,8 +51,7 @@ pub(crate) async fn add(conn: &mut AnyConnection, patient_id: &str) -> Result<()
 /// inside the caller's transaction: each row found by its key, as the table has no other.
 pub(crate) async fn remove(conn: &mut AnyConnection, patient_id: &str) -> Result<()> {
     let sql = format!(
-        "WITH RECURSIVE {} DELETE FROM patient_name_grams \
-         WHERE (owner_org_id, gram, patient_id) IN (SELECT owner_org_id, substr(k, i, 2), patient_id FROM piece)",
+        "WITH RECURSIVE {} DELETE FROM patient_name_grams WHERE (owner_org_id, gram, patient_id) IN ({GRAMS_OF_PIECES})",
         pieces("WHERE id = $1")
     );
     sqlx::query(sqlx::AssertSqlSafe(sql)).bind(patient_id).execute(&mut *conn).await?;

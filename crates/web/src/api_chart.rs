@@ -30,14 +30,21 @@ pub struct EntriesQuery {
     pub limit: Option<i64>,
 }
 
-/// A page size asked for as `limit`: `default` when not given; outside 1..=`max`, an
-/// error naming `limit` (and `default`, so that the other parameters are still checked).
-fn page_limit(inv: &mut Invalid, limit: Option<i64>, default: i64, max: i64) -> i64 {
-    match limit {
+/// An optional whole-number parameter of a page (`limit`, `offset`): `default` when not
+/// given; outside `range`, an error naming `field` (and `default`, so that the other
+/// parameters are still checked).
+fn paging_param(
+    inv: &mut Invalid,
+    field: &'static str,
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> i64 {
+    match value {
         None => default,
-        Some(l) if (1..=max).contains(&l) => l,
+        Some(v) if range.contains(&v) => v,
         Some(_) => {
-            inv.push("limit", "err-out-of-range");
+            inv.push(field, "err-out-of-range");
             default
         }
     }
@@ -48,7 +55,7 @@ fn page_limit(inv: &mut Invalid, limit: Option<i64>, default: i64, max: i64) -> 
 /// page size must be within 1..=500: a client's typo is refused, not ignored.
 fn timeline_filter(q: &EntriesQuery) -> AppResult<tsunagu_store::TimelineFilter> {
     let mut inv = Invalid::default();
-    let limit = page_limit(&mut inv, q.limit, 50, MAX_PAGE);
+    let limit = paging_param(&mut inv, "limit", q.limit, 50, 1..=MAX_PAGE);
     let t = &q.filter;
     let org = match t.org.as_str() {
         "" => None,
@@ -404,15 +411,8 @@ pub async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> AppResult<Json<Value>> {
     let mut inv = Invalid::default();
-    let offset = match q.offset {
-        None => 0,
-        Some(o) if o >= 0 => o,
-        Some(_) => {
-            inv.push("offset", "err-out-of-range");
-            0
-        }
-    };
-    let limit = page_limit(&mut inv, q.limit, InboxPaging::DEFAULT_LIMIT, InboxPaging::MAX_LIMIT);
+    let offset = paging_param(&mut inv, "offset", q.offset, 0, 0..=i64::MAX);
+    let limit = paging_param(&mut inv, "limit", q.limit, InboxPaging::DEFAULT_LIMIT, 1..=InboxPaging::MAX_LIMIT);
     inv.into_result()?;
     let list = state.store.inbox(&caller.principal, InboxPaging { offset, limit }, &ctx.audit()).await?;
     let next_offset = offset.checked_add(limit).filter(|n| *n < list.total);

@@ -707,7 +707,7 @@ impl InboxPage {
 
     /// The charts this page shows, as "from–to of total" for the pager.
     pub fn range(&self, tr: &Tr) -> String {
-        let from = (self.page_no - 1) * InboxPaging::DEFAULT_LIMIT + 1;
+        let from = InboxPaging::page(self.page_no).offset + 1;
         let to = from + self.rows.len() as i64 - 1;
         tr.tn(
             "inbox-range",
@@ -720,7 +720,8 @@ impl InboxPage {
     }
 
     pub fn next_page(&self) -> Option<i64> {
-        (self.page_no * InboxPaging::DEFAULT_LIMIT < self.total).then_some(self.page_no + 1)
+        let this = InboxPaging::page(self.page_no);
+        (this.offset + this.limit < self.total).then_some(self.page_no + 1)
     }
 }
 
@@ -751,8 +752,7 @@ pub async fn inbox(
     let today = state.store.clock().today_jst();
     let overdue = state.store.overdue_tasks(&me.principal, today, &ctx.audit()).await?;
     let diary_alerts = state.store.diary_alerts(&me.principal, &ctx.audit()).await?;
-    let paging = InboxPaging { offset: (page_no - 1) * InboxPaging::DEFAULT_LIMIT, limit: InboxPaging::DEFAULT_LIMIT };
-    let InboxList { rows, total } = state.store.inbox(&me.principal, paging, &ctx.audit()).await?;
+    let InboxList { rows, total } = state.store.inbox(&me.principal, InboxPaging::page(page_no), &ctx.audit()).await?;
     // Counts only, for patients the inbox already shows (and audited): no new reach.
     let family_unread = state
         .store
