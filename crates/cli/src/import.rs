@@ -15,7 +15,9 @@ use tsunagu_hl7::decode::{Charset, decode};
 use tsunagu_hl7::model::{AbnormalFlag, Coded, LabResult, LabValue, Prescription, Quantity};
 use tsunagu_hl7::parse::{Message, parse};
 use tsunagu_hl7::storage::{StorageDate, StorageFile, StorageItem, walk};
-use tsunagu_store::{AuditCtx, ImportOutcome, LabFile, LabResultIn, PrescriptionFile, PrescriptionIn, Store};
+use tsunagu_store::{
+    AuditCtx, ImportFile, ImportOutcome, LabFile, LabResultIn, PrescriptionFile, PrescriptionIn, Store,
+};
 
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -58,8 +60,39 @@ impl ImportSummary {
     }
 }
 
-/// Import `root` for organization `org`; `on_file` is called after each file (for a
-/// progress bar).
+/// Files read and waiting for their transaction: a batch goes in as one
+/// ([`Store::import_files`]) when it holds this many files or items, whichever comes
+/// first. Large enough that the commit and the statements are shared by many files,
+/// small enough that a failure rolls back little and the writer is never held long.
+const BATCH_FILES: usize = 256;
+const BATCH_ITEMS: usize = 4_096;
+
+/// A file read, with what it holds, waiting for its batch.
+struct Read {
+    local_id: String,
+    sha256: String,
+    path: String,
+    items: Items,
+}
+
+enum Items {
+    Lab(Vec<LabResultIn>),
+    Prescriptions(Vec<PrescriptionIn>),
+}
+
+impl Items {
+    fn len(&self) -> usize {
+        match self {
+            Items::Lab(r) => r.len(),
+            Items::Prescriptions(p) => p.len(),
+        }
+    }
+}
+
+/// Import `root` for organization `org`; `on_file` is called after each file is read
+/// (for a progress bar). Files go in by batches: if the import stops on a database
+/// error, the batch under way is not in, and importing again picks it up (a file is
+/// known by its SHA-256, so nothing goes in twice).
 pub async fn ss_mix2(
     store: &Store,
     org: OrgId,
@@ -70,6 +103,8 @@ pub async fn ss_mix2(
 ) -> Result<ImportSummary> {
     let items = walk(root).with_context(|| format!("cannot read the SS-MIX2 storage at {}", root.display()))?;
     let mut s = ImportSummary::default();
+    let mut batch: Vec<Read> = Vec::new();
+    let mut batch_items = 0;
     let mut done = 0;
     for item in items {
         done += 1;
@@ -79,49 +114,75 @@ pub async fn ss_mix2(
             }
             StorageItem::File(f) => {
                 s.files += 1;
-                let path = f.relative_path.to_string_lossy();
-                if is_lab(&f.data_type) {
-                    match read_lab_file(&f, fallback) {
-                        Ok((local_id, results)) => {
-                            let file = LabFile {
-                                org,
-                                local_patient_id: &local_id,
-                                sha256: &f.sha256,
-                                path: &path,
-                                results: &results,
-                            };
-                            let outcome = store.import_lab_file(&file, ctx).await?;
-                            s.tally(outcome, local_id, false);
-                        }
-                        Err(reason) => s.bad.push((f.path.clone(), reason)),
-                    }
+                let read = if is_lab(&f.data_type) {
+                    Some(read_lab_file(&f, fallback).map(|(id, r)| (id, Items::Lab(r))))
                 } else if is_prescription(&f.data_type) {
-                    match read_prescription_file(&f, fallback) {
-                        Ok((local_id, prescriptions)) => {
-                            let file = PrescriptionFile {
-                                org,
-                                local_patient_id: &local_id,
-                                sha256: &f.sha256,
-                                path: &path,
-                                prescriptions: &prescriptions,
-                            };
-                            let outcome = store.import_prescription_file(&file, ctx).await?;
-                            s.tally(outcome, local_id, true);
-                        }
-                        Err(reason) => s.bad.push((f.path.clone(), reason)),
-                    }
+                    Some(read_prescription_file(&f, fallback).map(|(id, p)| (id, Items::Prescriptions(p))))
                 } else {
                     // Read it all the same, so that a broken file is reported now.
                     match read_message(&f, fallback) {
                         Ok(_) => *s.not_imported.entry(f.data_type.clone()).or_default() += 1,
                         Err(reason) => s.bad.push((f.path.clone(), reason)),
                     }
+                    None
+                };
+                match read {
+                    Some(Ok((local_id, items))) => {
+                        batch_items += items.len();
+                        let path = f.relative_path.to_string_lossy().into_owned();
+                        batch.push(Read { local_id, sha256: f.sha256, path, items });
+                    }
+                    Some(Err(reason)) => s.bad.push((f.path.clone(), reason)),
+                    None => {}
+                }
+                if batch.len() >= BATCH_FILES || batch_items >= BATCH_ITEMS {
+                    import_batch(store, org, &mut batch, &mut s, ctx).await?;
+                    batch_items = 0;
                 }
             }
         }
         on_file(done, 0);
     }
+    import_batch(store, org, &mut batch, &mut s, ctx).await?;
     Ok(s)
+}
+
+/// Write the files read so far in one transaction and count what became of each.
+async fn import_batch(
+    store: &Store,
+    org: OrgId,
+    batch: &mut Vec<Read>,
+    s: &mut ImportSummary,
+    ctx: &AuditCtx,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let files: Vec<ImportFile<'_>> = batch
+        .iter()
+        .map(|r| match &r.items {
+            Items::Lab(results) => ImportFile::Lab(LabFile {
+                org,
+                local_patient_id: &r.local_id,
+                sha256: &r.sha256,
+                path: &r.path,
+                results,
+            }),
+            Items::Prescriptions(prescriptions) => ImportFile::Prescriptions(PrescriptionFile {
+                org,
+                local_patient_id: &r.local_id,
+                sha256: &r.sha256,
+                path: &r.path,
+                prescriptions,
+            }),
+        })
+        .collect();
+    let outcomes = store.import_files(&files, ctx).await?;
+    drop(files);
+    for (r, outcome) in batch.drain(..).zip(outcomes) {
+        s.tally(outcome, r.local_id, matches!(r.items, Items::Prescriptions(_)));
+    }
+    Ok(())
 }
 
 fn is_lab(data_type: &str) -> bool {

@@ -8,7 +8,9 @@
 //! the database holds generated data.
 //!
 //! The store owns the SQL: a caller names a [`BulkTable`] and hands over values in the
-//! order of [`BulkTable::columns`]; table and column names never come from outside.
+//! order of [`BulkTable::columns`]; table and column names never come from outside. The
+//! multi-row writing ([`insert_rows`]) also serves the SS-MIX2 import, which is not a
+//! system path: it checks every file's patient and audits every file itself.
 //! Content hashes are computed by the same functions the ordinary writes use
 //! ([`entry_content_hash`], [`letter_content_hash`]).
 //!
@@ -49,12 +51,13 @@ pub enum BulkTable {
     Mentions,
     Attachments,
     LabResults,
+    Prescriptions,
     ImportFiles,
 }
 
 impl BulkTable {
     /// In an order that satisfies the foreign keys: a batch writes its tables in this order.
-    pub const ALL: [BulkTable; 18] = [
+    pub const ALL: [BulkTable; 19] = [
         BulkTable::Organizations,
         BulkTable::Users,
         BulkTable::Memberships,
@@ -72,6 +75,7 @@ impl BulkTable {
         BulkTable::Mentions,
         BulkTable::Attachments,
         BulkTable::LabResults,
+        BulkTable::Prescriptions,
         BulkTable::ImportFiles,
     ];
 
@@ -94,6 +98,7 @@ impl BulkTable {
             BulkTable::Mentions => "mentions",
             BulkTable::Attachments => "attachments",
             BulkTable::LabResults => "lab_results",
+            BulkTable::Prescriptions => "prescriptions",
             BulkTable::ImportFiles => "import_files",
         }
     }
@@ -247,6 +252,43 @@ impl BulkTable {
                 "source_sha256",
                 "imported_at",
             ],
+            BulkTable::Prescriptions => &[
+                "patient_id",
+                "id",
+                "org_id",
+                "order_control",
+                "order_number",
+                "rp_number",
+                "drug_code",
+                "drug_code_system",
+                "drug_alt_code",
+                "drug_alt_code_system",
+                "drug_name",
+                "dose",
+                "dose_unit",
+                "daily_dose",
+                "daily_dose_unit",
+                "dosage_form",
+                "route",
+                "timing_code",
+                "timing_text",
+                "instructions",
+                "days",
+                "total_occurrences",
+                "dispense_amount",
+                "dispense_unit",
+                "prescribed_at",
+                "start_date",
+                "end_date",
+                "prescriber_id",
+                "prescriber_name",
+                "department",
+                "ordering_facility",
+                "ordering_facility_code",
+                "source_sha256",
+                "source_segment",
+                "recorded_at",
+            ],
             BulkTable::ImportFiles => &["org_id", "sha256", "patient_id", "path", "kind", "items", "imported_at"],
         }
     }
@@ -266,6 +308,8 @@ pub enum BulkValue {
     NullText,
     /// NULL in a floating-point column.
     NullFloat,
+    /// NULL in an integer column.
+    NullInt,
 }
 
 impl From<String> for BulkValue {
@@ -295,6 +339,12 @@ impl From<Option<&str>> for BulkValue {
 impl From<i64> for BulkValue {
     fn from(v: i64) -> Self {
         BulkValue::Int(v)
+    }
+}
+
+impl From<Option<i64>> for BulkValue {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(BulkValue::NullInt, BulkValue::Int)
     }
 }
 
@@ -432,55 +482,16 @@ impl Store {
 }
 
 impl BulkLoader {
-    fn max_params(&self) -> usize {
-        match self.store.backend {
-            Backend::Sqlite => SQLITE_MAX_PARAMS,
-            Backend::Postgres => POSTGRES_MAX_PARAMS,
-        }
-    }
-
     /// Write a batch in one transaction: every table's rows in multi-row INSERTs as large
-    /// as the database's parameter limit allows, then its audit records. All or nothing.
-    ///
-    /// Statements hold a power of two of rows (the largest that fits, then the binary
-    /// digits of the rest), so that a table is written with a dozen distinct statements
-    /// at most, each prepared once and then taken from the connection's cache.
+    /// as the database's parameter limit allows ([`insert_rows`]), then its audit
+    /// records. All or nothing.
     pub async fn write(&mut self, batch: &BulkBatch) -> Result<()> {
-        let max_params = self.max_params();
-        let placeholders = match self.store.backend {
-            // Plain `?` on SQLite: for a numbered parameter (`$N`, `?N`) the driver asks
-            // SQLite its name before binding, and SQLite finds it by walking the list of
-            // names, which makes binding a statement of 30,000 of them quadratic.
-            Backend::Sqlite => Placeholders::Anonymous,
-            Backend::Postgres => Placeholders::Numbered,
-        };
         let mut tx = self.conn.begin().await?;
-        for table in BulkTable::ALL {
-            let Some(values) = batch.values.get(table.index()) else { continue };
-            let cols = table.columns().len();
-            let max_rows = prev_power_of_two((max_params / cols).max(1));
-            let mut rest = values.as_slice();
-            while !rest.is_empty() {
-                let rows = prev_power_of_two((rest.len() / cols).min(max_rows)).max(1);
-                let (chunk, tail) = rest.split_at((rows * cols).min(rest.len()));
-                rest = tail;
-                let sql = insert_sql(table, rows, placeholders);
-                let mut q = sqlx::query(AssertSqlSafe(sql));
-                for v in chunk {
-                    q = match v {
-                        BulkValue::Text(s) => q.bind(s.as_str()),
-                        BulkValue::Int(i) => q.bind(*i),
-                        BulkValue::Float(f) => q.bind(*f),
-                        BulkValue::NullText => q.bind(None::<String>),
-                        BulkValue::NullFloat => q.bind(None::<f64>),
-                    };
-                }
-                q.execute(&mut *tx).await.map_err(StoreError::from_write)?;
-            }
-        }
-        for ev in &batch.audit {
-            self.store.append_audit(&mut tx, ev, &self.ctx).await?;
-        }
+        insert_rows(&mut tx, batch).await?;
+        let at = crate::db::ts(self.store.now());
+        let audit: Vec<_> =
+            batch.audit.iter().map(|ev| crate::audit::Appending { ev, ctx: &self.ctx, at: &at }).collect();
+        crate::audit::append_rows(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -512,46 +523,109 @@ impl BulkLoader {
     }
 }
 
+/// Write every table's rows of `batch` in the transaction of `conn`, in multi-row
+/// INSERTs as large as the database's parameter limit allows (its audit records are the
+/// caller's). Used by the bulk load and by the SS-MIX2 import ([`Store::import_files`]).
+///
+/// Statements hold a power of two of rows (the largest that fits, then the binary
+/// digits of the rest), so that a table is written with a dozen distinct statements at
+/// most, each prepared once and then taken from the connection's cache.
+pub(crate) async fn insert_rows(conn: &mut AnyConnection, batch: &BulkBatch) -> Result<()> {
+    let placeholders = Placeholders::of(conn);
+    let max_params = match placeholders {
+        Placeholders::Anonymous => SQLITE_MAX_PARAMS,
+        Placeholders::Numbered => POSTGRES_MAX_PARAMS,
+    };
+    for table in BulkTable::ALL {
+        let Some(values) = batch.values.get(table.index()) else { continue };
+        let cols = table.columns().len();
+        let max_rows = prev_power_of_two((max_params / cols).max(1));
+        let mut rest = values.as_slice();
+        while !rest.is_empty() {
+            let rows = prev_power_of_two((rest.len() / cols).min(max_rows)).max(1);
+            let (chunk, tail) = rest.split_at((rows * cols).min(rest.len()));
+            rest = tail;
+            let sql = insert_sql(table, rows, placeholders);
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for v in chunk {
+                q = match v {
+                    BulkValue::Text(s) => q.bind(s.as_str()),
+                    BulkValue::Int(i) => q.bind(*i),
+                    BulkValue::Float(f) => q.bind(*f),
+                    BulkValue::NullText => q.bind(None::<String>),
+                    BulkValue::NullFloat => q.bind(None::<f64>),
+                    BulkValue::NullInt => q.bind(None::<i64>),
+                };
+            }
+            q.execute(&mut *conn).await.map_err(StoreError::from_write)?;
+        }
+    }
+    Ok(())
+}
+
 /// The largest power of two not above `n` (1 for 0).
 fn prev_power_of_two(n: usize) -> usize {
     if n <= 1 { 1 } else { 1 << (usize::BITS - 1 - n.leading_zeros()) }
 }
 
+/// How a statement names its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Placeholders {
+pub(crate) enum Placeholders {
     /// `$1, $2, ...` (PostgreSQL)
     Numbered,
     /// `?, ?, ...` (SQLite)
     Anonymous,
 }
 
+impl Placeholders {
+    /// Plain `?` on SQLite: for a numbered parameter (`$N`, `?N`) the driver asks SQLite
+    /// its name before binding, and SQLite finds it by walking the list of names, which
+    /// makes binding a statement of thousands of them quadratic. PostgreSQL numbers them.
+    pub(crate) fn of(conn: &AnyConnection) -> Self {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            Placeholders::Numbered
+        } else {
+            Placeholders::Anonymous
+        }
+    }
+
+    /// `(…), (…)`: `rows` tuples of `cols` parameters, numbered from 1.
+    pub(crate) fn rows(self, rows: usize, cols: usize) -> String {
+        self.rows_from(1, rows, cols)
+    }
+
+    /// As [`Placeholders::rows`], numbered from `first`.
+    pub(crate) fn rows_from(self, first: usize, rows: usize, cols: usize) -> String {
+        let mut sql = String::with_capacity(rows * cols * 6);
+        let mut n = first;
+        for r in 0..rows {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..cols {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                match self {
+                    Placeholders::Numbered => {
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    }
+                    Placeholders::Anonymous => sql.push('?'),
+                }
+                n += 1;
+            }
+            sql.push(')');
+        }
+        sql
+    }
+}
+
 /// `INSERT INTO table (columns) VALUES ($1, ...), (...)` for `rows` rows.
 fn insert_sql(table: BulkTable, rows: usize, placeholders: Placeholders) -> String {
     let cols = table.columns();
-    let mut sql = format!("INSERT INTO {} ({}) VALUES ", table.name(), cols.join(", "));
-    sql.reserve(rows * cols.len() * 8);
-    let mut n = 0usize;
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..cols.len() {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            n += 1;
-            match placeholders {
-                Placeholders::Numbered => {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                }
-                Placeholders::Anonymous => sql.push('?'),
-            }
-        }
-        sql.push(')');
-    }
-    sql
+    format!("INSERT INTO {} ({}) VALUES {}", table.name(), cols.join(", "), placeholders.rows(rows, cols.len()))
 }
 
 /// The content hash the store gives a version of a chart entry (see
@@ -610,7 +684,8 @@ mod tests {
     #[test]
     fn every_table_fits_the_parameter_limits() {
         for t in BulkTable::ALL {
-            assert!(t.columns().len() <= 32, "{}", t.name());
+            // A statement holds hundreds of rows on either database.
+            assert!(SQLITE_MAX_PARAMS / t.columns().len() >= 512, "{}", t.name());
             assert_eq!(BulkTable::ALL[t.index()], t);
         }
     }

@@ -4,11 +4,12 @@
 //! patient the organization has not registered is not imported (and not guessed): the
 //! caller reports it.
 
+use crate::bulk::{BulkBatch, BulkTable};
 use crate::db::{Store, ts};
-use crate::imports::{ImportOutcome, ImportedFile, import_target, record_import_file};
+use crate::imports::{ImportFile, ImportOutcome};
 use crate::orgs::parse_uuid;
 use crate::patients::ChartGrant;
-use crate::{AuditCtx, AuditEvent, Outcome, Result};
+use crate::{AuditCtx, Result, StoreError};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 use tsunagu_domain::policy::ChartAction;
@@ -29,6 +30,7 @@ pub struct LabResultIn {
 }
 
 /// One imported file of lab results.
+#[derive(Clone, Copy)]
 pub struct LabFile<'a> {
     pub org: OrgId,
     pub local_patient_id: &'a str,
@@ -82,59 +84,11 @@ fn lab_from_row(r: &sqlx::any::AnyRow) -> Result<LabResultRow> {
 
 impl Store {
     /// Import one file's lab results in one transaction with its provenance row and an
-    /// audit record (the organization as actor, the patient named).
+    /// audit record (the organization as actor, the patient named): a batch of one
+    /// ([`Store::import_files`]).
     pub async fn import_lab_file(&self, f: &LabFile<'_>, ctx: &AuditCtx) -> Result<ImportOutcome> {
-        let mut tx = self.write.begin().await?;
-        let patient = match import_target(&mut tx, f.org, f.sha256, f.local_patient_id).await? {
-            Ok(patient) => patient,
-            Err(outcome) => return Ok(outcome),
-        };
-        let now = ts(self.now());
-        for r in f.results {
-            sqlx::query(
-                "INSERT INTO lab_results (patient_id, id, org_id, code, code_system, name, value_num, value_text, unit, \
-                 reference_range, abnormal, observed_at, source_sha256, imported_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(patient.to_string())
-            .bind(self.new_id())
-            .bind(f.org.to_string())
-            .bind(&r.code)
-            .bind(&r.code_system)
-            .bind(&r.name)
-            .bind(r.value_num)
-            .bind(&r.value_text)
-            .bind(&r.unit)
-            .bind(&r.reference_range)
-            .bind(&r.abnormal)
-            .bind(ts(r.observed_at))
-            .bind(f.sha256)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let file = ImportedFile {
-            org: f.org,
-            sha256: f.sha256,
-            patient,
-            path: f.path,
-            kind: "lab",
-            items: f.results.len(),
-            imported_at: &now,
-        };
-        record_import_file(&mut tx, &file).await?;
-        let ev = AuditEvent {
-            actor_user: None,
-            actor_org: Some(f.org),
-            action: "import.labs".into(),
-            outcome: Outcome::Allowed,
-            patient: Some(patient),
-            target: f.sha256.to_string(),
-            detail: format!("{{\"results\":{}}}", f.results.len()),
-        };
-        self.append_audit(&mut tx, &ev, ctx).await?;
-        tx.commit().await?;
-        Ok(ImportOutcome::Imported(f.results.len()))
+        let outcomes = self.import_files(&[ImportFile::Lab(*f)], ctx).await?;
+        outcomes.first().copied().ok_or_else(|| StoreError::Corrupt("an import of one file gave no outcome".into()))
     }
 
     /// The chart's lab results from every facility, by test then time.
@@ -169,4 +123,36 @@ impl Store {
         .await?;
         Ok((r.try_get("results")?, r.try_get("files")?))
     }
+}
+
+/// The rows of one lab file's results, onto `patient`'s chart, for an import batch.
+pub(crate) fn push_lab_rows(
+    rows: &mut BulkBatch,
+    patient: PatientId,
+    f: &LabFile<'_>,
+    now: &str,
+    mut new_id: impl FnMut() -> String,
+) -> Result<()> {
+    for r in f.results {
+        rows.push(
+            BulkTable::LabResults,
+            [
+                patient.to_string().into(),
+                new_id().into(),
+                f.org.to_string().into(),
+                r.code.as_str().into(),
+                r.code_system.as_str().into(),
+                r.name.as_str().into(),
+                r.value_num.into(),
+                r.value_text.as_str().into(),
+                r.unit.as_str().into(),
+                r.reference_range.as_str().into(),
+                r.abnormal.as_str().into(),
+                ts(r.observed_at).into(),
+                f.sha256.into(),
+                now.into(),
+            ],
+        )?;
+    }
+    Ok(())
 }

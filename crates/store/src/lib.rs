@@ -53,7 +53,7 @@ pub use family::{
     FamilyInvitationStatus, FamilyMessageRow, FamilyPrincipal, FamilySessionRow, NewFamilyAccount, SharedDocumentRow,
     TeamContactRow, TodayVisitRow, VisitRow,
 };
-pub use imports::ImportOutcome;
+pub use imports::{ImportFile, ImportOutcome};
 pub use labs::{LabFile, LabResultIn, LabResultRow};
 pub use letters::{LetterAttachment, LetterBoxRow, LetterContent, LetterEventRow, LetterSummary, LetterView, Sent};
 pub use migrate::{LATEST_VERSION, MigrationStatus};

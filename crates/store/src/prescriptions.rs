@@ -4,14 +4,15 @@
 //! facilities, newest first. Append-only: a cancelled order is a later row whose order
 //! control says so (CA, DC), and the page marks the order.
 
+use crate::bulk::{BulkBatch, BulkTable};
 use crate::db::{Store, ts};
-use crate::imports::{ImportOutcome, ImportedFile, import_target, record_import_file};
+use crate::imports::{ImportFile, ImportOutcome};
 use crate::patients::ChartGrant;
-use crate::{AuditCtx, AuditEvent, Outcome, Result};
+use crate::{AuditCtx, Result, StoreError};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
-use tsunagu_domain::OrgId;
 use tsunagu_domain::policy::ChartAction;
+use tsunagu_domain::{OrgId, PatientId};
 
 /// One prescribed drug as an import hands it over; `''` for a text the message did not
 /// give.
@@ -51,6 +52,7 @@ pub struct PrescriptionIn {
 }
 
 /// One imported file of prescriptions.
+#[derive(Clone, Copy)]
 pub struct PrescriptionFile<'a> {
     pub org: OrgId,
     pub local_patient_id: &'a str,
@@ -136,86 +138,11 @@ fn prescription_from_row(r: &sqlx::any::AnyRow) -> Result<PrescriptionRow> {
 }
 
 impl Store {
-    /// Import one file's prescriptions in one transaction with its provenance row and an
-    /// audit record (the organization as actor, the patient named), as the lab import.
+    /// Import one file's prescriptions in one transaction with its provenance row and
+    /// an audit record, as the lab import: a batch of one ([`Store::import_files`]).
     pub async fn import_prescription_file(&self, f: &PrescriptionFile<'_>, ctx: &AuditCtx) -> Result<ImportOutcome> {
-        let mut tx = self.write.begin().await?;
-        let patient = match import_target(&mut tx, f.org, f.sha256, f.local_patient_id).await? {
-            Ok(patient) => patient,
-            Err(outcome) => return Ok(outcome),
-        };
-        let now = ts(self.now());
-        for p in f.prescriptions {
-            sqlx::query(
-                "INSERT INTO prescriptions (patient_id, id, org_id, order_control, order_number, rp_number, \
-                 drug_code, drug_code_system, drug_alt_code, drug_alt_code_system, drug_name, dose, dose_unit, \
-                 daily_dose, daily_dose_unit, dosage_form, route, timing_code, timing_text, instructions, days, \
-                 total_occurrences, dispense_amount, dispense_unit, prescribed_at, start_date, end_date, \
-                 prescriber_id, prescriber_name, department, ordering_facility, ordering_facility_code, \
-                 source_sha256, source_segment, recorded_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-                 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)",
-            )
-            .bind(patient.to_string())
-            .bind(self.new_id())
-            .bind(f.org.to_string())
-            .bind(&p.order_control)
-            .bind(&p.order_number)
-            .bind(&p.rp_number)
-            .bind(&p.drug_code)
-            .bind(&p.drug_code_system)
-            .bind(&p.drug_alt_code)
-            .bind(&p.drug_alt_code_system)
-            .bind(&p.drug_name)
-            .bind(&p.dose)
-            .bind(&p.dose_unit)
-            .bind(&p.daily_dose)
-            .bind(&p.daily_dose_unit)
-            .bind(&p.dosage_form)
-            .bind(&p.route)
-            .bind(&p.timing_code)
-            .bind(&p.timing_text)
-            .bind(&p.instructions)
-            .bind(p.days.map(i64::from))
-            .bind(p.total_occurrences.map(i64::from))
-            .bind(&p.dispense_amount)
-            .bind(&p.dispense_unit)
-            .bind(ts(p.prescribed_at))
-            .bind(p.start_date.map(date_text))
-            .bind(p.end_date.map(date_text))
-            .bind(&p.prescriber_id)
-            .bind(&p.prescriber_name)
-            .bind(&p.department)
-            .bind(&p.ordering_facility)
-            .bind(&p.ordering_facility_code)
-            .bind(f.sha256)
-            .bind(i64::try_from(p.source_segment).unwrap_or(i64::MAX))
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let file = ImportedFile {
-            org: f.org,
-            sha256: f.sha256,
-            patient,
-            path: f.path,
-            kind: "prescription",
-            items: f.prescriptions.len(),
-            imported_at: &now,
-        };
-        record_import_file(&mut tx, &file).await?;
-        let ev = AuditEvent {
-            actor_user: None,
-            actor_org: Some(f.org),
-            action: "import.prescriptions".into(),
-            outcome: Outcome::Allowed,
-            patient: Some(patient),
-            target: f.sha256.to_string(),
-            detail: format!("{{\"prescriptions\":{}}}", f.prescriptions.len()),
-        };
-        self.append_audit(&mut tx, &ev, ctx).await?;
-        tx.commit().await?;
-        Ok(ImportOutcome::Imported(f.prescriptions.len()))
+        let outcomes = self.import_files(&[ImportFile::Prescriptions(*f)], ctx).await?;
+        outcomes.first().copied().ok_or_else(|| StoreError::Corrupt("an import of one file gave no outcome".into()))
     }
 
     /// The chart's prescriptions from every facility, newest first; within a day, by
@@ -253,4 +180,58 @@ impl Store {
         .await?;
         Ok((r.try_get("items")?, r.try_get("files")?))
     }
+}
+
+/// The rows of one prescription file's drugs, onto `patient`'s chart, for an import
+/// batch.
+pub(crate) fn push_prescription_rows(
+    rows: &mut BulkBatch,
+    patient: PatientId,
+    f: &PrescriptionFile<'_>,
+    now: &str,
+    mut new_id: impl FnMut() -> String,
+) -> Result<()> {
+    for p in f.prescriptions {
+        rows.push(
+            BulkTable::Prescriptions,
+            [
+                patient.to_string().into(),
+                new_id().into(),
+                f.org.to_string().into(),
+                p.order_control.as_str().into(),
+                p.order_number.as_str().into(),
+                p.rp_number.as_str().into(),
+                p.drug_code.as_str().into(),
+                p.drug_code_system.as_str().into(),
+                p.drug_alt_code.as_str().into(),
+                p.drug_alt_code_system.as_str().into(),
+                p.drug_name.as_str().into(),
+                p.dose.as_str().into(),
+                p.dose_unit.as_str().into(),
+                p.daily_dose.as_str().into(),
+                p.daily_dose_unit.as_str().into(),
+                p.dosage_form.as_str().into(),
+                p.route.as_str().into(),
+                p.timing_code.as_str().into(),
+                p.timing_text.as_str().into(),
+                p.instructions.as_str().into(),
+                p.days.map(i64::from).into(),
+                p.total_occurrences.map(i64::from).into(),
+                p.dispense_amount.as_str().into(),
+                p.dispense_unit.as_str().into(),
+                ts(p.prescribed_at).into(),
+                p.start_date.map(date_text).into(),
+                p.end_date.map(date_text).into(),
+                p.prescriber_id.as_str().into(),
+                p.prescriber_name.as_str().into(),
+                p.department.as_str().into(),
+                p.ordering_facility.as_str().into(),
+                p.ordering_facility_code.as_str().into(),
+                f.sha256.into(),
+                i64::try_from(p.source_segment).unwrap_or(i64::MAX).into(),
+                now.into(),
+            ],
+        )?;
+    }
+    Ok(())
 }

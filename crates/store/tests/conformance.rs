@@ -825,3 +825,153 @@ async fn name_index_is_checked_and_built_by_its_migration() {
     assert_eq!(found(s, &pa, "ダハ").await, ["山田花子"]);
     db.finish().await;
 }
+
+fn lab(code: &str, value: Option<f64>, abnormal: &str, minute: u8) -> tsunagu_store::LabResultIn {
+    tsunagu_store::LabResultIn {
+        code: code.into(),
+        code_system: "JC10".into(),
+        name: format!("検査{code}"),
+        value_num: value,
+        value_text: value.map_or("陰性".into(), |v| v.to_string()),
+        unit: "mg/dL".into(),
+        reference_range: "0.6-1.1".into(),
+        abnormal: abnormal.into(),
+        observed_at: datetime!(2026-11-20 09:00 +09:00) + time::Duration::minutes(minute.into()),
+    }
+}
+
+fn drug(name: &str, days: Option<u32>, segment: usize) -> tsunagu_store::PrescriptionIn {
+    tsunagu_store::PrescriptionIn {
+        order_control: "NW".into(),
+        order_number: "R-1".into(),
+        rp_number: "1".into(),
+        drug_code: "100795402".into(),
+        drug_code_system: "HOT".into(),
+        drug_alt_code: String::new(),
+        drug_alt_code_system: String::new(),
+        drug_name: name.into(),
+        dose: "1".into(),
+        dose_unit: "錠".into(),
+        daily_dose: "3".into(),
+        daily_dose_unit: "錠".into(),
+        dosage_form: "内服".into(),
+        route: "経口".into(),
+        timing_code: "1013044400000000".into(),
+        timing_text: "１日３回朝昼夕食後".into(),
+        instructions: String::new(),
+        days,
+        total_occurrences: days.map_or(Some(10), |_| None),
+        dispense_amount: String::new(),
+        dispense_unit: String::new(),
+        prescribed_at: datetime!(2026-11-20 10:00 +09:00),
+        start_date: days.map(|_| date!(2026 - 11 - 20)),
+        end_date: None,
+        prescriber_id: "D1".into(),
+        prescriber_name: "医師 一郎".into(),
+        department: "内科".into(),
+        ordering_facility: "A".into(),
+        ordering_facility_code: "0610111114".into(),
+        source_segment: segment,
+    }
+}
+
+/// An SS-MIX2 import batch (one transaction): each file goes onto the chart of the
+/// patient its organization registered under the file's local id, once (also when it
+/// comes twice in one batch), with its provenance row and an audit record naming the
+/// patient; a file of an unregistered local id, or of another organization's, adds
+/// nothing. What is stored is what was read, item for item, across statements of
+/// several hundred rows.
+#[tokio::test]
+async fn an_import_batch_writes_each_file_once_with_its_provenance_and_audit() {
+    use tsunagu_store::{ImportFile, ImportOutcome, LabFile, PrescriptionFile};
+    let db = fresh().await;
+    let s = &db.store;
+    let ctx = AuditCtx::default();
+    let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
+    let pa = person(s, a, "a@x.jp").await;
+    let hanako = register(s, &pa).await;
+    let taro =
+        match s.register_patient(&pa, &patient("佐藤", "太郎", "サトウ", "タロウ", "A-2"), false, &ctx).await.unwrap()
+        {
+            Registered::Created(id) => id,
+            Registered::PossibleDuplicates(_) => panic!("unexpected duplicate"),
+        };
+    let few = vec![lab("3C015", Some(1.4), "H", 0), lab("5A010", None, "", 1), lab("3D010", Some(98.0), "", 2)];
+    let many: Vec<_> = (0..300u32).map(|i| lab(&format!("C{i:03}"), Some(f64::from(i)), "", (i % 60) as u8)).collect();
+    let drugs = vec![drug("ロキソプロフェン錠60mg", None, 1), drug("大建中湯", Some(14), 2)];
+    let lab_file = |org, local, sha, results| {
+        ImportFile::Lab(LabFile { org, local_patient_id: local, sha256: sha, path: "p", results })
+    };
+    let files = [
+        lab_file(a, "A-1", "s1", &few[..]),
+        ImportFile::Prescriptions(PrescriptionFile {
+            org: a,
+            local_patient_id: "A-2",
+            sha256: "s2",
+            path: "q",
+            prescriptions: &drugs,
+        }),
+        lab_file(a, "Z-9", "s3", &few[..]),
+        lab_file(a, "A-1", "s1", &few[..]),
+        lab_file(b, "A-1", "s4", &few[..]),
+        lab_file(a, "A-1", "s5", &many[..]),
+    ];
+    let outcomes = s.import_files(&files, &ctx).await.unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            ImportOutcome::Imported(3),
+            ImportOutcome::Imported(2),
+            ImportOutcome::UnknownPatient,
+            ImportOutcome::AlreadyImported,
+            ImportOutcome::UnknownPatient,
+            ImportOutcome::Imported(300),
+        ]
+    );
+    assert_eq!(s.system_lab_counts().await.unwrap(), (303, 2));
+    assert_eq!(s.system_prescription_counts().await.unwrap(), (2, 1));
+
+    // Item for item on the chart, from the importing organization.
+    let g = s.open_chart(&pa, hanako, ChartAction::Read, "labs.read", &ctx).await.unwrap();
+    let stored = s.lab_results(&g).await.unwrap();
+    assert_eq!(stored.len(), 303);
+    let creatinine = stored.iter().find(|l| l.code == "3C015").unwrap();
+    assert_eq!(
+        (creatinine.value_num, creatinine.abnormal.as_str(), creatinine.unit.as_str(), creatinine.org_id),
+        (Some(1.4), "H", "mg/dL", a)
+    );
+    let negative = stored.iter().find(|l| l.code == "5A010").unwrap();
+    assert_eq!((negative.value_num, negative.value_text.as_str()), (None, "陰性"));
+    let mut imported: Vec<f64> =
+        stored.iter().filter(|l| l.code.starts_with('C')).filter_map(|l| l.value_num).collect();
+    imported.sort_by(f64::total_cmp);
+    assert_eq!(imported, (0..300u32).map(f64::from).collect::<Vec<_>>());
+    let g = s.open_chart(&pa, taro, ChartAction::Read, "prescriptions.read", &ctx).await.unwrap();
+    let rx = s.prescriptions(&g).await.unwrap();
+    let kampo = rx.iter().find(|r| r.drug_name == "大建中湯").unwrap();
+    assert_eq!(
+        (kampo.days, kampo.total_occurrences, kampo.start_date.as_deref()),
+        (Some(14), None, Some("2026-11-20"))
+    );
+    let loxo = rx.iter().find(|r| r.drug_name.starts_with("ロキソ")).unwrap();
+    assert_eq!((loxo.days, loxo.total_occurrences, loxo.start_date.as_deref()), (None, Some(10), None));
+
+    // One audit record per file imported, naming its patient; none for the others.
+    let labs = s.audit_recent(Some("import.labs"), 10).await.unwrap();
+    assert_eq!(labs.len(), 2);
+    assert!(labs.iter().all(|r| r.patient_id.as_deref() == Some(hanako.to_string().as_str())));
+    assert!(labs.iter().any(|r| r.target == "s5" && r.detail == "{\"results\":300}"));
+    let rx_audit = s.audit_recent(Some("import.prescriptions"), 10).await.unwrap();
+    assert_eq!(rx_audit.len(), 1);
+    assert_eq!(rx_audit[0].patient_id.as_deref(), Some(taro.to_string().as_str()));
+    assert_eq!(rx_audit[0].detail, "{\"prescriptions\":2}");
+
+    // Again: nothing new; the one-file path says so too.
+    let again = s.import_files(&files, &ctx).await.unwrap();
+    assert_eq!(again.iter().filter(|o| **o == ImportOutcome::AlreadyImported).count(), 4);
+    let ImportFile::Lab(first) = files[0] else { panic!("the first file is a lab file") };
+    assert_eq!(s.import_lab_file(&first, &ctx).await.unwrap(), ImportOutcome::AlreadyImported);
+    assert_eq!(s.system_lab_counts().await.unwrap(), (303, 2));
+    assert_eq!(s.audit_recent(Some("import.labs"), 10).await.unwrap().len(), 2);
+    db.finish().await;
+}
