@@ -134,13 +134,9 @@ impl Store {
     }
 
     /// Append one event on its own. The record commits before this returns; records
-    /// arriving together share one commit (`group_commit`).
+    /// arriving together share one commit and are appended together (`group_commit`).
     pub async fn audit(&self, ev: &AuditEvent, ctx: &AuditCtx) -> Result<i64> {
-        let (ev, ctx, at) = (ev.clone(), ctx.clone(), ts(self.now()));
-        self.grouped(crate::group_commit::unit(move |conn| {
-            Box::pin(async move { append_row(conn, &ev, &ctx, at).await })
-        }))
-        .await
+        self.grouped(crate::group_commit::Write::Audit(ev.clone(), ctx.clone(), ts(self.now()))).await
     }
 
     /// One record for a list of patients shown to someone (search results, the inbox):

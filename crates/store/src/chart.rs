@@ -386,7 +386,7 @@ impl Store {
         let supersedes = supersedes.map(|s| s.0.to_string());
         let reason = reason.map(str::to_string);
         let ctx = ctx.clone();
-        self.grouped(crate::group_commit::unit(move |conn| {
+        self.grouped(crate::group_commit::Write::Unit(crate::group_commit::unit(move |conn| {
             Box::pin(async move {
                 let [pid, id, entry_id, kind, body_json, text, user, org, profession, now, entry_recorded_at, hash] = row;
                 sqlx::query(
@@ -430,7 +430,7 @@ impl Store {
                 }
                 crate::audit::append_row(conn, &ev, &ctx, now).await
             })
-        }))
+        })))
         .await?;
         Ok(())
     }

@@ -140,15 +140,15 @@ impl Store {
 
     /// Run one write in the next group commit (see `group_commit`): answered after the
     /// commit that holds it, with its number or its own error.
-    pub(crate) async fn grouped(&self, unit: crate::group_commit::Unit) -> Result<i64> {
-        let unit = match &self.writes {
-            Some(q) => match q.run(unit).await {
+    pub(crate) async fn grouped(&self, write: crate::group_commit::Write) -> Result<i64> {
+        let write = match &self.writes {
+            Some(q) => match q.run(write).await {
                 Ok(r) => return r,
-                Err(unit) => unit,
+                Err(write) => write,
             },
-            None => unit,
+            None => write,
         };
-        crate::group_commit::run_alone(&self.write, unit).await
+        crate::group_commit::run_alone(&self.write, write).await
     }
 
     pub fn backend(&self) -> Backend {

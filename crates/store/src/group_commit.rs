@@ -6,10 +6,14 @@
 //!
 //! Each write is a *unit*: statements run on the batch's connection. Inside a batch each
 //! unit runs under a savepoint, so a unit that fails (a stale version, a constraint) is
-//! rolled back alone and gets its own error, and the others commit. Each caller is
+//! rolled back alone and gets its own error, and the others commit. A read's audit
+//! record is no unit but a record to append: the batch appends all of them at once
+//! (`audit::append_rows`, a few statements for the lot), before its units; five
+//! statements per read went to the savepoint and the chain's head before. Each caller is
 //! answered only after the commit that holds its unit: "acknowledged only after commit"
 //! still holds, and so does "every read is recorded before anything is shown".
 
+use crate::audit::{Appending, AuditCtx, AuditEvent, append_row, append_rows};
 use crate::{Result, StoreError};
 use sqlx::{AnyConnection, AnyPool};
 use std::future::Future;
@@ -37,8 +41,17 @@ where
     Box::new(f)
 }
 
+/// What a caller hands the committer.
+pub(crate) enum Write {
+    /// Statements of its own, run under a savepoint.
+    Unit(Unit),
+    /// One audit record and nothing else (a read's), at the given time: appended
+    /// together with the batch's other records.
+    Audit(AuditEvent, AuditCtx, String),
+}
+
 struct Pending {
-    unit: Unit,
+    write: Write,
     done: oneshot::Sender<Result<i64>>,
 }
 
@@ -57,12 +70,12 @@ impl WriteQueue {
         Some(WriteQueue { tx })
     }
 
-    /// Run `unit` in the next batch; Err(unit) when the committer is gone (its runtime
+    /// Run `write` in the next batch; Err(write) when the committer is gone (its runtime
     /// ended), so that the caller runs it on its own.
-    pub(crate) async fn run(&self, unit: Unit) -> std::result::Result<Result<i64>, Unit> {
+    pub(crate) async fn run(&self, write: Write) -> std::result::Result<Result<i64>, Write> {
         let (done, answer) = oneshot::channel();
-        if let Err(mpsc::error::SendError(p)) = self.tx.send(Pending { unit, done }).await {
-            return Err(p.unit);
+        if let Err(mpsc::error::SendError(p)) = self.tx.send(Pending { write, done }).await {
+            return Err(p.write);
         }
         Ok(match answer.await {
             Ok(r) => r,
@@ -73,10 +86,13 @@ impl WriteQueue {
     }
 }
 
-/// A unit on its own transaction: the path without a committer.
-pub(crate) async fn run_alone(write: &AnyPool, unit: Unit) -> Result<i64> {
-    let mut tx = write.begin().await?;
-    let n = unit(&mut tx).await?;
+/// A write on its own transaction: the path without a committer, and a batch of one.
+pub(crate) async fn run_alone(pool: &AnyPool, write: Write) -> Result<i64> {
+    let mut tx = pool.begin().await?;
+    let n = match write {
+        Write::Unit(unit) => unit(&mut tx).await?,
+        Write::Audit(ev, ctx, at) => append_row(&mut tx, &ev, &ctx, at).await?,
+    };
     tx.commit().await?;
     Ok(n)
 }
@@ -89,7 +105,7 @@ async fn committer(write: AnyPool, mut rx: mpsc::Receiver<Pending>) {
         if batch.len() == 1
             && let Some(p) = batch.pop()
         {
-            let _ = p.done.send(run_alone(&write, p.unit).await);
+            let _ = p.done.send(run_alone(&write, p.write).await);
             continue;
         }
         commit_batch(&write, std::mem::take(&mut batch)).await;
@@ -98,17 +114,32 @@ async fn committer(write: AnyPool, mut rx: mpsc::Receiver<Pending>) {
 
 async fn commit_batch(write: &AnyPool, batch: Vec<Pending>) {
     let mut answers: Vec<(oneshot::Sender<Result<i64>>, Result<i64>)> = Vec::with_capacity(batch.len());
+    let (mut records, mut units) = (Vec::new(), Vec::new());
+    for p in batch {
+        match p.write {
+            Write::Audit(ev, ctx, at) => records.push((p.done, ev, ctx, at)),
+            Write::Unit(unit) => units.push((p.done, unit)),
+        }
+    }
     let outcome: Result<()> = async {
         let mut tx = write.begin().await?;
-        for p in batch {
+        let appending: Vec<_> = records.iter().map(|(_, ev, ctx, at)| Appending { ev, ctx, at }).collect();
+        let last = append_rows(&mut tx, &appending).await?;
+        drop(appending);
+        // The records took the sequence numbers up to `last`, in order.
+        let first = last + 1 - i64::try_from(records.len()).unwrap_or(i64::MAX);
+        for (seq, (done, ..)) in (first..).zip(records) {
+            answers.push((done, Ok(seq)));
+        }
+        for (done, unit) in units {
             sqlx::query("SAVEPOINT unit").execute(&mut *tx).await?;
-            let r = (p.unit)(&mut tx).await;
+            let r = unit(&mut tx).await;
             if r.is_err() {
                 // Undo this unit alone (on PostgreSQL this also clears the aborted state).
                 sqlx::query("ROLLBACK TO SAVEPOINT unit").execute(&mut *tx).await?;
             }
             sqlx::query("RELEASE SAVEPOINT unit").execute(&mut *tx).await?;
-            answers.push((p.done, r));
+            answers.push((done, r));
         }
         tx.commit().await?;
         Ok(())

@@ -431,6 +431,66 @@ mod chart {
         db.finish().await;
     }
 
+    /// Reads (an audit record each), notes and corrections arriving at once share group
+    /// commits: every read's record and every write is in the chain once, and of five
+    /// corrections of the same version the one that comes first wins while the four
+    /// stale ones fail alone, rolling back nothing of the others.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn reads_and_writes_at_once_share_commits_and_a_stale_write_fails_alone() {
+        let db = fresh().await;
+        let s = &db.store;
+        let (pa, pb, _, pid) = shared(s).await;
+        let ctx = AuditCtx::default();
+        let wa = s.open_chart(&pa, pid, ChartAction::Write, "entry.create", &ctx).await.unwrap();
+        let first = s.add_entry(&wa, note("初回"), &[], &ctx).await.unwrap();
+        let count = |action: &'static str| async move { s.audit_recent(Some(action), 1000).await.unwrap().len() };
+        let (reads_before, creates_before) = (count("chart.read").await, count("entry.create").await);
+        let mut reads = Vec::new();
+        let mut notes = Vec::new();
+        let mut corrections = Vec::new();
+        for i in 0..60 {
+            let (st, pb) = (s.clone(), pb.clone());
+            reads.push(tokio::spawn(async move {
+                st.open_chart(&pb, pid, ChartAction::Read, "chart.read", &AuditCtx::default()).await.map(|_| ())
+            }));
+            if i % 6 == 0 {
+                let (st, wa) = (s.clone(), wa.clone());
+                notes.push(tokio::spawn(async move {
+                    st.add_entry(&wa, note(&format!("訪問 {i}")), &[], &AuditCtx::default()).await.map(|_| ())
+                }));
+            }
+            if i % 12 == 0 {
+                let (st, wa, v) = (s.clone(), wa.clone(), first.version_id.clone());
+                corrections.push(tokio::spawn(async move {
+                    st.correct_entry(&wa, &v, note(&format!("訂正 {i}")), "typo", &AuditCtx::default()).await
+                }));
+            }
+        }
+        for r in reads {
+            r.await.unwrap().unwrap();
+        }
+        for n in notes {
+            n.await.unwrap().unwrap();
+        }
+        let mut won = 0;
+        for c in corrections {
+            match c.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => panic!("a correction failed otherwise: {e}"),
+            }
+        }
+        assert_eq!(won, 1, "one correction of the version wins, the stale ones fail");
+        assert_eq!(count("chart.read").await, reads_before + 60);
+        assert_eq!(count("entry.create").await, creates_before + 10);
+        assert_eq!(count("entry.correct").await, 1);
+        let rb = s.open_chart(&pb, pid, ChartAction::Read, "chart.read", &ctx).await.unwrap();
+        let tl = s.timeline(&rb, &TimelineFilter::default()).await.unwrap();
+        assert_eq!(tl.len(), 11);
+        assert_eq!(tl.iter().filter(|e| e.version == 2).count(), 1);
+        db.finish().await;
+    }
+
     #[tokio::test]
     async fn timeline_filters_and_pages_with_a_cursor() {
         let db = fresh().await;
