@@ -138,19 +138,10 @@ impl Store {
 /// The (organization, SHA-256) of the batch's files that are already imported.
 async fn imported_before(conn: &mut AnyConnection, files: &[ImportFile<'_>]) -> Result<HashSet<(OrgId, String)>> {
     let mut out = HashSet::new();
+    let select = "SELECT sha256 FROM import_files WHERE org_id = $1 AND sha256";
     for (org, keys) in keys_by_org(files, ImportFile::sha256) {
-        for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-            let sql = format!(
-                "SELECT sha256 FROM import_files WHERE org_id = $1 AND sha256 IN ({})",
-                numbered_list(2, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string());
-            for k in chunk {
-                q = q.bind(*k);
-            }
-            for r in q.fetch_all(&mut *conn).await? {
-                out.insert((org, r.try_get::<String, _>("sha256")?));
-            }
+        for r in rows_for_keys(conn, select, org, &keys).await? {
+            out.insert((org, r.try_get::<String, _>("sha256")?));
         }
     }
     Ok(out)
@@ -163,21 +154,32 @@ async fn registered_patients(
     files: &[ImportFile<'_>],
 ) -> Result<HashMap<(OrgId, String), PatientId>> {
     let mut out = HashMap::new();
+    let select = "SELECT local_id, patient_id FROM patient_identifiers WHERE org_id = $1 AND local_id";
     for (org, keys) in keys_by_org(files, ImportFile::local_patient_id) {
-        for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-            let sql = format!(
-                "SELECT local_id, patient_id FROM patient_identifiers WHERE org_id = $1 AND local_id IN ({})",
-                numbered_list(2, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string());
-            for k in chunk {
-                q = q.bind(*k);
-            }
-            for r in q.fetch_all(&mut *conn).await? {
-                let patient = parse_uuid(&r.try_get::<String, _>("patient_id")?)?;
-                out.insert((org, r.try_get::<String, _>("local_id")?), patient);
-            }
+        for r in rows_for_keys(conn, select, org, &keys).await? {
+            let patient = parse_uuid(&r.try_get::<String, _>("patient_id")?)?;
+            out.insert((org, r.try_get::<String, _>("local_id")?), patient);
         }
+    }
+    Ok(out)
+}
+
+/// The rows of `select` (a constant ending in the key column, with `$1` for the
+/// organization) for keys `IN` the list, [`KEYS_PER_LOOKUP`] keys per statement.
+async fn rows_for_keys(
+    conn: &mut AnyConnection,
+    select: &'static str,
+    org: OrgId,
+    keys: &[&str],
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+        let sql = format!("{select} IN ({})", numbered_list(2, chunk.len()));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string());
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
     }
     Ok(out)
 }

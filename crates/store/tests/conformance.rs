@@ -956,9 +956,9 @@ async fn an_import_batch_writes_each_file_once_with_its_provenance_and_audit() {
             Registered::Created(id) => id,
             Registered::PossibleDuplicates(_) => panic!("unexpected duplicate"),
         };
-    let few = vec![lab("3C015", Some(1.4), "H", 0), lab("5A010", None, "", 1), lab("3D010", Some(98.0), "", 2)];
+    let few = [lab("3C015", Some(1.4), "H", 0), lab("5A010", None, "", 1), lab("3D010", Some(98.0), "", 2)];
     let many: Vec<_> = (0..300u32).map(|i| lab(&format!("C{i:03}"), Some(f64::from(i)), "", (i % 60) as u8)).collect();
-    let drugs = vec![drug("ロキソプロフェン錠60mg", None, 1), drug("大建中湯", Some(14), 2)];
+    let drugs = [drug("ロキソプロフェン錠60mg", None, 1), drug("大建中湯", Some(14), 2)];
     let lab_file = |org, local, sha, results| {
         ImportFile::Lab(LabFile { org, local_patient_id: local, sha256: sha, path: "p", results })
     };
