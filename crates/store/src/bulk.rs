@@ -594,7 +594,8 @@ impl Placeholders {
         self.rows_from(1, rows, cols)
     }
 
-    /// As [`Placeholders::rows`], numbered from `first`.
+    /// As [`Placeholders::rows`], numbered from `first` (after parameters of the
+    /// statement's own; `rows_from(2, 1, n)` is the `IN` list after `$1`).
     pub(crate) fn rows_from(self, first: usize, rows: usize, cols: usize) -> String {
         let mut sql = String::with_capacity(rows * cols * 6);
         let mut n = first;
@@ -665,6 +666,7 @@ mod tests {
             insert_sql(BulkTable::Memberships, 2, Placeholders::Anonymous)
                 .ends_with("VALUES (?, ?, ?, ?), (?, ?, ?, ?)")
         );
+        assert_eq!(Placeholders::Numbered.rows_from(2, 1, 3), "($2, $3, $4)", "an IN list after $1");
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! registered under the file's local id, never one found by guessing.
 
 use crate::audit::{Appending, append_rows};
-use crate::bulk::{BulkBatch, BulkTable, insert_rows};
+use crate::bulk::{BulkBatch, BulkTable, Placeholders, insert_rows};
 use crate::db::{Store, ts};
 use crate::orgs::parse_uuid;
-use crate::{AuditCtx, AuditEvent, LabFile, Outcome, PrescriptionFile, Result};
+use crate::{AuditCtx, AuditEvent, LabFile, Outcome, PrescriptionFile, Result, StoreError};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tsunagu_domain::{OrgId, PatientId};
@@ -92,14 +92,15 @@ impl Store {
                 outcomes.push(ImportOutcome::UnknownPatient);
                 continue;
             };
-            let (kind, items, action) = match f {
+            // The provenance row's kind, the items, the audit action and its detail's key.
+            let (kind, items, action, what) = match f {
                 ImportFile::Lab(l) => {
                     crate::labs::push_lab_rows(&mut rows, patient, l, &now, || self.new_id())?;
-                    ("lab", l.results.len(), "import.labs")
+                    ("lab", l.results.len(), "import.labs", "results")
                 }
                 ImportFile::Prescriptions(p) => {
                     crate::prescriptions::push_prescription_rows(&mut rows, patient, p, &now, || self.new_id())?;
-                    ("prescription", p.prescriptions.len(), "import.prescriptions")
+                    ("prescription", p.prescriptions.len(), "import.prescriptions", "prescriptions")
                 }
             };
             rows.push(
@@ -114,7 +115,6 @@ impl Store {
                     now.as_str().into(),
                 ],
             )?;
-            let what = if kind == "lab" { "results" } else { "prescriptions" };
             events.push(AuditEvent {
                 actor_user: None,
                 actor_org: Some(f.org()),
@@ -132,6 +132,13 @@ impl Store {
         append_rows(&mut tx, &appending).await?;
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    /// One file as a batch of one (the single-file calls of the lab and prescription
+    /// modules).
+    pub(crate) async fn import_one(&self, f: ImportFile<'_>, ctx: &AuditCtx) -> Result<ImportOutcome> {
+        let outcomes = self.import_files(&[f], ctx).await?;
+        outcomes.first().copied().ok_or_else(|| StoreError::Corrupt("an import of one file gave no outcome".into()))
     }
 }
 
@@ -174,7 +181,9 @@ async fn rows_for_keys(
 ) -> Result<Vec<sqlx::any::AnyRow>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-        let sql = format!("{select} IN ({})", numbered_list(2, chunk.len()));
+        // Numbered even on SQLite: a few hundred names are cheap to look up, and `$1` is
+        // already the organization.
+        let sql = format!("{select} IN {}", Placeholders::Numbered.rows_from(2, 1, chunk.len()));
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string());
         for k in chunk {
             q = q.bind(*k);
@@ -194,10 +203,4 @@ fn keys_by_org<'f, 'a>(
         out.entry(f.org()).or_default().insert(key(f));
     }
     out.into_iter().map(|(org, keys)| (org, keys.into_iter().collect())).collect()
-}
-
-/// `$first, $first+1, ...`: `n` numbered parameters (few enough that SQLite's lookup of
-/// numbered names stays cheap, see [`crate::bulk::Placeholders::of`]).
-fn numbered_list(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

@@ -9,7 +9,7 @@ use crate::db::{Store, ts};
 use crate::imports::{ImportFile, ImportOutcome};
 use crate::orgs::parse_uuid;
 use crate::patients::ChartGrant;
-use crate::{AuditCtx, Result, StoreError};
+use crate::{AuditCtx, Result};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 use tsunagu_domain::policy::ChartAction;
@@ -87,8 +87,7 @@ impl Store {
     /// audit record (the organization as actor, the patient named): a batch of one
     /// ([`Store::import_files`]).
     pub async fn import_lab_file(&self, f: &LabFile<'_>, ctx: &AuditCtx) -> Result<ImportOutcome> {
-        let outcomes = self.import_files(&[ImportFile::Lab(*f)], ctx).await?;
-        outcomes.first().copied().ok_or_else(|| StoreError::Corrupt("an import of one file gave no outcome".into()))
+        self.import_one(ImportFile::Lab(*f), ctx).await
     }
 
     /// The chart's lab results from every facility, by test then time.

@@ -8,7 +8,7 @@ use crate::bulk::{BulkBatch, BulkTable};
 use crate::db::{Store, ts};
 use crate::imports::{ImportFile, ImportOutcome};
 use crate::patients::ChartGrant;
-use crate::{AuditCtx, Result, StoreError};
+use crate::{AuditCtx, Result};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 use tsunagu_domain::policy::ChartAction;
@@ -141,8 +141,7 @@ impl Store {
     /// Import one file's prescriptions in one transaction with its provenance row and
     /// an audit record, as the lab import: a batch of one ([`Store::import_files`]).
     pub async fn import_prescription_file(&self, f: &PrescriptionFile<'_>, ctx: &AuditCtx) -> Result<ImportOutcome> {
-        let outcomes = self.import_files(&[ImportFile::Prescriptions(*f)], ctx).await?;
-        outcomes.first().copied().ok_or_else(|| StoreError::Corrupt("an import of one file gave no outcome".into()))
+        self.import_one(ImportFile::Prescriptions(*f), ctx).await
     }
 
     /// The chart's prescriptions from every facility, newest first; within a day, by
