@@ -9,8 +9,9 @@
 //!
 //! The store owns the SQL: a caller names a [`BulkTable`] and hands over values in the
 //! order of [`BulkTable::columns`]; table and column names never come from outside. The
-//! multi-row writing ([`insert_rows`]) also serves the SS-MIX2 import, which is not a
-//! system path: it checks every file's patient and audits every file itself.
+//! multi-row writing ([`insert_rows`]) and the chunked look-ups ([`rows_for_keys`]) also
+//! serve the SS-MIX2 import and the registration of a FHIR transaction's patients,
+//! which are not system paths: they check and audit every file or patient themselves.
 //! Content hashes are computed by the same functions the ordinary writes use
 //! ([`entry_content_hash`], [`letter_content_hash`]).
 //!
@@ -24,6 +25,7 @@ use crate::db::{Backend, Store};
 use crate::{Result, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Connection, Executor, Row};
+use tsunagu_domain::OrgId;
 
 /// SQLite's default limit of bound variables per statement (SQLITE_MAX_VARIABLE_NUMBER
 /// since 3.32).
@@ -561,6 +563,31 @@ pub(crate) async fn insert_rows(conn: &mut AnyConnection, batch: &BulkBatch) -> 
         }
     }
     Ok(())
+}
+
+/// Keys looked up with one `IN` list per statement at most.
+pub(crate) const KEYS_PER_LOOKUP: usize = 500;
+
+/// The rows of `select` (a constant ending in the key column, with `$1` for the
+/// organization) for keys `IN` the list, [`KEYS_PER_LOOKUP`] keys per statement.
+pub(crate) async fn rows_for_keys(
+    conn: &mut AnyConnection,
+    select: &'static str,
+    org: OrgId,
+    keys: &[&str],
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+        // Numbered even on SQLite: a few hundred names are cheap to look up, and `$1` is
+        // already the organization.
+        let sql = format!("{select} IN {}", Placeholders::Numbered.rows_from(2, 1, chunk.len()));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string());
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
 }
 
 /// The largest power of two not above `n` (1 for 0).

@@ -3,11 +3,11 @@
 //! registered under the file's local id, never one found by guessing.
 
 use crate::audit::{Appending, append_rows};
-use crate::bulk::{BulkBatch, BulkTable, Placeholders, insert_rows};
+use crate::bulk::{BulkBatch, BulkTable, insert_rows, rows_for_keys};
 use crate::db::{Store, ts};
 use crate::orgs::parse_uuid;
 use crate::{AuditCtx, AuditEvent, LabFile, Outcome, PrescriptionFile, Result, StoreError};
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tsunagu_domain::{OrgId, PatientId};
 
@@ -58,9 +58,6 @@ impl ImportFile<'_> {
         }
     }
 }
-
-/// Keys looked up with one `IN` list per statement at most.
-const KEYS_PER_LOOKUP: usize = 500;
 
 impl Store {
     /// Import a batch of files in one transaction: each file's items onto the chart of
@@ -167,28 +164,6 @@ async fn registered_patients(
             let patient = parse_uuid(&r.try_get::<String, _>("patient_id")?)?;
             out.insert((org, r.try_get::<String, _>("local_id")?), patient);
         }
-    }
-    Ok(out)
-}
-
-/// The rows of `select` (a constant ending in the key column, with `$1` for the
-/// organization) for keys `IN` the list, [`KEYS_PER_LOOKUP`] keys per statement.
-async fn rows_for_keys(
-    conn: &mut AnyConnection,
-    select: &'static str,
-    org: OrgId,
-    keys: &[&str],
-) -> Result<Vec<sqlx::any::AnyRow>> {
-    let mut out = Vec::new();
-    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-        // Numbered even on SQLite: a few hundred names are cheap to look up, and `$1` is
-        // already the organization.
-        let sql = format!("{select} IN {}", Placeholders::Numbered.rows_from(2, 1, chunk.len()));
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string());
-        for k in chunk {
-            q = q.bind(*k);
-        }
-        out.extend(q.fetch_all(&mut *conn).await?);
     }
     Ok(out)
 }

@@ -30,6 +30,7 @@ mod patients;
 mod prescriptions;
 mod programme;
 mod reach_cache;
+mod registration;
 mod research;
 mod second_factor;
 mod surveys;

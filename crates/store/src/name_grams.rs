@@ -11,6 +11,7 @@
 //! (`length`/`substr` count characters on both databases, as [`first_gram`] does).
 
 use crate::Result;
+use crate::bulk::{KEYS_PER_LOOKUP, Placeholders};
 use sqlx::{AnyConnection, Row};
 
 /// The derivation, as the common table expressions `name_keys` and `piece` over the
@@ -40,10 +41,21 @@ fn fill_sql(filter: &str) -> String {
     )
 }
 
-/// Add one patient's grams, from its row as it now is (after it was inserted, or its
-/// names changed), inside the caller's transaction.
-pub(crate) async fn add(conn: &mut AnyConnection, patient_id: &str) -> Result<()> {
-    sqlx::query(sqlx::AssertSqlSafe(fill_sql("WHERE id = $1"))).bind(patient_id).execute(&mut *conn).await?;
+/// Add patients' grams, from their rows as they now are (after they were inserted, or
+/// their names changed), inside the caller's transaction: one statement per
+/// [`KEYS_PER_LOOKUP`] patients (a FHIR transaction registers its patients together).
+pub(crate) async fn add(conn: &mut AnyConnection, patient_ids: &[&str]) -> Result<()> {
+    for chunk in patient_ids.chunks(KEYS_PER_LOOKUP) {
+        // Numbered even on SQLite: the filter appears twice in the derivation, and a
+        // numbered parameter can be named twice.
+        let filter = format!("WHERE id IN {}", Placeholders::Numbered.rows(1, chunk.len()));
+        let sql = fill_sql(&filter);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 use crate::db::{Store, ts};
 use crate::orgs::parse_uuid;
 use crate::patients::{ChartGrant, OwnedNarrowing, row_allowed};
+use crate::registration::Registration;
 use crate::{AuditCtx, AuditEvent, Outcome, Result, StoreError};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -205,7 +206,7 @@ impl Store {
         ctx: &AuditCtx,
     ) -> Result<PatientUpdate> {
         let mut tx = self.write.begin().await?;
-        let out = self.update_patient_in(&mut tx, g, expected, p, ctx).await?;
+        let out = self.update_patient_in(&mut tx, g, expected, p, &ts(self.now()), ctx).await?;
         if matches!(out, PatientUpdate::Updated { .. }) {
             tx.commit().await?;
         }
@@ -213,13 +214,14 @@ impl Store {
     }
 
     /// [`Store::update_patient`] inside the caller's transaction (a FHIR transaction
-    /// Bundle commits all its entries or none).
+    /// Bundle commits all its entries or none), recorded at `now`.
     pub(crate) async fn update_patient_in(
         &self,
         conn: &mut AnyConnection,
         g: &ChartGrant,
         expected: Option<i64>,
         p: &NewPatient,
+        now: &str,
         ctx: &AuditCtx,
     ) -> Result<PatientUpdate> {
         g.require(&[ChartAction::Write])?;
@@ -262,10 +264,9 @@ impl Store {
         if moved != 1 {
             return Ok(PatientUpdate::Stale { current });
         }
-        crate::name_grams::add(conn, &id).await?;
-        let now = ts(self.now());
+        crate::name_grams::add(conn, &[&id]).await?;
         let who = g.principal();
-        self.insert_patient_version(conn, &id, next, p, &VersionSource { who, via: "fhir", at: &now }).await?;
+        self.insert_patient_version(conn, &id, next, p, &VersionSource { who, via: "fhir", at: now }).await?;
         let ev = AuditEvent {
             actor_user: Some(who.user),
             actor_org: Some(who.org),
@@ -275,7 +276,7 @@ impl Store {
             target: id,
             detail: format!("version {next}"),
         };
-        self.append_audit(conn, &ev, ctx).await?;
+        crate::audit::append_row(conn, &ev, ctx, now.to_string()).await?;
         Ok(PatientUpdate::Updated { version: next })
     }
 
@@ -417,10 +418,17 @@ pub enum PatientWrite {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatientWritten {
-    Created(PatientId),
-    Updated { id: PatientId, version: i64 },
+/// What a write of a FHIR transaction did: the FHIR response of its entry (`Location`,
+/// `ETag`, `Last-Modified`) without reading the patient back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientWritten {
+    pub id: PatientId,
+    /// The version now in force: 1 for a patient registered.
+    pub version: i64,
+    /// Registered (`201 Created`), or updated (`200 OK`).
+    pub created: bool,
+    /// When the version was recorded (the transaction's time, RFC 3339).
+    pub recorded_at: String,
 }
 
 /// Why a batch of writes changed nothing: the first write that failed.
@@ -438,7 +446,9 @@ pub enum BatchError {
 
 impl Store {
     /// All the writes in one transaction, or none of them: the first failure rolls
-    /// back everything before it.
+    /// back everything before it. Consecutive creates are registered together (a few
+    /// multi-row statements for the run, `register_patients_in`); every write is
+    /// recorded at the same time.
     pub async fn write_patients(
         &self,
         who: &Principal,
@@ -447,26 +457,47 @@ impl Store {
     ) -> std::result::Result<Vec<PatientWritten>, BatchFailure> {
         let fail = |index: usize, e: StoreError| BatchFailure { index, error: BatchError::Store(e) };
         let mut tx = self.write.begin().await.map_err(|e| fail(0, e.into()))?;
+        let now = ts(self.now());
         let mut done = Vec::with_capacity(writes.len());
-        for (index, w) in writes.iter().enumerate() {
-            match w {
-                PatientWrite::Create(p) => {
-                    let id =
-                        self.register_patient_in(&mut tx, who, p, "fhir", "", ctx).await.map_err(|e| fail(index, e))?;
-                    done.push(PatientWritten::Created(id));
-                }
-                PatientWrite::Update { grant, expected, patient } => {
-                    match self.update_patient_in(&mut tx, grant, *expected, patient, ctx).await {
-                        Ok(PatientUpdate::Updated { version }) => {
-                            done.push(PatientWritten::Updated { id: grant.patient(), version });
-                        }
-                        Ok(PatientUpdate::Stale { current }) => {
-                            return Err(BatchFailure { index, error: BatchError::Stale { current } });
-                        }
-                        Err(e) => return Err(fail(index, e)),
+        let mut first = 0;
+        for run in writes.chunk_by(|a, b| matches!((a, b), (PatientWrite::Create(_), PatientWrite::Create(_)))) {
+            let creates: Vec<&NewPatient> = run
+                .iter()
+                .filter_map(|w| match w {
+                    PatientWrite::Create(p) => Some(p),
+                    PatientWrite::Update { .. } => None,
+                })
+                .collect();
+            if !creates.is_empty() {
+                let how = Registration { via: "fhir", detail: "", at: &now };
+                let ids = self
+                    .register_patients_in(&mut tx, who, &creates, &how, ctx)
+                    .await
+                    .map_err(|(i, e)| fail(first + i, e))?;
+                done.extend(ids.into_iter().map(|id| PatientWritten {
+                    id,
+                    version: 1,
+                    created: true,
+                    recorded_at: now.clone(),
+                }));
+            }
+            for (i, w) in run.iter().enumerate() {
+                let PatientWrite::Update { grant, expected, patient } = w else { continue };
+                let index = first + i;
+                match self.update_patient_in(&mut tx, grant, *expected, patient, &now, ctx).await {
+                    Ok(PatientUpdate::Updated { version }) => done.push(PatientWritten {
+                        id: grant.patient(),
+                        version,
+                        created: false,
+                        recorded_at: now.clone(),
+                    }),
+                    Ok(PatientUpdate::Stale { current }) => {
+                        return Err(BatchFailure { index, error: BatchError::Stale { current } });
                     }
+                    Err(e) => return Err(fail(index, e)),
                 }
             }
+            first += run.len();
         }
         tx.commit().await.map_err(|e| fail(writes.len(), e.into()))?;
         self.reach.changed();
@@ -477,7 +508,9 @@ impl Store {
     /// has looked for possible duplicates first).
     pub async fn register_patient_fhir(&self, who: &Principal, p: &NewPatient, ctx: &AuditCtx) -> Result<PatientId> {
         let mut tx = self.write.begin().await?;
-        let id = self.register_patient_in(&mut tx, who, p, "fhir", "", ctx).await?;
+        let at = ts(self.now());
+        let id =
+            self.register_patient_in(&mut tx, who, p, &Registration { via: "fhir", detail: "", at: &at }, ctx).await?;
         tx.commit().await?;
         self.reach.changed();
         Ok(id)

@@ -157,7 +157,7 @@ fn parse_date(s: &str) -> Result<Date> {
     parse_iso_date(s).ok_or_else(|| StoreError::Corrupt(format!("bad date {s:?}")))
 }
 
-fn summary_from_row(r: &AnyRow, who: &Principal) -> Result<PatientSummary> {
+pub(crate) fn summary_from_row(r: &AnyRow, who: &Principal) -> Result<PatientSummary> {
     let sex: String = r.try_get("sex")?;
     let owner: String = r.try_get("owner_org_id")?;
     Ok(PatientSummary {
@@ -176,15 +176,15 @@ fn summary_from_row(r: &AnyRow, who: &Principal) -> Result<PatientSummary> {
 
 /// The columns of a summary plus whether the searcher's org is an active team member,
 /// so that the policy (not the SQL) has the last word on each row.
-const SUMMARY_SELECT: &str = "SELECT p.id, p.family_name, p.given_name, p.family_kana, p.given_kana, p.sex, p.birth_date, \
-     p.owner_org_id, p.consent_status, o.name AS owner_org_name, \
+pub(crate) const SUMMARY_SELECT: &str = "SELECT p.id, p.family_name, p.given_name, p.family_kana, p.given_kana, p.sex, p.birth_date, \
+     p.kana_key, p.name_key, p.owner_org_id, p.consent_status, o.name AS owner_org_name, \
      (SELECT MIN(i.local_id) FROM patient_identifiers i WHERE i.patient_id = p.id AND i.org_id = $1) AS local_id, \
      CASE WHEN EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.org_id = $1 AND t.ended_at IS NULL) THEN 1 ELSE 0 END AS is_member \
      FROM patients p JOIN organizations o ON o.id = p.owner_org_id";
 
 /// Narrowing in SQL: rows the policy could possibly allow (owner, or a current team
 /// member with sharing consent). The policy then decides each row.
-const SUMMARY_REACH: &str = "(p.owner_org_id = $1 OR (p.consent_status = 'given' AND EXISTS \
+pub(crate) const SUMMARY_REACH: &str = "(p.owner_org_id = $1 OR (p.consent_status = 'given' AND EXISTS \
      (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.org_id = $1 AND t.ended_at IS NULL)))";
 
 /// The patients an organization owns or shares in (an active team membership other
@@ -356,27 +356,6 @@ impl Store {
         Ok(self.chart_facts(g.patient).await?.is_some_and(|f| decide(&g.principal, action, &f).allowed()))
     }
 
-    /// Patients the principal may see with the same birth date and the same kana or
-    /// kanji name: shown before a second chart is opened for one person.
-    pub async fn possible_duplicates(&self, who: &Principal, p: &NewPatient) -> Result<Vec<PatientSummary>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "{SUMMARY_SELECT} WHERE {SUMMARY_REACH} AND p.birth_date = $2 AND (p.kana_key = $3 OR p.name_key = $4) ORDER BY p.kana_key LIMIT 20"
-        )))
-        .bind(who.org.to_string())
-        .bind(p.birth_date.to_string())
-        .bind(p.kana_key())
-        .bind(p.name_key())
-        .fetch_all(&self.read)
-        .await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            if row_allowed(r, who)? {
-                out.push(summary_from_row(r, who)?);
-            }
-        }
-        Ok(out)
-    }
-
     /// Register a patient; the principal's organization owns the chart and is the first
     /// team member. Stops at possible duplicates unless `confirm_new` is set.
     pub async fn register_patient(
@@ -394,71 +373,12 @@ impl Store {
         }
         let mut tx = self.write.begin().await?;
         let detail = if confirm_new { "confirmed_not_duplicate" } else { "" };
-        let pid = self.register_patient_in(&mut tx, who, p, "register", detail, ctx).await?;
+        let at = ts(self.now());
+        let how = crate::registration::Registration { via: "register", detail, at: &at };
+        let pid = self.register_patient_in(&mut tx, who, p, &how, ctx).await?;
         tx.commit().await?;
         self.reach.changed();
         Ok(Registered::Created(pid))
-    }
-
-    /// Register a patient inside the caller's transaction: the registry row, its first
-    /// version, the owner's team row, the owner's local id and the audit record.
-    pub(crate) async fn register_patient_in(
-        &self,
-        conn: &mut AnyConnection,
-        who: &Principal,
-        p: &NewPatient,
-        via: &str,
-        detail: &str,
-        ctx: &AuditCtx,
-    ) -> Result<PatientId> {
-        let id = self.new_id();
-        let now = ts(self.now());
-        sqlx::query(
-            "INSERT INTO patients (id, owner_org_id, family_name, given_name, family_kana, given_kana, kana_key, name_key, sex, \
-             birth_date, postal_code, address, phone, consent_status, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'not_recorded', $14, $15)",
-        )
-        .bind(&id)
-        .bind(who.org.to_string())
-        .bind(&p.family_name)
-        .bind(&p.given_name)
-        .bind(&p.family_kana)
-        .bind(&p.given_kana)
-        .bind(p.kana_key())
-        .bind(p.name_key())
-        .bind(p.sex.as_str())
-        .bind(p.birth_date.to_string())
-        .bind(&p.postal_code)
-        .bind(&p.address)
-        .bind(&p.phone)
-        .bind(&now)
-        .bind(who.user.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(StoreError::from_write)?;
-        crate::name_grams::add(conn, &id).await?;
-        self.insert_patient_version(conn, &id, 1, p, &crate::patient_versions::VersionSource { who, via, at: &now })
-            .await?;
-        self.insert_team_row(conn, &id, who.org, TeamRole::Owner, who.user, &now).await?;
-        if let Some(local) = &p.local_id {
-            self.insert_identifier(conn, &id, who.org, local, who.user, &now).await?;
-        }
-        let pid: PatientId = parse_uuid(&id)?;
-        let ev = AuditEvent {
-            actor_user: Some(who.user),
-            actor_org: Some(who.org),
-            action: "patient.register".into(),
-            outcome: Outcome::Allowed,
-            patient: Some(pid),
-            target: id,
-            detail: if via == "register" {
-                detail.to_string()
-            } else {
-                format!("via {via} {detail}").trim().to_string()
-            },
-        };
-        self.append_audit(conn, &ev, ctx).await?;
-        Ok(pid)
     }
 
     pub(crate) async fn insert_team_row(

@@ -1035,3 +1035,129 @@ async fn an_import_batch_writes_each_file_once_with_its_provenance_and_audit() {
     assert_eq!(s.audit_recent(Some("import.labs"), 10).await.unwrap().len(), 2);
     db.finish().await;
 }
+
+/// The n-th synthetic patient of a batch: names spelled from `n`, born the same day as
+/// [`patient`]'s.
+fn numbered(n: usize, local_id: &str) -> NewPatient {
+    let spell =
+        |set: [char; 10]| -> String { n.to_string().chars().map(|c| set[c.to_digit(10).unwrap() as usize]).collect() };
+    let kana = format!("タ{}", spell(['ア', 'イ', 'ウ', 'エ', 'オ', 'カ', 'キ', 'ク', 'ケ', 'コ']));
+    let kanji = format!("太{}", spell(['零', '壱', '弐', '参', '肆', '伍', '陸', '漆', '捌', '玖']));
+    patient("登録", &kanji, "トウロク", &kana, local_id)
+}
+
+/// The creates of a FHIR transaction are registered together: each patient whole (its
+/// registry row, version 1, the owner's team row, its local id, its name grams, an
+/// audit record), an update among them in its place, and a local id refused at the
+/// index of the patient that brought it, with nothing written.
+#[tokio::test]
+async fn a_batch_of_registrations_writes_each_patient_whole_and_names_the_one_refused() {
+    use tsunagu_store::{BatchError, PatientWrite};
+    let db = fresh().await;
+    let s = &db.store;
+    let ctx = AuditCtx::default();
+    let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
+    let (pa, pb) = (person(s, a, "a@x.jp").await, person(s, b, "b@x.jp").await);
+    let hanako = register(s, &pa).await;
+    let creates = |ns: std::ops::Range<usize>| -> Vec<PatientWrite> {
+        ns.map(|n| PatientWrite::Create(numbered(n, &format!("T-{n}")))).collect()
+    };
+
+    // A local id the organization uses already, or one that comes twice: refused at
+    // that patient, and nothing of the batch is written.
+    let mut taken = creates(0..5);
+    taken[3] = PatientWrite::Create(numbered(3, "A-1"));
+    let mut twice = creates(0..6);
+    twice[5] = PatientWrite::Create(numbered(5, "T-2"));
+    for (writes, index) in [(taken, 3), (twice, 5)] {
+        let f = s.write_patients(&pa, &writes, &ctx).await.unwrap_err();
+        assert_eq!(f.index, index);
+        assert!(matches!(f.error, BatchError::Store(StoreError::Conflict { field: "local_id", .. })), "{f:?}");
+        assert_eq!(s.count_patients().await.unwrap(), 1);
+    }
+
+    // 150 creates, an update, 10 more creates: one transaction, in order.
+    let g = s.open_chart(&pa, hanako, ChartAction::Write, "fhir.transaction.update", &ctx).await.unwrap();
+    let mut writes = creates(0..150);
+    writes.push(PatientWrite::Update {
+        grant: g,
+        expected: Some(1),
+        patient: patient("山田", "春子", "ヤマダ", "ハルコ", "A-1"),
+    });
+    writes.extend(creates(150..160));
+    let done = s.write_patients(&pa, &writes, &ctx).await.unwrap();
+    assert_eq!(done.len(), 161);
+    assert_eq!((done[150].id, done[150].version, done[150].created), (hanako, 2, false));
+    let created: Vec<_> = done[..150].iter().chain(&done[151..]).collect();
+    assert!(created.iter().all(|d| d.created && d.version == 1 && d.recorded_at == done[150].recorded_at));
+    let ids: std::collections::HashSet<PatientId> = done.iter().map(|d| d.id).collect();
+    assert_eq!(ids.len(), 161, "every create is a patient of its own");
+    assert_eq!(s.count_patients().await.unwrap(), 161);
+
+    // Each whole: version 1 as written, the owner's team row, the local id, the name.
+    for n in [0, 149, 155] {
+        let d = created[n];
+        let g = s.open_chart(&pa, d.id, ChartAction::Read, "patient.read", &ctx).await.unwrap();
+        let r = s.patient_record(&g).await.unwrap();
+        assert_eq!(
+            (r.version, r.via.as_str(), r.recorded_at.as_str(), r.given_kana.as_str(), r.owner_org_id),
+            (1, "fhir", d.recorded_at.as_str(), numbered(n, "").given_kana.as_str(), a)
+        );
+        let team = s.team(&g).await.unwrap();
+        assert_eq!(team.iter().map(|t| (t.org_id, t.role)).collect::<Vec<_>>(), [(a, TeamRole::Owner)]);
+        let by_local = SearchQuery { local_id: Some(format!("T-{n}")), ..Default::default() };
+        let hits = s.search_patients(&pa, &by_local, &ctx).await.unwrap();
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [d.id]);
+        assert!(s.open_chart(&pb, d.id, ChartAction::Read, "patient.read", &ctx).await.is_err());
+    }
+    assert_eq!(found(s, &pa, "タイカカ").await, ["登録太壱伍伍"], "the name grams of a batch");
+    assert_eq!(found(s, &pa, "ハルコ").await, ["山田春子"], "the update's");
+
+    // One audit record per patient registered, naming it.
+    let registered = s.audit_recent(Some("patient.register"), 500).await.unwrap();
+    let batch: Vec<_> = registered.iter().filter(|r| r.detail == "via fhir").collect();
+    assert_eq!(batch.len(), 160);
+    let named: std::collections::HashSet<String> = batch.iter().filter_map(|r| r.patient_id.clone()).collect();
+    assert_eq!(named, created.iter().map(|d| d.id.to_string()).collect());
+    db.finish().await;
+}
+
+/// Possible duplicates of many patients in one look-up: each patient gets its own (same
+/// birth date, and the same kana or kanji name), only among the patients the asker
+/// reaches; across the look-up's chunks.
+#[tokio::test]
+async fn possible_duplicates_of_many_patients_are_each_their_own() {
+    use tsunagu_store::PatientWrite;
+    let db = fresh().await;
+    let s = &db.store;
+    let ctx = AuditCtx::default();
+    let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
+    let (pa, pb) = (person(s, a, "a@x.jp").await, person(s, b, "b@x.jp").await);
+    let writes: Vec<_> = (0..160).map(|n| PatientWrite::Create(numbered(n, ""))).collect();
+    let done = s.write_patients(&pa, &writes, &ctx).await.unwrap();
+
+    let asked: Vec<NewPatient> = (0..160).map(|n| numbered(n, "")).collect();
+    let dups = s.possible_duplicates_of(&pa, &asked.iter().collect::<Vec<_>>()).await.unwrap();
+    assert_eq!(dups.len(), 160);
+    for (n, d) in dups.iter().enumerate() {
+        assert_eq!(d.iter().map(|p| p.id).collect::<Vec<_>>(), [done[n].id], "patient {n}");
+    }
+
+    // The same kanji name with another kana, the same kana with another kanji name: both
+    // duplicates. Another birth date, or a name of nobody: none.
+    let same_kanji = patient("登録", "太零", "ベツ", "カナ", "");
+    let same_kana = patient("別", "名", "トウロク", "タイ", "");
+    let mut other_day = numbered(7, "");
+    other_day.birth_date = date!(1938 - 07 - 16);
+    let nobody = patient("無", "縁", "ム", "エン", "");
+    let asked = [&same_kanji, &same_kana, &other_day, &nobody];
+    let dups = s.possible_duplicates_of(&pa, &asked).await.unwrap();
+    let ids: Vec<Vec<PatientId>> = dups.iter().map(|d| d.iter().map(|p| p.id).collect()).collect();
+    assert_eq!(ids, [vec![done[0].id], vec![done[1].id], vec![], vec![]]);
+
+    // B reaches none of A's patients: no duplicates shown to it.
+    let dups = s.possible_duplicates_of(&pb, &[&numbered(0, "")]).await.unwrap();
+    assert_eq!(dups.iter().map(Vec::len).collect::<Vec<_>>(), [0]);
+    assert_eq!(s.possible_duplicates(&pa, &numbered(0, "")).await.unwrap().len(), 1);
+    db.finish().await;
+}

@@ -446,6 +446,45 @@ async fn stale_writes_get_412_and_a_transaction_with_one_bad_entry_changes_nothi
     );
     let now = get(&app, &token, &format!("/fhir/r4/Patient/{y}")).await.json();
     assert_eq!(now["address"][0]["text"], "新しい住所 1-1");
+    // Each response says what was written, as a read of the patient then shows it.
+    let created = &b["entry"][0]["response"];
+    let location = created["location"].as_str().unwrap();
+    let new_id = location.strip_prefix("Patient/").unwrap().strip_suffix("/_history/1").unwrap();
+    let read = get(&app, &token, &format!("/fhir/r4/Patient/{new_id}")).await;
+    assert_eq!((read.status, read.header("etag")), (200, "W/\"1\"".to_string()), "{}", read.body);
+    assert_eq!(created["etag"], "W/\"1\"");
+    assert_eq!(read.json()["meta"]["lastUpdated"], created["lastModified"]);
+    assert_eq!(b["entry"][1]["response"]["lastModified"], now["meta"]["lastUpdated"]);
+
+    // Possible duplicates stop a transaction as they stop a create: of a patient
+    // registered before, or of an earlier entry of the same Bundle. Nothing is written.
+    let registered = table_count(&app, "patients").await;
+    for (bundle, at, of) in [
+        (
+            tx(vec![entry_create("別人", "ベツジン", "1951-02-03"), entry_create("取引", "トリヒキ", "1950-01-01")]),
+            "Bundle.entry[1]",
+            format!("Patient/{new_id}"),
+        ),
+        (
+            tx(vec![
+                entry_create("別人", "ベツジン", "1951-02-03"),
+                entry_create("二人目", "フタリメ", "1952-03-04"),
+                entry_create("別人", "ベツジン", "1951-02-03"),
+            ]),
+            "Bundle.entry[2]",
+            "Bundle.entry[0]".to_string(),
+        ),
+    ] {
+        let r = send(&app, &token, "POST", "/fhir/r4", &bundle, &[]).await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        let o = r.json();
+        assert_eq!(
+            (o["issue"][0]["code"].as_str(), o["issue"][0]["expression"][0].as_str()),
+            (Some("duplicate"), Some(at))
+        );
+        assert!(o["issue"][0]["diagnostics"].as_str().unwrap().contains(&of), "{o}");
+        assert_eq!(table_count(&app, "patients").await, registered);
+    }
 
     // A conditional create that finds its patient creates nothing.
     let code = app.org_of(SATO).await.code.unwrap();

@@ -28,7 +28,7 @@ use tsunagu_fhir::search::{
     DateRange, Modifier as M, ParamDef, ParamType as T, SearchParam, SearchRequest, SearchSpec, SearchValue, Token,
     TokenSystem, parse_search,
 };
-use tsunagu_store::{IdentifierMatch, LocalIdentifier, PatientFilter, PatientRecord, PatientUpdate};
+use tsunagu_store::{IdentifierMatch, LocalIdentifier, PatientFilter, PatientRecord, PatientSummary, PatientUpdate};
 
 /// The JP Core OID prefix of an institution's patient numbers.
 const PATIENT_ID_OID: &str = "urn:oid:1.2.392.100495.20.3.51.1";
@@ -361,16 +361,22 @@ fn compare(key: &str, a: &PatientRecord, b: &PatientRecord) -> Ordering {
 
 /// Read the registry's values from an incoming Patient: the caller's institution
 /// number becomes its local id; the domain's rules (dates, postal code, lengths) apply.
-pub async fn new_patient(
+/// The patient a resource describes, checked by the domain's rules. With the
+/// organization's institution code ([`org_code`]), the resource's identifier of that
+/// institution becomes the organization's local id (a create); without, none is taken.
+pub fn new_patient(
     state: &AppState,
     ctx: &RequestCtx,
-    who: &Principal,
     pin: &PatientIn,
-    with_local_id: bool,
+    local_id_institution: Option<&str>,
 ) -> FhirResult<NewPatient> {
-    let code = if with_local_id { state.store.get_org(who.org).await?.code } else { None };
-    let form = pin.to_form(code.as_deref());
+    let form = pin.to_form(local_id_institution);
     NewPatient::parse(&form, state.store.clock().today_jst()).map_err(|inv| FhirError::invalid(ctx, &inv))
+}
+
+/// The caller's organization's institution code, the system of its local ids.
+pub async fn org_code(state: &AppState, who: &Principal) -> FhirResult<Option<String>> {
+    Ok(state.store.get_org(who.org).await?.code)
 }
 
 pub fn parse_body(body: &[u8]) -> FhirResult<PatientIn> {
@@ -399,10 +405,12 @@ pub async fn conditional_matches(
 /// its identifier to the patient that exists instead (update, or a conditional create).
 pub async fn refuse_duplicates(state: &AppState, who: &Principal, p: &NewPatient) -> FhirResult<()> {
     let dups = state.store.possible_duplicates(who, p).await?;
-    if dups.is_empty() {
-        return Ok(());
-    }
-    Err(FhirError {
+    if dups.is_empty() { Ok(()) } else { Err(duplicates_found(&dups)) }
+}
+
+/// The refusal of a create that has possible duplicates (409, one issue each).
+pub fn duplicates_found(dups: &[PatientSummary]) -> FhirError {
+    FhirError {
         status: StatusCode::CONFLICT,
         issues: dups
             .iter()
@@ -413,7 +421,7 @@ pub async fn refuse_duplicates(state: &AppState, who: &Principal, p: &NewPatient
                 )
             })
             .collect(),
-    })
+    }
 }
 
 pub async fn create(
@@ -460,7 +468,8 @@ pub async fn create(
             }
         }
     }
-    let p = new_patient(&state, &ctx, who, &pin, true).await?;
+    let code = org_code(&state, who).await?;
+    let p = new_patient(&state, &ctx, &pin, code.as_deref())?;
     refuse_duplicates(&state, who, &p).await?;
     let id = state
         .store
@@ -506,7 +515,7 @@ pub async fn update(
             Some(i64::try_from(n).unwrap_or(i64::MAX))
         }
     };
-    let p = new_patient(&state, &ctx, &caller.principal, &pin, false).await?;
+    let p = new_patient(&state, &ctx, &pin, None)?;
     match state
         .store
         .update_patient(&g, expected, &p, &ctx.audit())

@@ -1,7 +1,8 @@
 //! Transactions (`POST [base]` with a `transaction` Bundle): every entry is checked
-//! first (structure, the domain's rules, access, conditions), then all writes happen
-//! in one database transaction. One bad entry, a stale `ifMatch` or a refused chart
-//! changes nothing, and the OperationOutcome names the entry.
+//! first (structure, the domain's rules, access, conditions, possible duplicates), then
+//! all writes happen in one database transaction. One bad entry, a stale `ifMatch`, a
+//! possible duplicate or a refused chart changes nothing, and the OperationOutcome names
+//! the entry.
 //!
 //! Served entries: `POST Patient` (with `ifNoneExist`) and `PUT Patient/[id]` (with
 //! `ifMatch`), as the CapabilityStatement says.
@@ -14,11 +15,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
+use std::collections::HashMap;
+use time::Date;
 use tsunagu_domain::PatientId;
+use tsunagu_domain::patient::NewPatient;
 use tsunagu_domain::policy::ChartAction;
 use tsunagu_fhir::outcome::{Issue, IssueType};
 use tsunagu_fhir::rest::{EntryResponse, transaction_response};
-use tsunagu_store::{BatchError, PatientRecord, PatientWrite, PatientWritten};
+use tsunagu_store::{BatchError, PatientRecord, PatientWrite};
 
 /// Entries in one transaction at most.
 pub const MAX_ENTRIES: usize = 1000;
@@ -85,6 +89,8 @@ pub async fn transaction(
         ));
     }
     let who = &caller.principal;
+    // The institution whose identifiers become the creates' local ids: read once.
+    let institution = super::patient::org_code(&state, who).await?;
     let mut writes: Vec<PatientWrite> = Vec::new();
     let mut plan: Vec<Planned> = Vec::new();
     let mut updated_ids: Vec<PatientId> = Vec::new();
@@ -124,8 +130,8 @@ pub async fn transaction(
                         }
                     }
                 }
-                let p = super::patient::new_patient(&state, &ctx, who, &pin, true).await.map_err(|err| at(i, err))?;
-                super::patient::refuse_duplicates(&state, who, &p).await.map_err(|err| at(i, err))?;
+                let p = super::patient::new_patient(&state, &ctx, &pin, institution.as_deref())
+                    .map_err(|err| at(i, err))?;
                 plan.push(Planned::Write(writes.len()));
                 writes.push(PatientWrite::Create(p));
             }
@@ -151,7 +157,7 @@ pub async fn transaction(
                         )?,
                     ),
                 };
-                let p = super::patient::new_patient(&state, &ctx, who, &pin, false).await.map_err(|err| at(i, err))?;
+                let p = super::patient::new_patient(&state, &ctx, &pin, None).map_err(|err| at(i, err))?;
                 plan.push(Planned::Write(writes.len()));
                 writes.push(PatientWrite::Update { grant, expected, patient: p });
             }
@@ -169,13 +175,14 @@ pub async fn transaction(
             }
         }
     }
+    // Which Bundle entry a write came from.
+    let entry_of = |write: usize| plan.iter().position(|p| matches!(p, Planned::Write(w) if *w == write)).unwrap_or(0);
+    refuse_duplicates(&state, who, &writes, entry_of).await?;
     let done = match state.store.write_patients(who, &writes, &ctx.audit()).await {
         Ok(d) => d,
         Err(f) => {
-            // Which Bundle entry the failed write came from.
-            let entry = plan.iter().position(|p| matches!(p, Planned::Write(w) if *w == f.index)).unwrap_or(0);
             return Err(at(
-                entry,
+                entry_of(f.index),
                 match f.error {
                     BatchError::Stale { current } => {
                         let expected = match writes.get(f.index) {
@@ -195,29 +202,71 @@ pub async fn transaction(
             ));
         }
     };
+    // The responses say what was written: no read of the patients back.
     let mut responses = Vec::with_capacity(plan.len());
     for p in &plan {
-        let (status, record) = match p {
-            Planned::Exists(r) => ("200 OK", (**r).clone()),
-            Planned::Write(w) => {
-                let (status, id) = match done.get(*w) {
-                    Some(PatientWritten::Created(id)) => ("201 Created", *id),
-                    Some(PatientWritten::Updated { id, .. }) => ("200 OK", *id),
-                    None => return Err(FhirError::internal("a planned write has no result")),
-                };
-                let g =
-                    state.store.open_chart(who, id, ChartAction::Read, "fhir.transaction.read", &ctx.audit()).await?;
-                (status, state.store.patient_record(&g).await?)
-            }
+        let (status, id, version, recorded_at) = match p {
+            Planned::Exists(r) => ("200 OK", r.id, r.version, r.recorded_at.clone()),
+            Planned::Write(w) => match done.get(*w) {
+                Some(d) => (if d.created { "201 Created" } else { "200 OK" }, d.id, d.version, d.recorded_at.clone()),
+                None => return Err(FhirError::internal("a planned write has no result")),
+            },
         };
         responses.push(EntryResponse {
             status: status.to_string(),
-            location: Some(format!("Patient/{}/_history/{}", record.id, record.version)),
-            etag: Some(tsunagu_fhir::etag::format_etag(u64::try_from(record.version).unwrap_or(0))),
-            last_modified: Some(record.recorded_at.clone()),
+            location: Some(format!("Patient/{id}/_history/{version}")),
+            etag: Some(tsunagu_fhir::etag::format_etag(u64::try_from(version).unwrap_or(0))),
+            last_modified: Some(recorded_at),
             resource: None,
         });
     }
     let b = transaction_response(&bundle_id(&state), &now_instant(&state), &responses);
     Ok(json_response(StatusCode::OK, &b))
+}
+
+/// Possible duplicates stop a transaction's create, as they stop a single create: a
+/// patient the caller may see born the same day with the same kana or kanji name, or an
+/// earlier create of the same Bundle that is (otherwise two copies of one person sent
+/// together would both be registered). Looked up for all the creates at once.
+async fn refuse_duplicates(
+    state: &AppState,
+    who: &tsunagu_domain::policy::Principal,
+    writes: &[PatientWrite],
+    entry_of: impl Fn(usize) -> usize,
+) -> FhirResult<()> {
+    let creates: Vec<(usize, &NewPatient)> = writes
+        .iter()
+        .enumerate()
+        .filter_map(|(w, write)| match write {
+            PatientWrite::Create(p) => Some((entry_of(w), p)),
+            PatientWrite::Update { .. } => None,
+        })
+        .collect();
+    let mut earlier: HashMap<(Date, String), usize> = HashMap::new();
+    for (entry, p) in &creates {
+        let same = [(p.birth_date, p.kana_key()), (p.birth_date, p.name_key())];
+        if let Some(first) = same.iter().find_map(|k| earlier.get(k)) {
+            return Err(at(
+                *entry,
+                FhirError::new(
+                    StatusCode::CONFLICT,
+                    Issue::error(
+                        IssueType::Duplicate,
+                        format!("possible duplicate of Bundle.entry[{first}] (same birth date and name)"),
+                    ),
+                ),
+            ));
+        }
+        for k in same {
+            earlier.entry(k).or_insert(*entry);
+        }
+    }
+    let patients: Vec<&NewPatient> = creates.iter().map(|(_, p)| *p).collect();
+    let found = state.store.possible_duplicates_of(who, &patients).await?;
+    for ((entry, _), dups) in creates.iter().zip(&found) {
+        if !dups.is_empty() {
+            return Err(at(*entry, super::patient::duplicates_found(dups)));
+        }
+    }
+    Ok(())
 }
