@@ -42,6 +42,21 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
+    /// Add what another part of the same import found.
+    fn add(&mut self, other: ImportSummary) {
+        self.files += other.files;
+        self.lab_files += other.lab_files;
+        self.lab_results += other.lab_results;
+        self.prescription_files += other.prescription_files;
+        self.prescriptions += other.prescriptions;
+        self.already_imported += other.already_imported;
+        self.unknown_patients.extend(other.unknown_patients);
+        for (kind, n) in other.not_imported {
+            *self.not_imported.entry(kind).or_default() += n;
+        }
+        self.bad.extend(other.bad);
+    }
+
     fn tally(&mut self, outcome: ImportOutcome, local_id: String, prescriptions: bool) {
         match outcome {
             ImportOutcome::Imported(n) if prescriptions => {
@@ -89,10 +104,15 @@ impl Items {
     }
 }
 
-/// Import `root` for organization `org`; `on_file` is called after each file is read
-/// (for a progress bar). Files go in by batches: if the import stops on a database
-/// error, the batch under way is not in, and importing again picks it up (a file is
-/// known by its SHA-256, so nothing goes in twice).
+/// Import `root` for organization `org`; `on_file` is called as files are read, with
+/// how many so far (for a progress bar). Files go in by batches: if the import stops on
+/// a database error, the batch under way is not in, and importing again picks it up (a
+/// file is known by its SHA-256, so nothing goes in twice).
+///
+/// Reading a file (its bytes, its SHA-256, decoding and parsing) runs on a blocking
+/// thread of its own, which hands over one batch at a time; this task writes a batch
+/// while the next is read. Reading and writing were one after the other on one core
+/// before (bench/results/scale.md, W6). One batch waits at most, so memory stays bounded.
 pub async fn ss_mix2(
     store: &Store,
     org: OrgId,
@@ -102,12 +122,41 @@ pub async fn ss_mix2(
     on_file: &dyn Fn(usize, usize),
 ) -> Result<ImportSummary> {
     let items = walk(root).with_context(|| format!("cannot read the SS-MIX2 storage at {}", root.display()))?;
+    let (batches, mut read) = tokio::sync::mpsc::channel(1);
+    let reader = tokio::task::spawn_blocking(move || read_batches(items, fallback, &batches));
     let mut s = ImportSummary::default();
-    let mut batch: Vec<Read> = Vec::new();
-    let mut batch_items = 0;
     let mut done = 0;
+    while let Some(batch) = read.recv().await {
+        let Batch { reads, seen, summary } = batch;
+        done += seen;
+        s.add(summary);
+        // On an error the receiver is dropped on return, and the reader stops at its
+        // next hand-over.
+        import_batch(store, org, reads, &mut s, ctx).await?;
+        on_file(done, 0);
+    }
+    reader.await.context("the reader of the SS-MIX2 storage stopped")?;
+    Ok(s)
+}
+
+/// Files read and what else the reader found, handed over to be written together.
+#[derive(Default)]
+struct Batch {
+    reads: Vec<Read>,
+    /// Items of the walk this batch covers (files of every kind, and bad ones).
+    seen: usize,
+    /// Files seen, files not imported by kind, and bad files with why.
+    summary: ImportSummary,
+}
+
+/// Read the walk's files into batches and hand each over, until the walk ends or the
+/// writer is gone. Runs on a blocking thread.
+fn read_batches(items: impl Iterator<Item = StorageItem>, fallback: Charset, out: &tokio::sync::mpsc::Sender<Batch>) {
+    let mut batch = Batch::default();
+    let mut batch_items = 0;
     for item in items {
-        done += 1;
+        batch.seen += 1;
+        let s = &mut batch.summary;
         match item {
             StorageItem::NotLayout { path, reason } | StorageItem::Unreadable { path, reason } => {
                 s.bad.push((path, reason));
@@ -130,28 +179,30 @@ pub async fn ss_mix2(
                     Some(Ok((local_id, items))) => {
                         batch_items += items.len();
                         let path = f.relative_path.to_string_lossy().into_owned();
-                        batch.push(Read { local_id, sha256: f.sha256, path, items });
+                        batch.reads.push(Read { local_id, sha256: f.sha256, path, items });
                     }
                     Some(Err(reason)) => s.bad.push((f.path.clone(), reason)),
                     None => {}
                 }
-                if batch.len() >= BATCH_FILES || batch_items >= BATCH_ITEMS {
-                    import_batch(store, org, &mut batch, &mut s, ctx).await?;
-                    batch_items = 0;
-                }
             }
         }
-        on_file(done, 0);
+        // Also hand over a stretch of files not imported, so that progress shows.
+        if batch.reads.len() >= BATCH_FILES || batch_items >= BATCH_ITEMS || batch.seen >= 4 * BATCH_FILES {
+            if out.blocking_send(std::mem::take(&mut batch)).is_err() {
+                return;
+            }
+            batch_items = 0;
+        }
     }
-    import_batch(store, org, &mut batch, &mut s, ctx).await?;
-    Ok(s)
+    // The writer may be gone already (it stopped on an error): nothing left to do then.
+    let _ = out.blocking_send(batch);
 }
 
 /// Write the files read so far in one transaction and count what became of each.
 async fn import_batch(
     store: &Store,
     org: OrgId,
-    batch: &mut Vec<Read>,
+    batch: Vec<Read>,
     s: &mut ImportSummary,
     ctx: &AuditCtx,
 ) -> Result<()> {
@@ -179,7 +230,7 @@ async fn import_batch(
         .collect();
     let outcomes = store.import_files(&files, ctx).await?;
     drop(files);
-    for (r, outcome) in batch.drain(..).zip(outcomes) {
+    for (r, outcome) in batch.into_iter().zip(outcomes) {
         s.tally(outcome, r.local_id, matches!(r.items, Items::Prescriptions(_)));
     }
     Ok(())
