@@ -169,9 +169,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0022_name_grams.sqlite.sql"),
         postgres: include_str!("../migrations/0022_name_grams.postgres.sql"),
     },
+    Migration {
+        version: 23,
+        name: "duplicate_keys",
+        common: include_str!("../migrations/0023_duplicate_keys.sql"),
+        sqlite: include_str!("../migrations/0023_duplicate_keys.sqlite.sql"),
+        postgres: include_str!("../migrations/0023_duplicate_keys.postgres.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = 22;
+pub const LATEST_VERSION: i64 = 23;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {

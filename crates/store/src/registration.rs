@@ -156,9 +156,12 @@ impl Store {
             let names: BTreeSet<&str> = wanted.iter().map(|w| w.2.as_str()).collect();
             // Numbered even on SQLite: `$1`, the organization, is named more than once.
             let list = |first: usize, n: usize| Placeholders::Numbered.rows_from(first, 1, n);
+            // The candidates from the index on (birth date, kana key, name key, id)
+            // alone (migration 0023); reach, the policy and the summary for the few
+            // that match.
             let sql = format!(
-                "{SUMMARY_SELECT} WHERE {SUMMARY_REACH} AND p.birth_date IN {} AND (p.kana_key IN {} OR p.name_key IN {}) \
-                 ORDER BY p.kana_key, p.id",
+                "{SUMMARY_SELECT} WHERE {SUMMARY_REACH} AND p.id IN (SELECT d.id FROM patients d \
+                 WHERE d.birth_date IN {} AND (d.kana_key IN {} OR d.name_key IN {})) ORDER BY p.kana_key, p.id",
                 list(2, births.len()),
                 list(2 + births.len(), kanas.len()),
                 list(2 + births.len() + kanas.len(), names.len()),

@@ -875,12 +875,13 @@ async fn name_index_is_checked_and_built_by_its_migration() {
     let problems = s.integrity_problems().await.unwrap();
     assert!(problems.iter().any(|p| p.starts_with("patient_name_grams: 2 row(s)")), "{problems:?}");
 
-    // As a database at schema 21 with patients: the migration fills the index.
+    // As a database at schema 21 with patients: the migration fills the index (and the
+    // next one, which only rebuilds an index of the registry, runs again after it).
     sqlx::query("DROP TABLE patient_name_grams").execute(&mut conn).await.unwrap();
-    sqlx::query("DELETE FROM schema_migrations WHERE version = 22").execute(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM schema_migrations WHERE version >= 22").execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
     let status = s.migrate().await.unwrap();
-    assert_eq!(status.applied, ["0022_name_grams"]);
+    assert_eq!(status.applied, ["0022_name_grams", "0023_duplicate_keys"]);
     assert!(s.integrity_problems().await.unwrap().is_empty());
     assert_eq!(found(s, &pa, "ダハ").await, ["山田花子"]);
     db.finish().await;
