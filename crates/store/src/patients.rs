@@ -175,7 +175,8 @@ pub(crate) fn summary_from_row(r: &AnyRow, who: &Principal) -> Result<PatientSum
 }
 
 /// The columns of a summary plus whether the searcher's org is an active team member,
-/// so that the policy (not the SQL) has the last word on each row.
+/// so that the policy (not the SQL) has the last word on each row, and the name keys,
+/// which the possible-duplicate look-up compares (`registration.rs`).
 pub(crate) const SUMMARY_SELECT: &str = "SELECT p.id, p.family_name, p.given_name, p.family_kana, p.given_kana, p.sex, p.birth_date, \
      p.kana_key, p.name_key, p.owner_org_id, p.consent_status, o.name AS owner_org_name, \
      (SELECT MIN(i.local_id) FROM patient_identifiers i WHERE i.patient_id = p.id AND i.org_id = $1) AS local_id, \

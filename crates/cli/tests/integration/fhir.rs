@@ -505,6 +505,21 @@ async fn stale_writes_get_412_and_a_transaction_with_one_bad_entry_changes_nothi
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["id"], y);
     assert_eq!(table_count(&app, "patients").await, before.0 + 1);
+
+    // In a transaction too, and a refusal after it names the right entry: the entry that
+    // found its patient writes nothing, so the failing create is the Bundle's second
+    // entry and the store's first write.
+    let found = json!({ "resource": patient_body(None, "山田", "ヤマダ", "1944-01-01"),
+                        "request": { "method": "POST", "url": "Patient", "ifNoneExist": cond } });
+    let r = send(&app, &token, "POST", "/fhir/r4", &tx(vec![found.clone(), entry_update("W/\"1\"")]), &[]).await;
+    assert_eq!(r.status, 412, "{}", r.body);
+    assert!(r.json()["issue"][0]["expression"][0].as_str().unwrap().starts_with("Bundle.entry[1]"), "{}", r.body);
+    let r =
+        send(&app, &token, "POST", "/fhir/r4", &tx(vec![found, entry_create("取引", "トリヒキ", "1950-01-01")]), &[])
+            .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.json()["issue"][0]["expression"][0], "Bundle.entry[1]");
+    assert_eq!(table_count(&app, "patients").await, before.0 + 1);
     app.finish().await;
 }
 

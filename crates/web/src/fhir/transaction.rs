@@ -175,8 +175,10 @@ pub async fn transaction(
             }
         }
     }
-    // Which Bundle entry a write came from.
-    let entry_of = |write: usize| plan.iter().position(|p| matches!(p, Planned::Write(w) if *w == write)).unwrap_or(0);
+    // Which Bundle entry each write came from (writes were planned in entry order).
+    let write_entries: Vec<usize> =
+        plan.iter().enumerate().filter_map(|(e, p)| matches!(p, Planned::Write(_)).then_some(e)).collect();
+    let entry_of = |write: usize| write_entries.get(write).copied().unwrap_or(0);
     refuse_duplicates(&state, who, &writes, entry_of).await?;
     let done = match state.store.write_patients(who, &writes, &ctx.audit()).await {
         Ok(d) => d,
@@ -242,9 +244,10 @@ async fn refuse_duplicates(
             PatientWrite::Update { .. } => None,
         })
         .collect();
-    let mut earlier: HashMap<(Date, String), usize> = HashMap::new();
+    // (birth date, which name, its search key) → the first entry with it.
+    let mut earlier: HashMap<(Date, &str, String), usize> = HashMap::new();
     for (entry, p) in &creates {
-        let same = [(p.birth_date, p.kana_key()), (p.birth_date, p.name_key())];
+        let same = [(p.birth_date, "kana", p.kana_key()), (p.birth_date, "kanji", p.name_key())];
         if let Some(first) = same.iter().find_map(|k| earlier.get(k)) {
             return Err(at(
                 *entry,
