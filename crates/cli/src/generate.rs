@@ -45,8 +45,8 @@ use tsunagu_domain::org::{InstitutionCode, OrgKind};
 use tsunagu_domain::patient::{NewPatient, PatientForm, TeamRole};
 use tsunagu_domain::person::Profession;
 use tsunagu_store::{
-    AuditCtx, AuditEvent, BulkBatch, BulkTable, BulkValue, LetterContent, Outcome, Store, entry_content_hash,
-    letter_content_hash, ts,
+    AuditCtx, AuditEvent, BulkBatch, BulkTable, BulkValue, LetterContent, Outcome, RegistrationRows, Store,
+    entry_content_hash, letter_content_hash, ts,
 };
 use uuid::Uuid;
 
@@ -904,63 +904,19 @@ impl PatientMaker<'_> {
         let clerk_p = w.person(clerk)?;
         let consent =
             if charted { "given" } else { rng.weighted(&[("given", 55), ("not_recorded", 40), ("withdrawn", 5)]) };
-        batch.push(
-            BulkTable::Patients,
-            [
-                text(pid_s.clone()),
-                text(id(owner_org.id)),
-                text(p.family_name.clone()),
-                text(p.given_name.clone()),
-                text(p.family_kana.clone()),
-                text(p.given_kana.clone()),
-                text(p.kana_key()),
-                text(p.name_key()),
-                text(p.sex.as_str()),
-                text(p.birth_date.to_string()),
-                p.postal_code.clone().into(),
-                p.address.clone().into(),
-                p.phone.clone().into(),
-                text(consent),
-                t(registered),
-                text(id(clerk_p.id)),
-            ],
-        )?;
-        // Version 1 of the demographics (migration 0016): what the FHIR API reads.
-        batch.push(
-            BulkTable::PatientVersions,
-            [
-                text(pid_s.clone()),
-                1i64.into(),
-                text(p.family_name.clone()),
-                text(p.given_name.clone()),
-                text(p.family_kana.clone()),
-                text(p.given_kana.clone()),
-                text(p.sex.as_str()),
-                text(p.birth_date.to_string()),
-                p.postal_code.clone().into(),
-                p.address.clone().into(),
-                p.phone.clone().into(),
-                t(registered),
-                text(id(clerk_p.id)),
-                text(id(owner_org.id)),
-                text("generate"),
-            ],
-        )?;
-        batch.push(
-            BulkTable::PatientIdentifiers,
-            [text(pid_s.clone()), text(id(owner_org.id)), text(local.clone()), t(registered), text(id(clerk_p.id))],
-        )?;
-        batch.push(
-            BulkTable::CareTeam,
-            [
-                text(pid_s.clone()),
-                text(id(rng.uuid_at(registered))),
-                text(id(owner_org.id)),
-                text(TeamRole::Owner.as_str()),
-                t(registered),
-                text(id(clerk_p.id)),
-            ],
-        )?;
+        // The team row's id is drawn here, after the consent, as it always was: the same
+        // seed gives the same data.
+        let team_row = id(rng.uuid_at(registered));
+        let registration = RegistrationRows {
+            patient: &pid_s,
+            team_row: &team_row,
+            owner: &id(owner_org.id),
+            by: &id(clerk_p.id),
+            at: &ts(registered),
+            consent,
+            via: "generate",
+        };
+        batch.push_registration(&p, &registration)?;
         let consent_at = registered + Duration::minutes(rng.between(5, 90));
         if consent != "not_recorded" {
             let obtained = w.staff_with(&mut rng, owner, &[Profession::Physician, Profession::Nurse])?;

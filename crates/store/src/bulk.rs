@@ -26,6 +26,7 @@ use crate::{Result, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Connection, Executor, Row};
 use tsunagu_domain::OrgId;
+use tsunagu_domain::patient::{NewPatient, TeamRole};
 
 /// SQLite's default limit of bound variables per statement (SQLITE_MAX_VARIABLE_NUMBER
 /// since 3.32).
@@ -362,6 +363,24 @@ impl From<Option<f64>> for BulkValue {
     }
 }
 
+/// Who, when and how a patient is registered, for [`BulkBatch::push_registration`]: ids
+/// and the time as stored (hyphenated uuids, [`crate::ts`] text).
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrationRows<'a> {
+    pub patient: &'a str,
+    /// The id of the owner's team row.
+    pub team_row: &'a str,
+    /// The owning organization, which registers the patient.
+    pub owner: &'a str,
+    /// The user who registers.
+    pub by: &'a str,
+    pub at: &'a str,
+    /// The registry row's consent state (`not_recorded` until a consent is recorded).
+    pub consent: &'a str,
+    /// The path that wrote version 1 (`register`, `fhir`, `generate`).
+    pub via: &'a str,
+}
+
 /// Rows for several tables, written together in one transaction, tables in the order of
 /// [`BulkTable::ALL`], then the audit records.
 #[derive(Debug, Default)]
@@ -389,6 +408,73 @@ impl BulkBatch {
             v.extend(row);
         }
         Ok(())
+    }
+
+    /// The rows that register a patient: the registry row, version 1 of the
+    /// demographics, the owner's local id (when it has one) and the owner's team row. One
+    /// shape for every path that registers in bulk: the creates of a FHIR transaction and
+    /// the synthetic prefecture (`tsunagu generate`).
+    pub fn push_registration(&mut self, p: &NewPatient, r: &RegistrationRows<'_>) -> Result<()> {
+        let birth = p.birth_date.to_string();
+        self.push(
+            BulkTable::Patients,
+            [
+                r.patient.into(),
+                r.owner.into(),
+                p.family_name.as_str().into(),
+                p.given_name.as_str().into(),
+                p.family_kana.as_str().into(),
+                p.given_kana.as_str().into(),
+                p.kana_key().into(),
+                p.name_key().into(),
+                p.sex.as_str().into(),
+                birth.as_str().into(),
+                p.postal_code.as_deref().into(),
+                p.address.as_deref().into(),
+                p.phone.as_deref().into(),
+                r.consent.into(),
+                r.at.into(),
+                r.by.into(),
+            ],
+        )?;
+        // Version 1 of the demographics (migration 0016): what the FHIR API reads.
+        self.push(
+            BulkTable::PatientVersions,
+            [
+                r.patient.into(),
+                1i64.into(),
+                p.family_name.as_str().into(),
+                p.given_name.as_str().into(),
+                p.family_kana.as_str().into(),
+                p.given_kana.as_str().into(),
+                p.sex.as_str().into(),
+                birth.into(),
+                p.postal_code.as_deref().into(),
+                p.address.as_deref().into(),
+                p.phone.as_deref().into(),
+                r.at.into(),
+                r.by.into(),
+                r.owner.into(),
+                r.via.into(),
+            ],
+        )?;
+        if let Some(local) = &p.local_id {
+            self.push(
+                BulkTable::PatientIdentifiers,
+                [r.patient.into(), r.owner.into(), local.as_str().into(), r.at.into(), r.by.into()],
+            )?;
+        }
+        self.push(
+            BulkTable::CareTeam,
+            [
+                r.patient.into(),
+                r.team_row.into(),
+                r.owner.into(),
+                TeamRole::Owner.as_str().into(),
+                r.at.into(),
+                r.by.into(),
+            ],
+        )
     }
 
     /// Append an audit record after the batch's rows, in the same transaction.

@@ -40,7 +40,9 @@ mod users;
 
 pub use acp::{AcpView, Recorded};
 pub use audit::{AuditCtx, AuditEvent, AuditRow, Outcome, VerifyReport};
-pub use bulk::{BulkBatch, BulkLoader, BulkTable, BulkValue, DataCounts, entry_content_hash, letter_content_hash};
+pub use bulk::{
+    BulkBatch, BulkLoader, BulkTable, BulkValue, DataCounts, RegistrationRows, entry_content_hash, letter_content_hash,
+};
 pub use chart::{
     AttachmentRow, EntryForIndex, EntryView, ErrorMark, FulltextRow, InboxList, InboxPaging, InboxRow, Mention,
     TimelineFilter,

@@ -9,14 +9,14 @@
 //! (bench/results/scale.md, W6).
 
 use crate::audit::{Appending, append_rows};
-use crate::bulk::{BulkBatch, BulkTable, Placeholders, insert_rows, rows_for_keys};
+use crate::bulk::{BulkBatch, Placeholders, RegistrationRows, insert_rows, rows_for_keys};
 use crate::db::Store;
 use crate::orgs::parse_uuid;
 use crate::patients::{PatientSummary, SUMMARY_REACH, SUMMARY_SELECT, row_allowed, summary_from_row};
 use crate::{AuditCtx, AuditEvent, Outcome, Result, StoreError};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::{BTreeSet, HashSet};
-use tsunagu_domain::patient::{NewPatient, TeamRole};
+use tsunagu_domain::patient::NewPatient;
 use tsunagu_domain::policy::Principal;
 use tsunagu_domain::{OrgId, PatientId};
 
@@ -93,19 +93,17 @@ impl Store {
         let mut ids = Vec::with_capacity(patients.len());
         for p in patients {
             let id = self.new_id();
-            push_patient_rows(&mut rows, &id, p, &org, &user, how).map_err(|e| fail(0, e))?;
-            rows.push(
-                BulkTable::CareTeam,
-                [
-                    id.as_str().into(),
-                    self.new_id().into(),
-                    org.as_str().into(),
-                    TeamRole::Owner.as_str().into(),
-                    at.into(),
-                    user.as_str().into(),
-                ],
-            )
-            .map_err(|e| fail(0, e))?;
+            let team_row = self.new_id();
+            let registration = RegistrationRows {
+                patient: &id,
+                team_row: &team_row,
+                owner: &org,
+                by: &user,
+                at,
+                consent: "not_recorded",
+                via: how.via,
+            };
+            rows.push_registration(p, &registration).map_err(|e| fail(0, e))?;
             ids.push(id);
         }
         insert_rows(conn, &rows).await.map_err(|e| fail(0, e))?;
@@ -191,67 +189,6 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-/// The registry row and version 1 of a patient being registered (and the owner's local
-/// id, when it has one), as the bulk load writes them.
-fn push_patient_rows(
-    rows: &mut BulkBatch,
-    id: &str,
-    p: &NewPatient,
-    org: &str,
-    user: &str,
-    how: &Registration<'_>,
-) -> Result<()> {
-    let birth = p.birth_date.to_string();
-    rows.push(
-        BulkTable::Patients,
-        [
-            id.into(),
-            org.into(),
-            p.family_name.as_str().into(),
-            p.given_name.as_str().into(),
-            p.family_kana.as_str().into(),
-            p.given_kana.as_str().into(),
-            p.kana_key().into(),
-            p.name_key().into(),
-            p.sex.as_str().into(),
-            birth.as_str().into(),
-            p.postal_code.as_deref().into(),
-            p.address.as_deref().into(),
-            p.phone.as_deref().into(),
-            "not_recorded".into(),
-            how.at.into(),
-            user.into(),
-        ],
-    )?;
-    rows.push(
-        BulkTable::PatientVersions,
-        [
-            id.into(),
-            1i64.into(),
-            p.family_name.as_str().into(),
-            p.given_name.as_str().into(),
-            p.family_kana.as_str().into(),
-            p.given_kana.as_str().into(),
-            p.sex.as_str().into(),
-            birth.into(),
-            p.postal_code.as_deref().into(),
-            p.address.as_deref().into(),
-            p.phone.as_deref().into(),
-            how.at.into(),
-            user.into(),
-            org.into(),
-            how.via.into(),
-        ],
-    )?;
-    if let Some(local) = &p.local_id {
-        rows.push(
-            BulkTable::PatientIdentifiers,
-            [id.into(), org.into(), local.as_str().into(), how.at.into(), user.into()],
-        )?;
-    }
-    Ok(())
 }
 
 /// Which of the patients' local ids the organization already uses.

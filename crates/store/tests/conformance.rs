@@ -94,6 +94,12 @@ async fn person(s: &Store, org: OrgId, email: &str) -> Principal {
     s.principal(id, org).await.unwrap()
 }
 
+/// Two clinics, A and B, with a physician in each: the set-up of most sharing tests.
+async fn two_clinics(s: &Store) -> ((OrgId, Principal), (OrgId, Principal)) {
+    let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
+    ((a, person(s, a, "a@x.jp").await), (b, person(s, b, "b@x.jp").await))
+}
+
 fn hanako() -> NewPatient {
     let f = PatientForm {
         family_name: "山田".into(),
@@ -665,9 +671,8 @@ mod letters {
     async fn a_draft_is_sent_once_and_its_recipient_joins_once() {
         let db = fresh().await;
         let s = &db.store;
-        let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
-        let (pa, pa2) = (person(s, a, "a@x.jp").await, person(s, a, "a2@x.jp").await);
-        let pb = person(s, b, "b@x.jp").await;
+        let ((a, pa), (b, pb)) = two_clinics(s).await;
+        let pa2 = person(s, a, "a2@x.jp").await;
         let pid = register(s, &pa).await;
         let ctx = AuditCtx::default();
         let govern = s.open_chart(&pa, pid, ChartAction::Govern, "consent.record", &ctx).await.unwrap();
@@ -816,8 +821,7 @@ async fn name_search_finds_any_part_of_a_name_and_follows_changes() {
     let db = fresh().await;
     let s = &db.store;
     let ctx = AuditCtx::default();
-    let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
-    let (pa, pb) = (person(s, a, "a@x.jp").await, person(s, b, "b@x.jp").await);
+    let ((a, pa), (_, pb)) = two_clinics(s).await;
     let hanako = register(s, &pa).await;
     s.register_patient(&pa, &patient("佐藤", "太郎", "サトウ", "タロウ", "A-2"), false, &ctx).await.unwrap();
     let Registered::Created(b_hanako) =
@@ -1057,8 +1061,7 @@ async fn a_batch_of_registrations_writes_each_patient_whole_and_names_the_one_re
     let db = fresh().await;
     let s = &db.store;
     let ctx = AuditCtx::default();
-    let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
-    let (pa, pb) = (person(s, a, "a@x.jp").await, person(s, b, "b@x.jp").await);
+    let ((a, pa), (_, pb)) = two_clinics(s).await;
     let hanako = register(s, &pa).await;
     let creates = |ns: std::ops::Range<usize>| -> Vec<PatientWrite> {
         ns.map(|n| PatientWrite::Create(numbered(n, &format!("T-{n}")))).collect()
@@ -1132,8 +1135,7 @@ async fn possible_duplicates_of_many_patients_are_each_their_own() {
     let db = fresh().await;
     let s = &db.store;
     let ctx = AuditCtx::default();
-    let (a, b) = (org(s, "A", "061011111").await, org(s, "B", "061012222").await);
-    let (pa, pb) = (person(s, a, "a@x.jp").await, person(s, b, "b@x.jp").await);
+    let ((_, pa), (_, pb)) = two_clinics(s).await;
     let writes: Vec<_> = (0..160).map(|n| PatientWrite::Create(numbered(n, ""))).collect();
     let done = s.write_patients(&pa, &writes, &ctx).await.unwrap();
 
