@@ -123,6 +123,7 @@ async fn main() -> Result<()> {
         ..report::Report::default()
     };
 
+    target.migrate()?;
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&target.url()).await.context("opening the generated database")?;
     let fx = fixture::sample(&pool, 500, 5000).await?;
