@@ -49,6 +49,9 @@ pub struct Store {
     pub(crate) writes: Option<crate::group_commit::WriteQueue>,
     /// The readable patients of organizations, kept for full-text search's narrowing.
     pub(crate) reach: Arc<crate::reach_cache::ReachCache>,
+    /// SQLite's write-ahead log checkpoints, off the writer's path (see `checkpoint`);
+    /// the task stops when the last clone of the store is dropped.
+    _checkpointer: Option<Arc<crate::checkpoint::Checkpointer>>,
     url_display: String,
 }
 
@@ -90,7 +93,7 @@ impl Store {
         let quiet = |o: AnyConnectOptions| {
             o.log_statements(log::LevelFilter::Off).log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1))
         };
-        let (write, read, bulk_opts) = match backend {
+        let (write, read, bulk_opts, checkpointer) = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(url).ok_or(StoreError::UnsupportedUrl)?;
                 if !path.exists() {
@@ -109,9 +112,12 @@ impl Store {
                 let write_opts = AnyConnectOptions::from_str(&format!("{base}?mode=rwc"))?;
                 let read_opts = AnyConnectOptions::from_str(&format!("{base}?mode=rw"))?;
                 let bulk_opts = quiet(write_opts.clone());
-                let write = sqlite_pool(1).connect_with(write_opts).await?;
-                let read = sqlite_pool(4).connect_with(read_opts).await?;
-                (write, read, bulk_opts)
+                let write = sqlite_pool(1, &[WRITER_CACHE, crate::checkpoint::WRITER_BACKSTOP])
+                    .connect_with(write_opts)
+                    .await?;
+                let read = sqlite_pool(4, &[READER_CACHE]).connect_with(read_opts.clone()).await?;
+                let checkpointer = crate::checkpoint::Checkpointer::start(quiet(read_opts)).map(Arc::new);
+                (write, read, bulk_opts, checkpointer)
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -130,12 +136,23 @@ impl Store {
                     })
                     .connect(url)
                     .await?;
-                (pool.clone(), pool, quiet(AnyConnectOptions::from_str(url)?))
+                (pool.clone(), pool, quiet(AnyConnectOptions::from_str(url)?), None)
             }
         };
         let writes = crate::group_commit::WriteQueue::start(write.clone());
         let reach = Arc::default();
-        Ok(Self { backend, write, read, clock, ids, bulk_opts, writes, reach, url_display: redact_url(url) })
+        Ok(Self {
+            backend,
+            write,
+            read,
+            clock,
+            ids,
+            bulk_opts,
+            writes,
+            reach,
+            _checkpointer: checkpointer,
+            url_display: redact_url(url),
+        })
     }
 
     /// Run one write in the next group commit (see `group_commit`): answered after the
@@ -205,17 +222,40 @@ impl Store {
     }
 }
 
-fn sqlite_pool(max: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(30)).after_connect(|conn, _meta| {
-        Box::pin(async move {
-            // Durable clinical writes: WAL with a full fsync at every commit.
-            conn.execute("PRAGMA journal_mode = WAL").await?;
-            conn.execute("PRAGMA synchronous = FULL").await?;
-            conn.execute("PRAGMA foreign_keys = ON").await?;
-            conn.execute("PRAGMA busy_timeout = 10000").await?;
-            Ok(())
-        })
-    })
+/// Page cache of the SQLite writer connection. SQLite's default (2 MiB) holds a
+/// few hundred pages: on a million-patient file every write then read the upper levels
+/// of each index it touched again from the OS, and a transaction of 100 registrations
+/// spilled dirty pages to the log before its commit (`getPageNormal` and `pagerStress`
+/// in the profile of bench/results/scale.md, W6). The cache grows only as pages are
+/// used, so a small database costs nothing.
+const WRITER_CACHE: &str = "PRAGMA cache_size = -65536"; // 64 MiB (negative: KiB)
+
+/// Page cache of each of the four SQLite read connections (see above).
+const READER_CACHE: &str = "PRAGMA cache_size = -32768"; // 32 MiB
+
+/// A pool of SQLite connections with the store's settings, then `extra` pragmas.
+fn sqlite_pool(max: u32, extra: &'static [&'static str]) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(30)).after_connect(
+        move |conn, _meta| {
+            Box::pin(async move {
+                // Durable clinical writes: WAL with a full fsync at every commit.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = FULL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                // Statement journals (what undoes one failed statement of a transaction)
+                // and temporary tables in memory: a multi-row INSERT's journal otherwise
+                // spills to a temporary file, a write system call per page (a tenth of
+                // the writer's time under FHIR transactions, bench/results/scale.md).
+                // Durability is the write-ahead log's, which this does not touch.
+                conn.execute("PRAGMA temp_store = MEMORY").await?;
+                for pragma in extra {
+                    conn.execute(*pragma).await?;
+                }
+                Ok(())
+            })
+        },
+    )
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 UTC text with microseconds, which

@@ -10,6 +10,7 @@ mod audit;
 mod backup;
 mod bulk;
 mod chart;
+mod checkpoint;
 mod dashboard;
 mod db;
 mod emergency;
