@@ -9,6 +9,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get, post, put};
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -365,8 +367,32 @@ pub fn route_table() -> Vec<RouteInfo> {
     table().routes
 }
 
+/// Which responses go gzip-compressed to a client that accepts it: the JSON and FHIR
+/// APIs' bodies (a chart page of 200 entries, a FHIR search of 200 Observations) and
+/// static text, for clinics and visiting nurses on slow lines. Never HTML: a page holds
+/// its form's CSRF token next to text a request can put there (a search box), and
+/// compressed together their sizes would give the token away (BREACH). Not PDFs, images
+/// or attachments, which are compressed already; not under 1 KiB, where it buys nothing.
+fn compressible() -> impl Predicate {
+    use axum::http::{Extensions, HeaderMap, StatusCode, Version, header::CONTENT_TYPE};
+    SizeAbove::new(1024).and(|_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
+        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        matches!(
+            essence,
+            "application/json"
+                | "application/fhir+json"
+                | "application/problem+json"
+                | "text/css"
+                | "text/javascript"
+                | "application/javascript"
+        )
+    })
+}
+
 /// The whole application. Layers, outermost first: the frame (request id, locale,
-/// headers, error rendering), time limit, body limit, session and CSRF.
+/// headers, error rendering), admission, compression, time limit, body limit, session
+/// and CSRF.
 pub fn app(mut state: AppState) -> Router {
     let t = table();
     state.routes = Arc::new(t.routes);
@@ -383,6 +409,7 @@ pub fn app(mut state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             timeout.max(Duration::from_millis(1)),
         ))
+        .layer(CompressionLayer::new().compress_when(compressible()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::admission))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::frame))
         .with_state(state)
