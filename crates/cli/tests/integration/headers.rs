@@ -123,7 +123,7 @@ async fn api_bodies_and_static_text_are_compressed_on_request_and_pages_never() 
     assert!(doc["paths"].is_object());
 
     let chart = app.at(&format!("/fhir/r4/Patient/{yamada}"));
-    let (status, _, content_type, body) = get_accepting_gzip(&api, chart.clone(), Some(&token)).await;
+    let (status, _, content_type, body) = get_accepting_gzip(&api, chart, Some(&token)).await;
     assert_eq!(status, 200, "{content_type}");
     let text = if body.starts_with(&[0x1f, 0x8b]) { gunzip(&body) } else { String::from_utf8(body).unwrap() };
     assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"], yamada.to_string());
